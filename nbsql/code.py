@@ -1,0 +1,263 @@
+"""Static facts about one Python code cell: metrics, imports and definitions.
+
+Each cell is parsed once; radon's visitors run on that AST. IPython magics and shell
+lines are masked (replaced in place, so line numbers hold) rather than dropping the cell.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shlex
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+
+from radon.metrics import halstead_visitor_report, mi_compute
+from radon.visitors import ComplexityVisitor, HalsteadVisitor
+
+#: Cell magics whose body is still Python.
+PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "memit", "mprun", "snakeviz",
+                                "tensorflow_version", "skip", "cache"})
+_MAGIC_ASSIGN = re.compile(r"^(\s*)([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*=\s*[!%](?!=)")
+_INSTALL = re.compile(
+    r"^\s*[!%]\s*(?:\{[^}]*\}\s*-m\s+|python3?\s+-m\s+|uv\s+)?(pip3?|conda|mamba|micromamba)\s+install\b(.*)$")
+_REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)")
+_OPTIONS_WITH_VALUE = {"-r", "--requirement", "-c", "--constraint", "-i", "--index-url", "--extra-index-url",
+                       "-f", "--find-links", "-e", "--editable", "-t", "--target", "--prefix", "-n", "--name",
+                       "-p", "--channel", "--trusted-host", "--python-version", "--platform", "--root"}
+STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    line: int  # 1-based line in the cell
+    kind: str  # import | from | pip | conda
+    module: str | None  # module imported from, or the distribution installed
+    name: str | None  # name imported by ``from``; '*' for a star import
+    alias: str | None
+    package: str | None  # top-level package or distribution name
+    is_stdlib: bool
+    is_relative: bool
+    spec: str | None = None  # the requirement as written, for installs
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    kind: str  # function | method | class
+    name: str
+    qualified_name: str
+    line: int
+    end_line: int
+    complexity: int
+
+
+@dataclass(frozen=True, slots=True)
+class CodeFacts:
+    """What static analysis learnt of one code cell (metrics are None when it did not parse)."""
+
+    is_python: bool
+    parse_error: str | None = None
+    sloc: int | None = None
+    lloc: int | None = None
+    comments: int | None = None
+    complexity: int | None = None
+    max_complexity: int | None = None
+    maintainability: float | None = None
+    halstead_volume: float | None = None
+    imports: tuple[Import, ...] = ()
+    definitions: tuple[Definition, ...] = ()
+
+
+def mask_ipython(source: str) -> str | None:
+    """Replace magic, shell and help lines by Python with the same line count.
+
+    Returns None when a cell magic makes the whole cell another language (``%%bash``...).
+    """
+    lines = source.split("\n")
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is not None and lines[first].lstrip().startswith("%%"):
+        magic = lines[first].lstrip()[2:].split(maxsplit=1)
+        if not magic or magic[0] not in PYTHON_CELL_MAGICS:
+            return None
+        lines[first] = ""
+    continued = False
+    for i, line in enumerate(lines):
+        stripped = line.lstrip()
+        indent = line[: len(line) - len(stripped)]
+        if continued:
+            lines[i] = ""
+        elif stripped.startswith(("%", "!", "?")) or (stripped.endswith("?") and not stripped.startswith("#")):
+            lines[i] = indent + "pass"
+        else:
+            assign = _MAGIC_ASSIGN.match(line)
+            if not assign:
+                continue
+            lines[i] = f"{assign.group(1)}{assign.group(2)} = None"
+        continued = stripped.endswith("\\")
+    return "\n".join(lines)
+
+
+@lru_cache(maxsize=8192)
+def analyze(source: str) -> CodeFacts:
+    """Metrics, imports and definitions of one Python cell (cached: notebooks repeat cells)."""
+    installs = tuple(_installs(source))
+    masked = mask_ipython(source)
+    if masked is None:
+        return CodeFacts(is_python=False, imports=installs)
+    try:
+        tree = ast.parse(masked)
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+        line = getattr(exc, "lineno", None)
+        message = getattr(exc, "msg", None) or str(exc)
+        return CodeFacts(is_python=True, parse_error=f"line {line}: {message}" if line else message,
+                         imports=tuple(_imports_line_by_line(masked)) + installs)
+    imports: list[Import] = []
+    statements = 0
+    string_lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt):
+            statements += 1
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                imports.extend(_imports_of(node))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.end_lineno != node.lineno:
+            string_lines.update(range(node.lineno + 1, node.end_lineno + 1))
+    sloc, comments = _raw_counts(masked, string_lines)
+    complexity = ComplexityVisitor.from_ast(tree)
+    volume = halstead_visitor_report(HalsteadVisitor.from_ast(tree)).volume
+    definitions = tuple(_definitions(complexity))
+    max_complexity = max([complexity.complexity] + [d.complexity for d in definitions])
+    comment_share = comments * 100 / sloc if sloc else 0
+    imports.sort(key=lambda i: i.line)
+    return CodeFacts(
+        is_python=True,
+        sloc=sloc,
+        lloc=statements,
+        comments=comments,
+        complexity=complexity.total_complexity,
+        max_complexity=max_complexity,
+        maintainability=round(mi_compute(volume, complexity.total_complexity, statements, comment_share), 2),
+        halstead_volume=round(volume, 2),
+        imports=tuple(imports) + installs,
+        definitions=definitions,
+    )
+
+
+def _raw_counts(source: str, string_lines: set[int]) -> tuple[int, int]:
+    """Source lines (not blank, not only a comment) and lines carrying a comment."""
+    sloc = comments = 0
+    for number, line in enumerate(source.split("\n"), 1):
+        stripped = line.strip()
+        if not stripped or number in string_lines:
+            sloc += bool(stripped)
+            continue
+        if stripped.startswith("#"):
+            comments += 1
+            continue
+        sloc += 1
+        if "#" in stripped and _has_comment(stripped):
+            comments += 1
+    return sloc, comments
+
+
+def _has_comment(line: str) -> bool:
+    quote = None
+    escaped = False
+    for char in line:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#":
+            return True
+    return False
+
+
+def _imports_of(node: ast.Import | ast.ImportFrom) -> list[Import]:
+    if isinstance(node, ast.Import):
+        return [Import(line=node.lineno, kind="import", module=a.name, name=None, alias=a.asname,
+                       package=a.name.split(".")[0], is_stdlib=a.name.split(".")[0] in STDLIB, is_relative=False)
+                for a in node.names]
+    relative = bool(node.level)
+    module = "." * node.level + (node.module or "") if relative else node.module
+    package = None if relative or not node.module else node.module.split(".")[0]
+    return [Import(line=node.lineno, kind="from", module=module, name=a.name, alias=a.asname, package=package,
+                   is_stdlib=package in STDLIB, is_relative=relative)
+            for a in node.names]
+
+
+def _imports_line_by_line(source: str) -> list[Import]:
+    """Imports of a cell that does not parse as a whole, statement by statement."""
+    found: list[Import] = []
+    lines = source.split("\n")
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if not stripped.startswith(("import ", "from ")):
+            continue
+        for end in range(number, min(number + 20, len(lines)) + 1):
+            try:
+                tree = ast.parse("\n".join(l.strip() for l in lines[number - 1:end]))
+            except (SyntaxError, ValueError):
+                continue
+            for node in tree.body:
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    found.extend(_relocated(i, number) for i in _imports_of(node))
+            break
+    return found
+
+
+def _relocated(item: Import, line: int) -> Import:
+    return Import(line, item.kind, item.module, item.name, item.alias, item.package, item.is_stdlib,
+                  item.is_relative, item.spec)
+
+
+def _installs(source: str):
+    """``%pip install`` / ``!pip install`` / ``!conda install`` requirements as Import rows."""
+    if "install" not in source:
+        return
+    for number, line in enumerate(source.split("\n"), 1):
+        match = _INSTALL.match(line)
+        if not match:
+            continue
+        tool = "conda" if match.group(1) in ("conda", "mamba", "micromamba") else "pip"
+        try:
+            words = shlex.split(match.group(2).split(" #")[0])
+        except ValueError:
+            words = match.group(2).split()
+        skip_next = False
+        for word in words:
+            if skip_next or word in _OPTIONS_WITH_VALUE:
+                skip_next = not skip_next
+                continue
+            if word.startswith("-") or word in ("&&", ";", "|", ">", "2>&1") or word.startswith(("$", "{")):
+                continue
+            name = _REQUIREMENT.match(word)
+            if name is None or "/" in word or word.endswith((".whl", ".txt")):
+                continue
+            distribution = name.group(1).rstrip(".-_")
+            yield Import(line=number, kind=tool, module=distribution, name=None, alias=None,
+                         package=re.sub(r"[-_.]+", "-", distribution).lower(), is_stdlib=False,
+                         is_relative=False, spec=word)
+
+
+def _definitions(visitor: ComplexityVisitor):
+    def function(f, kind: str, prefix: str):
+        qualified = f"{prefix}{f.name}"
+        yield Definition(kind, f.name, qualified, f.lineno, f.endline, f.complexity)
+        for inner in f.closures:
+            yield from function(inner, "function", qualified + ".")
+
+    for f in visitor.functions:
+        yield from function(f, "function", "")
+    stack = [(c, "") for c in visitor.classes]
+    while stack:
+        cls, prefix = stack.pop(0)
+        qualified = f"{prefix}{cls.name}"
+        yield Definition("class", cls.name, qualified, cls.lineno, cls.endline, cls.real_complexity)
+        for method in cls.methods:
+            yield from function(method, "method", qualified + ".")
+        stack.extend((inner, qualified + ".") for inner in cls.inner_classes)

@@ -1,0 +1,90 @@
+"""Opening nbsql databases: the default file, validation, schema set-up, read-only connections."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from . import schema
+
+DEFAULT_DB = "notebooks.db"
+DB_ENVIRONMENT_VARIABLE = "NBSQL_DB"
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class NbsqlError(Exception):
+    """A user-facing problem (bad path, not a database...): one line, no traceback."""
+
+
+def default_db() -> str:
+    """``$NBSQL_DB`` if set, else ``notebooks.db`` in the working directory."""
+    return os.environ.get(DB_ENVIRONMENT_VARIABLE) or DEFAULT_DB
+
+
+def check_sqlite_file(path: str | Path) -> None:
+    """Raise :class:`NbsqlError` unless ``path`` is absent, empty or a SQLite database file."""
+    path = Path(path)
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise NbsqlError(f"{path} is a folder, not a database file")
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise NbsqlError(f"cannot read {path}: {exc.strerror}") from None
+    if header and header != _SQLITE_HEADER:
+        raise NbsqlError(f"{path} is not a SQLite database")
+
+
+def open_for_writing(path: str | Path, rebuild: bool = False) -> sqlite3.Connection:
+    """Open (creating if needed) a database with the current schema, in WAL mode.
+
+    The tables are recreated when ``rebuild`` is set or the file holds another schema version.
+    """
+    check_sqlite_file(path)
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=60)
+        conn.execute("PRAGMA journal_mode = WAL")
+    except sqlite3.DatabaseError as exc:
+        raise NbsqlError(f"cannot open {path} as a database: {exc}") from None
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    has_tables = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'notebooks'").fetchone() is not None
+    if has_tables and version == 0:
+        conn.close()
+        raise NbsqlError(f"{path} has a 'notebooks' table that nbsql did not create")
+    if has_tables and not rebuild and version == schema.SCHEMA_VERSION:
+        return conn
+    with transaction(conn):
+        if has_tables:
+            schema.drop(conn)
+        schema.create(conn)
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT on an autocommit connection; ROLLBACK on any exception."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def connect(db: str | Path | None = None) -> sqlite3.Connection:
+    """A read-only connection to an nbsql database (raises :class:`NbsqlError` if it is missing)."""
+    path = Path(db or default_db())
+    if not path.is_file():
+        raise NbsqlError(f"no database at {path}: run 'nbsql load PATH' first")
+    check_sqlite_file(path)
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    return conn

@@ -1,0 +1,208 @@
+"""``nbsql load``: walk -> parallel per-file step -> one writer; incremental and pruning.
+
+The per-file step (:func:`process_bytes`) is a pure function of the file's bytes, so it can run in
+worker processes here or on a distributed engine elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from . import __version__
+from .database import NbsqlError, default_db, open_for_writing, transaction
+from .model import NotebookError
+from .read import read_notebook
+from .rows import NotebookRows, notebook_rows
+from .walk import Found, find_notebooks
+from .writer import FileResult, Writer, now
+
+#: Files below this count are parsed in-process: starting workers would cost more.
+PARALLEL_THRESHOLD = 16
+BATCH_FILES = 200
+BATCH_BYTES = 32 * 1024 * 1024
+
+
+@dataclass
+class LoadReport:
+    """What one run did; ``errors`` lists (path, kind, message) of files that failed this run."""
+
+    db: str
+    load_id: int
+    seen: int = 0
+    loaded: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    errors: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def notebooks_per_second(self) -> float:
+        return (self.loaded + self.unchanged) / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> str:
+        return (f"{self.loaded} loaded, {self.unchanged} unchanged, {self.removed} removed, {self.failed} failed "
+                f"in {self.seconds:.2f}s ({self.notebooks_per_second:.0f} notebooks/s)")
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    root: str
+    path: str
+    size: int
+    mtime: float
+    known_sha256: str | None
+
+
+def process_bytes(data: bytes) -> NotebookRows:
+    """The pure per-file step: notebook bytes -> rows (raises :class:`NotebookError`)."""
+    return notebook_rows(read_notebook(data))
+
+
+def process_task(task: Task) -> FileResult:
+    """Read one file and run the per-file step; every failure becomes an error result."""
+    result = FileResult(task.root, task.path, task.size, task.mtime)
+    try:
+        with open(os.path.join(task.root, task.path), "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        result.error = ("unreadable", f"cannot read: {exc.strerror}")
+        return result
+    result.size = len(data)
+    result.sha256 = hashlib.sha256(data).hexdigest()
+    if result.sha256 == task.known_sha256:
+        result.unchanged = True
+        return result
+    try:
+        result.rows = process_bytes(data)
+    except NotebookError as exc:
+        result.error = (exc.kind, exc.message)
+    except RecursionError:
+        result.error = ("too_complex", "nested too deeply to analyse")
+    except MemoryError:
+        result.error = ("too_large", "not enough memory to load this file")
+    except Exception as exc:  # a bug of ours must not abort the run: record it and go on
+        result.error = ("internal", f"nbsql could not process this file: {type(exc).__name__}: {exc}")
+    return result
+
+
+def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None, *, full: bool = False,
+         jobs: int | None = None, exclude: Iterable[str] = (), prune: bool = True, follow_symlinks: bool = False,
+         progress: Callable[[int, int], None] | None = None) -> LoadReport:
+    """Load (or refresh) every notebook below ``paths`` into ``db`` and return what happened.
+
+    Unchanged files (same size and mtime, else same SHA-256) are skipped; ``full`` rebuilds from
+    scratch; ``prune`` removes notebooks whose files vanished below a loaded folder.
+    ``progress(done, total)`` is called as files are processed.
+    """
+    started = time.perf_counter()
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if not paths:
+        raise NbsqlError("no path given")
+    for path in paths:
+        if not os.path.lexists(path):
+            raise NbsqlError(f"no such file or folder: {path}")
+    exclude = tuple(exclude)
+    db = str(db or default_db())
+    conn = open_for_writing(db, rebuild=full)
+    try:
+        scanned = [(root, found, os.path.isdir(path)) for path in paths
+                   for root, found in [find_notebooks(path, exclude, follow_symlinks)]]
+        options = {"full": full, "jobs": jobs, "exclude": list(exclude), "prune": prune,
+                   "follow_symlinks": follow_symlinks}
+        with transaction(conn):
+            load_id = conn.execute(
+                "INSERT INTO loads(started, roots, options, nbsql_version) VALUES (?, ?, ?, ?)",
+                (now(), json.dumps([os.path.abspath(p) for p in paths]), json.dumps(options), __version__),
+            ).lastrowid
+        report = LoadReport(db=db, load_id=load_id)
+        _run(conn, report, scanned, prune, jobs, progress)
+        report.seconds = time.perf_counter() - started
+        with transaction(conn):
+            conn.execute("UPDATE loads SET finished = ?, seconds = ?, seen = ?, loaded = ?, unchanged = ?, "
+                         "removed = ?, failed = ? WHERE id = ?",
+                         (now(), round(report.seconds, 3), report.seen, report.loaded, report.unchanged,
+                          report.removed, report.failed, load_id))
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    finally:
+        conn.close()
+    return report
+
+
+def _run(conn, report: LoadReport, scanned: list[tuple[str, list[Found], bool]], prune: bool,
+         jobs: int | None, progress: Callable[[int, int], None] | None) -> None:
+    roots = sorted({root for root, _, _ in scanned})
+    stored = {(r, p): (i, size, mtime, sha) for r in roots for i, p, size, mtime, sha in conn.execute(
+        "SELECT id, path, size, mtime, sha256 FROM notebooks WHERE root = ?", (r,))}
+    writer = Writer(conn, report.load_id, {key: value[0] for key, value in stored.items()})
+    tasks: list[Task] = []
+    failed_early: list[FileResult] = []
+    seen_keys: set[tuple[str, str]] = set()
+    for root, found, _ in scanned:
+        for item in found:
+            key = (item.root, item.path)
+            if key in seen_keys:
+                continue
+            seen_keys.add(key)
+            report.seen += 1
+            known = stored.get(key)
+            if item.error:
+                failed_early.append(FileResult(item.root, item.path, item.size, item.mtime, error=item.error))
+            elif known and known[1] == item.size and known[2] == item.mtime:
+                report.unchanged += 1
+            else:
+                tasks.append(Task(item.root, item.path, item.size, item.mtime, known[3] if known else None))
+    total = len(tasks) + len(failed_early)
+    done = 0
+    batch: list[FileResult] = list(failed_early)
+    batch_bytes = 0
+    for result in _results(tasks, jobs):
+        _count(report, result)
+        batch.append(result)
+        batch_bytes += result.size or 0
+        if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
+            writer.write(batch)
+            done += len(batch)
+            batch, batch_bytes = [], 0
+            if progress:
+                progress(done, total)
+    for result in failed_early:
+        _count(report, result)
+    writer.write(batch)
+    if progress:
+        progress(total, total)
+    if prune:
+        folder_roots = {root for root, _, is_folder in scanned if is_folder}
+        vanished = [value[0] for key, value in stored.items() if key[0] in folder_roots and key not in seen_keys]
+        stale_errors = [key for r in folder_roots for key in conn.execute(
+            "SELECT root, path FROM load_errors WHERE root = ?", (r,)) if tuple(key) not in seen_keys]
+        writer.prune(vanished, stale_errors)
+        report.removed = len(vanished)
+
+
+def _count(report: LoadReport, result: FileResult) -> None:
+    if result.error:
+        report.failed += 1
+        report.errors.append((os.path.join(result.root, result.path), *result.error))
+    elif result.unchanged:
+        report.unchanged += 1
+    else:
+        report.loaded += 1
+
+
+def _results(tasks: list[Task], jobs: int | None) -> Iterator[FileResult]:
+    jobs = jobs or os.cpu_count() or 1
+    if jobs <= 1 or len(tasks) < PARALLEL_THRESHOLD:
+        yield from map(process_task, tasks)
+        return
+    method = "fork" if sys.platform.startswith("linux") else None
+    with multiprocessing.get_context(method).Pool(jobs, maxtasksperchild=500) as pool:
+        yield from pool.imap(process_task, tasks, chunksize=2)

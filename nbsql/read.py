@@ -1,0 +1,277 @@
+"""Bytes -> :class:`Notebook`: decoding, JSON, version upgrade and normalisation.
+
+Hot path: ``orjson`` (stdlib ``json`` as the fallback for NaN, huge integers and error
+messages); nbformat is only imported to upgrade nbformat 1-3 files.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from typing import Any
+
+import orjson
+
+from .model import JSON, Cell, Notebook, NotebookError, Output
+
+SUPPORTED_MAJOR = 4
+_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$|<h[1-6][^>]*>(.*?)</h[1-6]>", re.M | re.I | re.S)
+_TAG = re.compile(r"<[^>]+>")
+_KERNEL_LANGUAGES = {"ir": "r", "python2": "python", "python3": "python", "pyspark": "python",
+                     "pyspark3": "python", "spark": "scala", "sparkr": "r"}
+
+
+def parse_json(data: bytes) -> JSON:
+    """Decode notebook bytes to JSON, raising :class:`NotebookError` with a one-line reason."""
+    if not data.strip():
+        raise NotebookError("empty", "the file is empty")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            data = data.decode("utf-16").encode()
+        except UnicodeDecodeError as exc:
+            raise NotebookError("encoding", f"invalid UTF-16: {exc.reason} at byte {exc.start}") from None
+    elif data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
+    if b"\x00" in data[:4096]:
+        raise NotebookError("binary", "binary data, not a JSON text file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotebookError("encoding", f"not valid UTF-8: {exc.reason} at byte {exc.start}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        kind = "truncated" if exc.pos >= len(text.rstrip()) else "json"
+        what = "truncated JSON" if kind == "truncated" else "invalid JSON"
+        raise NotebookError(kind, f"{what}: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise NotebookError("json", "invalid JSON: nested too deeply") from None
+
+
+def read_notebook(data: bytes) -> Notebook:
+    """Parse and normalise one ``.ipynb`` file's bytes."""
+    return normalise(parse_json(data))
+
+
+def normalise(raw: JSON) -> Notebook:
+    """Turn parsed JSON of any nbformat version into the v4 :class:`Notebook` model."""
+    if not isinstance(raw, dict):
+        raise NotebookError("not_a_notebook", f"the JSON is {_kind_of(raw)}, not a notebook object")
+    warnings: list[str] = []
+    major, minor = _version(raw, warnings)
+    cell_languages: list[str] = []
+    if major < SUPPORTED_MAJOR:
+        cell_languages = _v3_cell_languages(raw)
+        raw = _upgrade(raw, major)
+        upgraded = True
+    else:
+        upgraded = False
+        if major > SUPPORTED_MAJOR:
+            raise NotebookError("unsupported_version", f"nbformat {major} is newer than this reader (4)")
+        if minor is not None and minor > 5:
+            warnings.append(f"nbformat 4.{minor} is newer than 4.5; read as 4.5")
+    cells_raw = raw.get("cells")
+    if not isinstance(cells_raw, list):
+        what = "no 'cells' list" if cells_raw is None else f"'cells' is {_kind_of(cells_raw)}, not a list"
+        raise NotebookError("not_a_notebook", f"not a notebook: {what}")
+    metadata = _dict(raw.get("metadata"), "notebook metadata", warnings)
+    cells = tuple(_cell(i, c, warnings, keep_id=not upgraded) for i, c in enumerate(cells_raw))
+    kernel_name, display_name, language, language_version = _kernel(metadata, cell_languages, warnings)
+    orig = metadata.get("orig_nbformat")
+    return Notebook(
+        nbformat=major,
+        nbformat_minor=minor,
+        orig_nbformat=orig if isinstance(orig, int) and not upgraded else major,
+        metadata=metadata,
+        cells=cells,
+        kernel_name=kernel_name,
+        kernel_display_name=display_name,
+        language=language,
+        language_version=language_version,
+        warnings=tuple(warnings),
+    )
+
+
+def title_of(notebook: Notebook) -> str | None:
+    """The first heading of the first markdown cell that has one."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            match = _HEADING.search(cell.source)
+            if match:
+                title = _TAG.sub("", match.group(1) or match.group(2) or "").strip()
+                if title:
+                    return title
+    return None
+
+
+def _kind_of(value: Any) -> str:
+    names = {list: "a list", str: "a string", dict: "an object", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+def _version(raw: dict, warnings: list[str]) -> tuple[int, int | None]:
+    major, minor = raw.get("nbformat"), raw.get("nbformat_minor")
+    if not isinstance(major, int) or isinstance(major, bool):
+        if "worksheets" in raw:
+            major = 3
+        elif "cells" in raw:
+            major = 4
+        else:
+            raise NotebookError("not_a_notebook", "not a notebook: no 'nbformat' and no 'cells'")
+        warnings.append(f"'nbformat' missing or not an integer; read as nbformat {major}")
+    if minor is not None and (not isinstance(minor, int) or isinstance(minor, bool)):
+        warnings.append("'nbformat_minor' is not an integer; ignored")
+        minor = None
+    if major < 1:
+        raise NotebookError("unsupported_version", f"nbformat {major} does not exist")
+    return major, minor
+
+
+def _v3_cell_languages(raw: dict) -> list[str]:
+    worksheets = raw.get("worksheets")
+    languages = []
+    for sheet in worksheets if isinstance(worksheets, list) else []:
+        for cell in sheet.get("cells") or [] if isinstance(sheet, dict) else []:
+            if isinstance(cell, dict) and isinstance(cell.get("language"), str):
+                languages.append(cell["language"])
+    return languages
+
+
+def _upgrade(raw: dict, major: int) -> dict:
+    """Upgrade nbformat 1-3 with nbformat's own converter."""
+    import nbformat
+    from nbformat import converter
+
+    raw = dict(raw, nbformat=major)
+    if not isinstance(raw.get("metadata"), dict):
+        raw["metadata"] = {}
+    if major == 3:
+        sheets = raw.get("worksheets")
+        sheets = [s for s in sheets if isinstance(s, dict)] if isinstance(sheets, list) else []
+        raw["worksheets"] = [dict(s, cells=s.get("cells") or []) for s in sheets] or [{"cells": []}]
+    try:
+        node = nbformat.versions[major].to_notebook_json(raw)
+        upgraded = converter.convert(node, SUPPORTED_MAJOR)
+    except Exception as exc:  # the converter raises many kinds on malformed input
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise NotebookError("upgrade_failed", f"cannot upgrade nbformat {major} to 4: {reason}") from None
+    return json.loads(json.dumps(upgraded))  # plain dicts again, without NotebookNode
+
+
+def _text(value: JSON, what: str, warnings: list[str]) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(v if isinstance(v, str) else json.dumps(v) for v in value)
+    if value is None:
+        return ""
+    warnings.append(f"{what} is {_kind_of(value)}; stored as text")
+    return json.dumps(value)
+
+
+def _dict(value: JSON, what: str, warnings: list[str]) -> dict:
+    if isinstance(value, dict):
+        return value
+    if value is not None:
+        warnings.append(f"{what} is {_kind_of(value)}, not an object; ignored")
+    return {}
+
+
+def _int(value: JSON, what: str, warnings: list[str]) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    warnings.append(f"{what} is {_kind_of(value)}, not an integer; ignored")
+    return None
+
+
+def _cell(position: int, raw: JSON, warnings: list[str], keep_id: bool) -> Cell:
+    where = f"cell {position}"
+    if not isinstance(raw, dict):
+        warnings.append(f"{where} is {_kind_of(raw)}, not an object; kept as an 'invalid' cell")
+        return Cell(position=position, cell_type="invalid", source=json.dumps(raw))
+    cell_type = raw.get("cell_type")
+    if not isinstance(cell_type, str):
+        warnings.append(f"{where} has no cell_type; kept as 'invalid'")
+        cell_type = "invalid"
+    cell_id = raw.get("id") if keep_id and isinstance(raw.get("id"), str) else None
+    outputs: tuple[Output, ...] = ()
+    if cell_type == "code":
+        raw_outputs = raw.get("outputs")
+        if raw_outputs is None:
+            warnings.append(f"{where}: code cell without 'outputs'")
+        elif not isinstance(raw_outputs, list):
+            warnings.append(f"{where}: 'outputs' is {_kind_of(raw_outputs)}, not a list; ignored")
+        else:
+            outputs = tuple(_output(o, f"{where} output {i}", warnings) for i, o in enumerate(raw_outputs))
+    attachments = raw.get("attachments")
+    return Cell(
+        position=position,
+        cell_type=cell_type,
+        source=_text(raw.get("source"), f"{where} source", warnings),
+        metadata=_dict(raw.get("metadata"), f"{where} metadata", warnings),
+        execution_count=_int(raw.get("execution_count"), f"{where} execution_count", warnings),
+        cell_id=cell_id,
+        attachments=attachments if isinstance(attachments, dict) and attachments else None,
+        outputs=outputs,
+    )
+
+
+def _output(raw: JSON, where: str, warnings: list[str]) -> Output:
+    if not isinstance(raw, dict):
+        warnings.append(f"{where} is {_kind_of(raw)}, not an object; kept as 'invalid'")
+        return Output(output_type="invalid", text=json.dumps(raw))
+    output_type = raw.get("output_type")
+    if not isinstance(output_type, str):
+        warnings.append(f"{where} has no output_type")
+        output_type = "invalid"
+    data = _dict(raw.get("data"), f"{where} data", warnings)
+    traceback = raw.get("traceback")
+    return Output(
+        output_type=output_type,
+        name=raw.get("name") if isinstance(raw.get("name"), str) else None,
+        text=_text(raw["text"], f"{where} text", warnings) if "text" in raw else None,
+        data={mime: _mime_value(mime, value) for mime, value in data.items()},
+        metadata=_dict(raw.get("metadata"), f"{where} metadata", warnings),
+        execution_count=_int(raw.get("execution_count"), f"{where} execution_count", warnings),
+        ename=_text(raw["ename"], f"{where} ename", warnings) if "ename" in raw else None,
+        evalue=_text(raw["evalue"], f"{where} evalue", warnings) if "evalue" in raw else None,
+        traceback=tuple(_text(line, f"{where} traceback", warnings) for line in traceback)
+        if isinstance(traceback, list) else None,
+    )
+
+
+def _mime_value(mime: str, value: JSON) -> JSON:
+    """Join multi-line string data; JSON mime types keep their structure."""
+    if isinstance(value, list) and not is_json_mime(mime) and all(isinstance(v, str) for v in value):
+        return "".join(value)
+    return value
+
+
+def is_json_mime(mime: str) -> bool:
+    return mime == "application/json" or mime.endswith("+json")
+
+
+def _kernel(metadata: dict, cell_languages: list[str], warnings: list[str]):
+    spec = metadata.get("kernelspec")
+    if spec is not None and not isinstance(spec, dict):
+        warnings.append(f"kernelspec is {_kind_of(spec)}, not an object; ignored")
+    spec = spec if isinstance(spec, dict) else {}
+    info = metadata.get("language_info")
+    info = info if isinstance(info, dict) else {}
+    name = _str(spec.get("name"))
+    display = _str(spec.get("display_name"))
+    language = _str(info.get("name")) or _str(spec.get("language"))
+    if not language and name:
+        language = _KERNEL_LANGUAGES.get(name.lower()) or re.sub(r"[-_.]?\d.*$", "", name) or None
+    if not language and cell_languages:
+        language = max(set(cell_languages), key=cell_languages.count)
+    return name, display, language.lower() if language else None, _str(info.get("version"))
+
+
+def _str(value: JSON) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,213 @@
+"""Notebook model -> table rows (pure; no I/O).
+
+Rows are tuples in the column order of :mod:`nbsql.schema`. Within one notebook, the ``id`` of a
+row is its index in its table's list and foreign keys hold those local indices; the writer adds
+each table's id base when it inserts. ``notebook`` columns hold 0 and are replaced by the writer.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from .code import CodeFacts, analyze
+from .model import Cell, Notebook, Output
+from .read import is_json_mime, title_of
+from .schema import FTS_TABLE
+
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07|[@-Z\\-_])")
+_BINARY_PREFIXES = ("image/", "audio/", "video/", "application/pdf", "application/octet-stream")
+_SCRAP_PREFIX = "application/scrapbook.scrap."
+PYTHON_LANGUAGES = frozenset({"python", "python2", "python3", "ipython", "ipython3", "pyspark"})
+_NO_FACTS = CodeFacts(is_python=False)
+
+
+@dataclass
+class NotebookRows:
+    """The row of a notebook (without its id) and the rows of its content tables."""
+
+    notebook: dict[str, Any]
+    tables: dict[str, list[tuple]] = field(default_factory=dict)
+
+    def count(self) -> int:
+        return sum(len(rows) for rows in self.tables.values())
+
+
+def to_json(value: Any) -> str | None:
+    """JSON text for storage (None stays NULL); orjson, with stdlib json for huge integers."""
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, default=str)
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def is_binary_mime(mime: str) -> bool:
+    return mime.startswith(_BINARY_PREFIXES) and mime != "image/svg+xml" and not is_json_mime(mime)
+
+
+def analyses_python(notebook: Notebook) -> bool:
+    """Python code analysis applies to Python notebooks and to those that name no language."""
+    return notebook.language is None or notebook.language in PYTHON_LANGUAGES
+
+
+def notebook_rows(notebook: Notebook) -> NotebookRows:
+    """Every row that one notebook contributes to the database."""
+    tables: dict[str, list[tuple]] = {name: [] for name in
+                                      ("cells", "outputs", "output_data", "imports", "functions",
+                                       "parameters", "scraps", FTS_TABLE)}
+    python = analyses_python(notebook)
+    counts = {"code": 0, "markdown": 0, "raw": 0}
+    images = errors = 0
+    for cell in notebook.cells:
+        counts[cell.cell_type] = counts.get(cell.cell_type, 0) + 1
+        facts = analyze(cell.source) if python and cell.cell_type == "code" and cell.source.strip() else _NO_FACTS
+        tables["cells"].append(_cell_row(cell, facts))
+        output_texts = []
+        for position, output in enumerate(cell.outputs):
+            output_index = len(tables["outputs"])
+            text = _output_text(output)
+            if text:
+                output_texts.append(text)
+            errors += output.output_type == "error"
+            tables["outputs"].append(_output_row(output_index, cell.position, position, output, text))
+            for mime, value in output.data.items():
+                images += mime.startswith("image/")
+                tables["output_data"].append(_data_row(len(tables["output_data"]), output_index, cell.position,
+                                                       mime, value))
+                if mime.startswith(_SCRAP_PREFIX) and isinstance(value, dict):
+                    tables["scraps"].append(_scrap_row(len(tables["scraps"]), cell.position, output_index, value))
+        for item in facts.imports:
+            tables["imports"].append((len(tables["imports"]), 0, cell.position, item.line, item.kind, item.module,
+                                      item.name, item.alias, item.package, int(item.is_stdlib),
+                                      int(item.is_relative), item.spec))
+        for d in facts.definitions:
+            tables["functions"].append((len(tables["functions"]), 0, cell.position, d.kind, d.name,
+                                        d.qualified_name, d.line, d.end_line, d.complexity))
+        for tag in ("parameters", "injected-parameters"):
+            if tag in cell.tags:
+                for name, value in _assignments(cell.source):
+                    tables["parameters"].append((len(tables["parameters"]), 0, cell.position, tag, name, value))
+        tables[FTS_TABLE].append((cell.position, cell.source, "\n".join(output_texts) or None))
+    papermill = notebook.metadata.get("papermill")
+    recorded = papermill.get("parameters") if isinstance(papermill, dict) else None
+    if isinstance(recorded, dict):
+        for name, value in recorded.items():
+            tables["parameters"].append((len(tables["parameters"]), 0, None, "papermill", name, to_json(value)))
+    counts_by_execution = [c.execution_count for c in notebook.cells if c.execution_count is not None]
+    row = {
+        "nbformat": notebook.nbformat,
+        "nbformat_minor": notebook.nbformat_minor,
+        "orig_nbformat": notebook.orig_nbformat,
+        "kernel_name": notebook.kernel_name,
+        "kernel_display_name": notebook.kernel_display_name,
+        "language": notebook.language,
+        "language_version": notebook.language_version,
+        "title": title_of(notebook),
+        "cell_count": len(notebook.cells),
+        "code_cell_count": counts["code"],
+        "markdown_cell_count": counts["markdown"],
+        "raw_cell_count": counts["raw"],
+        "output_count": len(tables["outputs"]),
+        "image_count": images,
+        "error_count": errors,
+        "max_execution_count": max(counts_by_execution, default=None),
+        "metadata": to_json(notebook.metadata),
+        "warnings": to_json(list(notebook.warnings)) if notebook.warnings else None,
+    }
+    return NotebookRows(row, tables)
+
+
+def _line_count(source: str) -> int:
+    return len(source.splitlines())
+
+
+def _cell_row(cell: Cell, facts: CodeFacts) -> tuple:
+    papermill = cell.metadata.get("papermill")
+    papermill = papermill if isinstance(papermill, dict) else {}
+    duration = papermill.get("duration")
+    exception = papermill.get("exception")
+    return (
+        cell.position, 0, cell.position, cell.cell_type, cell.source, cell.execution_count, cell.cell_id,
+        to_json(list(cell.tags)) if cell.tags else None, to_json(cell.metadata), to_json(cell.attachments),
+        _line_count(cell.source), facts.parse_error, facts.sloc, facts.lloc, facts.comments, facts.complexity,
+        facts.max_complexity, facts.maintainability, facts.halstead_volume,
+        papermill.get("status") if isinstance(papermill.get("status"), str) else None,
+        duration if isinstance(duration, (int, float)) and not isinstance(duration, bool) else None,
+        int(exception) if isinstance(exception, bool) else None,
+    )
+
+
+def _output_text(output: Output) -> str | None:
+    if output.output_type == "stream" or output.output_type == "invalid":
+        return output.text
+    if output.output_type == "error":
+        return f"{output.ename or ''}: {output.evalue or ''}"
+    plain = output.data.get("text/plain")
+    if isinstance(plain, str):
+        return plain
+    return output.text  # v3 'pyout' leftovers
+
+
+def _output_row(index: int, cell: int, position: int, output: Output, text: str | None) -> tuple:
+    traceback = output.traceback
+    return (
+        index, cell, 0, position, output.output_type, output.name, text, output.execution_count,
+        output.ename, output.evalue, to_json(list(traceback)) if traceback is not None else None,
+        strip_ansi("\n".join(traceback)) if traceback else None,
+        to_json(output.metadata) if output.metadata else None,
+    )
+
+
+def _data_row(index: int, output: int, cell: int, mime: str, value: Any) -> tuple:
+    text: str | None = None
+    blob: bytes | None = None
+    invalid = 0
+    if isinstance(value, str) and is_binary_mime(mime):
+        try:
+            blob = base64.b64decode("".join(value.split()), validate=True)
+        except (binascii.Error, ValueError):
+            text, invalid = value, 1
+    elif isinstance(value, str) and not is_json_mime(mime):
+        text = value
+    else:
+        text = to_json(value)
+    size = len(blob) if blob is not None else len(text.encode("utf-8", "surrogatepass")) if text else 0
+    return (index, output, cell, 0, mime, text, blob, size, invalid)
+
+
+def _scrap_row(index: int, cell: int, output: int, scrap: dict) -> tuple:
+    version = scrap.get("version")
+    return (index, 0, cell, output, scrap.get("name") if isinstance(scrap.get("name"), str) else None,
+            scrap.get("encoder") if isinstance(scrap.get("encoder"), str) else None,
+            to_json(scrap.get("data")), version if isinstance(version, int) else None)
+
+
+def _assignments(source: str):
+    """``name = value`` pairs of a parameters cell (values as JSON, else as written)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return
+    for node in tree.body:
+        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else \
+            node.target if isinstance(node, ast.AnnAssign) and node.value is not None else None
+        if not isinstance(target, ast.Name):
+            continue
+        try:
+            value = to_json(ast.literal_eval(node.value))
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            value = ast.get_source_segment(source, node.value)
+        yield target.id, value

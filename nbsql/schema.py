@@ -1,0 +1,340 @@
+"""The database schema: every table, column, key, index, view and the FTS index, described once.
+
+The loader, ``metadata.json``, the README's schema section and the SQL comments stored in
+``sqlite_master`` are all generated from the definitions below.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+#: Bumped whenever the schema changes; stored in ``PRAGMA user_version``.
+SCHEMA_VERSION = 1
+DATABASE_TITLE = "Jupyter notebooks"
+DATABASE_DESCRIPTION = ("Notebooks loaded by nbsql: cells, outputs, images, imports, definitions, "
+                        "papermill parameters and scrapbook scraps, linked by foreign keys.")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    description: str
+    references: str | None = None  # "table" (its id); children are deleted with their parent
+    constraint: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    unique: tuple[str, ...] = ()
+    label_column: str | None = None
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    description: str
+    sql: str
+
+
+def _id(what: str) -> Column:
+    return Column("id", "INTEGER", f"Primary key of the {what}", constraint="PRIMARY KEY")
+
+
+def _notebook_fk() -> Column:
+    return Column("notebook", "INTEGER", "The notebook (notebooks.id)", "notebooks", "NOT NULL")
+
+
+def _cell_fk(nullable: bool = False) -> Column:
+    return Column("cell", "INTEGER", "The cell (cells.id)", "cells", "" if nullable else "NOT NULL")
+
+
+_METRIC = "radon metric of Python code cells (NULL for other cells and cells that do not parse)"
+
+TABLES: tuple[Table, ...] = (
+    Table("notebooks", "One row per notebook file loaded", (
+        _id("notebook"),
+        Column("root", "TEXT", "Absolute path of the folder the notebook was loaded from", constraint="NOT NULL"),
+        Column("path", "TEXT", "Path relative to the load root, with / separators", constraint="NOT NULL"),
+        Column("name", "TEXT", "File name"),
+        Column("size", "INTEGER", "File size in bytes"),
+        Column("mtime", "REAL", "File modification time (Unix seconds)"),
+        Column("sha256", "TEXT", "SHA-256 of the file's bytes"),
+        Column("nbformat", "INTEGER", "nbformat major version of the file"),
+        Column("nbformat_minor", "INTEGER", "nbformat minor version of the file"),
+        Column("orig_nbformat", "INTEGER", "nbformat the notebook was first written in (metadata.orig_nbformat, "
+                                           "else the file's version); nbformat 1-3 files are upgraded to 4"),
+        Column("kernel_name", "TEXT", "kernelspec.name"),
+        Column("kernel_display_name", "TEXT", "kernelspec.display_name"),
+        Column("language", "TEXT", "Programming language, lower case: language_info, kernelspec or v3 cell language"),
+        Column("language_version", "TEXT", "language_info.version"),
+        Column("title", "TEXT", "First markdown heading"),
+        Column("cell_count", "INTEGER", "Number of cells"),
+        Column("code_cell_count", "INTEGER", "Number of code cells"),
+        Column("markdown_cell_count", "INTEGER", "Number of markdown cells"),
+        Column("raw_cell_count", "INTEGER", "Number of raw cells"),
+        Column("output_count", "INTEGER", "Number of saved outputs"),
+        Column("image_count", "INTEGER", "Number of image mime bundles (image/*) in outputs"),
+        Column("error_count", "INTEGER", "Number of error outputs"),
+        Column("max_execution_count", "INTEGER", "Highest execution count of any code cell"),
+        Column("metadata", "TEXT", "Notebook metadata (JSON)"),
+        Column("warnings", "TEXT", "What the reader repaired or ignored (JSON array), NULL when nothing"),
+        Column("loaded_at", "TEXT", "When this version of the file was loaded (UTC, ISO 8601)"),
+    ), unique=("root", "path"), label_column="path"),
+    Table("cells", "One row per cell, keyed by notebook and 0-based position over all cells", (
+        _id("cell"),
+        _notebook_fk(),
+        Column("position", "INTEGER", "0-based position over all cells of the notebook", constraint="NOT NULL"),
+        Column("cell_type", "TEXT", "code, markdown or raw (or the file's own word for unknown types)"),
+        Column("source", "TEXT", "Cell source"),
+        Column("execution_count", "INTEGER", "Execution count of a code cell (NULL when not executed)"),
+        Column("cell_id", "TEXT", "nbformat 4.5 cell id as saved (NULL before 4.5 and for upgraded files); data, "
+                                  "not a key"),
+        Column("tags", "TEXT", "metadata.tags (JSON array), NULL when none"),
+        Column("metadata", "TEXT", "Cell metadata (JSON)"),
+        Column("attachments", "TEXT", "Markdown attachments (JSON: name -> mime bundle), NULL when none"),
+        Column("line_count", "INTEGER", "Number of source lines"),
+        Column("parse_error", "TEXT", "Syntax error of a Python code cell after masking magics, else NULL"),
+        Column("sloc", "INTEGER", "Source lines: not blank and not only a comment; " + _METRIC),
+        Column("lloc", "INTEGER", "Logical lines (statements); " + _METRIC),
+        Column("comments", "INTEGER", "Lines carrying a comment; " + _METRIC),
+        Column("complexity", "INTEGER", "Total cyclomatic complexity; " + _METRIC),
+        Column("max_complexity", "INTEGER", "Highest cyclomatic complexity of the cell's top level or one of its "
+                                            "functions; " + _METRIC),
+        Column("maintainability", "REAL", "Maintainability index 0-100; " + _METRIC),
+        Column("halstead_volume", "REAL", "Halstead volume; " + _METRIC),
+        Column("papermill_status", "TEXT", "metadata.papermill.status"),
+        Column("papermill_duration", "REAL", "metadata.papermill.duration in seconds"),
+        Column("papermill_exception", "INTEGER", "metadata.papermill.exception (1 when the cell raised)"),
+    ), unique=("notebook", "position"), label_column="position"),
+    Table("outputs", "One row per saved output of a code cell", (
+        _id("output"),
+        _cell_fk(),
+        _notebook_fk(),
+        Column("position", "INTEGER", "0-based position among the cell's outputs", constraint="NOT NULL"),
+        Column("output_type", "TEXT", "stream, execute_result, display_data or error"),
+        Column("stream_name", "TEXT", "stdout or stderr for streams"),
+        Column("text", "TEXT", "Stream text, text/plain of results, or 'name: value' of errors"),
+        Column("execution_count", "INTEGER", "Execution count of an execute_result"),
+        Column("error_name", "TEXT", "Exception class name (ename) of an error output"),
+        Column("error_value", "TEXT", "Exception message (evalue) of an error output"),
+        Column("traceback", "TEXT", "Traceback lines as saved (JSON array)"),
+        Column("traceback_text", "TEXT", "Traceback as plain text, ANSI escapes stripped"),
+        Column("metadata", "TEXT", "Output metadata (JSON)"),
+    ), unique=("cell", "position"), label_column="output_type"),
+    Table("output_data", "One row per mime type of an output's data bundle", (
+        _id("mime bundle entry"),
+        Column("output", "INTEGER", "The output (outputs.id)", "outputs", "NOT NULL"),
+        _cell_fk(),
+        _notebook_fk(),
+        Column("mime", "TEXT", "Mime type", constraint="NOT NULL"),
+        Column("text", "TEXT", "Textual data (text/*, JSON, SVG), or binary data whose base64 is invalid"),
+        Column("data", "BLOB", "Decoded bytes of binary (base64) data such as PNG, JPEG and GIF images"),
+        Column("size", "INTEGER", "Size in bytes of the data (decoded for binary data)"),
+        Column("invalid_base64", "INTEGER", "1 when binary data was not valid base64 and was kept as text"),
+    ), unique=("output", "mime"), label_column="mime"),
+    Table("imports", "Imports and package installs found in code cells", (
+        _id("import"),
+        _notebook_fk(),
+        _cell_fk(),
+        Column("line", "INTEGER", "1-based line in the cell"),
+        Column("kind", "TEXT", "import, from, pip (%pip / !pip install) or conda"),
+        Column("module", "TEXT", "Module imported (from-module for 'from'), or distribution installed"),
+        Column("name", "TEXT", "Name imported by 'from' ('*' for a star import)"),
+        Column("alias", "TEXT", "'as' alias"),
+        Column("package", "TEXT", "Top-level package (or normalised distribution name for installs)"),
+        Column("is_stdlib", "INTEGER", "1 when the package belongs to the standard library"),
+        Column("is_relative", "INTEGER", "1 for relative imports (from . import x)"),
+        Column("spec", "TEXT", "Requirement as written in an install line (pandas==2.1)"),
+    ), label_column="module"),
+    Table("functions", "Functions, classes and methods defined in code cells", (
+        _id("definition"),
+        _notebook_fk(),
+        _cell_fk(),
+        Column("kind", "TEXT", "function, method or class"),
+        Column("name", "TEXT", "Name"),
+        Column("qualified_name", "TEXT", "Name with enclosing classes and functions (Class.method)"),
+        Column("line", "INTEGER", "First line in the cell (1-based)"),
+        Column("end_line", "INTEGER", "Last line in the cell"),
+        Column("complexity", "INTEGER", "Cyclomatic complexity (radon)"),
+    ), label_column="qualified_name"),
+    Table("parameters", "Notebook parameters: papermill's recorded values and 'parameters' cells", (
+        _id("parameter"),
+        _notebook_fk(),
+        _cell_fk(nullable=True),
+        Column("source", "TEXT", "papermill (metadata.papermill.parameters), parameters or injected-parameters "
+                                 "(assignments in a cell with that tag)"),
+        Column("name", "TEXT", "Parameter name"),
+        Column("value", "TEXT", "Value as JSON (the source text when it is not a literal)"),
+    ), label_column="name"),
+    Table("scraps", "scrapbook scraps saved in outputs (application/scrapbook.scrap.*)", (
+        _id("scrap"),
+        _notebook_fk(),
+        _cell_fk(),
+        Column("output", "INTEGER", "The output (outputs.id)", "outputs", "NOT NULL"),
+        Column("name", "TEXT", "Scrap name"),
+        Column("encoder", "TEXT", "scrapbook encoder (json, text, pandas, ...)"),
+        Column("data", "TEXT", "Scrap data (JSON)"),
+        Column("version", "INTEGER", "scrapbook scrap version"),
+    ), label_column="name"),
+    Table("loads", "One row per run of nbsql load", (
+        _id("load"),
+        Column("started", "TEXT", "Start (UTC, ISO 8601)"),
+        Column("finished", "TEXT", "End (UTC, ISO 8601); NULL while running or when interrupted"),
+        Column("seconds", "REAL", "Duration in seconds"),
+        Column("roots", "TEXT", "Paths given (JSON array of absolute paths)"),
+        Column("options", "TEXT", "Options of the run (JSON)"),
+        Column("seen", "INTEGER", "Notebook files found"),
+        Column("loaded", "INTEGER", "Files (re)loaded"),
+        Column("unchanged", "INTEGER", "Files skipped as unchanged"),
+        Column("removed", "INTEGER", "Notebooks removed because their file vanished"),
+        Column("failed", "INTEGER", "Files that could not be loaded (see load_errors)"),
+        Column("nbsql_version", "TEXT", "nbsql version"),
+    ), label_column="started"),
+    Table("load_errors", "Files found that could not be loaded, with the reason", (
+        _id("error"),
+        Column("root", "TEXT", "Absolute path of the load root", constraint="NOT NULL"),
+        Column("path", "TEXT", "Path relative to the root", constraint="NOT NULL"),
+        Column("kind", "TEXT", "Category: empty, binary, encoding, json, truncated, not_a_notebook, "
+                               "unsupported_version, upgrade_failed, unreadable, not_a_file"),
+        Column("message", "TEXT", "One-line reason"),
+        Column("size", "INTEGER", "File size in bytes, when known"),
+        Column("mtime", "REAL", "File modification time, when known"),
+        Column("load", "INTEGER", "The run that recorded the error (loads.id)", "loads"),
+        Column("at", "TEXT", "When the error was recorded (UTC, ISO 8601)"),
+    ), unique=("root", "path"), label_column="path"),
+)
+
+TABLE = {t.name: t for t in TABLES}
+#: Tables holding one notebook's content, in insertion order (parents first).
+CONTENT_TABLES = ("cells", "outputs", "output_data", "imports", "functions", "parameters", "scraps")
+
+FTS_TABLE = "cells_fts"
+FTS_DESCRIPTION = "Full-text index (FTS5) of cells: rowid is cells.id; columns source and outputs (output text)"
+
+VIEWS: tuple[View, ...] = (
+    View("notebook_summary", "Each notebook with its counts, imports and distinct packages", """
+SELECT n.id, n.root, n.path, n.title, n.language, n.kernel_name, n.nbformat, n.size, n.cell_count,
+       n.code_cell_count, n.markdown_cell_count, n.output_count, n.image_count, n.error_count,
+       n.max_execution_count,
+       (SELECT count(*) FROM imports i WHERE i.notebook = n.id) AS import_count,
+       (SELECT count(DISTINCT package) FROM imports i WHERE i.notebook = n.id AND NOT i.is_stdlib)
+         AS third_party_packages,
+       (SELECT count(*) FROM functions f WHERE f.notebook = n.id) AS definition_count
+FROM notebooks n"""),
+    View("code_cells", "Code cells with their notebook's path and language", """
+SELECT c.id, n.path, n.language, c.notebook, c.position, c.execution_count, c.source, c.line_count,
+       c.parse_error, c.sloc, c.complexity, c.maintainability
+FROM cells c JOIN notebooks n ON n.id = c.notebook
+WHERE c.cell_type = 'code'"""),
+    View("error_outputs", "Saved error outputs with notebook path and cell position", """
+SELECT o.id, n.path, c.position AS cell_position, o.notebook, o.cell, o.error_name, o.error_value,
+       o.traceback_text
+FROM outputs o JOIN cells c ON c.id = o.cell JOIN notebooks n ON n.id = o.notebook
+WHERE o.output_type = 'error'"""),
+    View("images", "Image outputs with notebook path and cell position", """
+SELECT d.id, n.path, c.position AS cell_position, d.notebook, d.cell, d.output, d.mime, d.size,
+       d.invalid_base64
+FROM output_data d JOIN cells c ON c.id = d.cell JOIN notebooks n ON n.id = d.notebook
+WHERE d.mime LIKE 'image/%'"""),
+    View("package_usage", "Packages imported, with how many notebooks and cells use them", """
+SELECT package, is_stdlib, count(DISTINCT notebook) AS notebooks, count(DISTINCT cell) AS cells,
+       count(*) AS imports
+FROM imports WHERE package IS NOT NULL AND kind IN ('import', 'from')
+GROUP BY package, is_stdlib"""),
+)
+
+
+def _comment(text: str) -> str:
+    return " ".join(text.split())
+
+
+def create_table_sql(table: Table) -> str:
+    lines = []
+    for column in table.columns:
+        parts = [column.name, column.type, column.constraint]
+        if column.references:
+            parts.append(f"REFERENCES {column.references}(id) ON DELETE CASCADE")
+        lines.append((" ".join(p for p in parts if p), column.description))
+    if table.unique:
+        lines.append((f"UNIQUE ({', '.join(table.unique)})", "One row per " + " and ".join(table.unique)))
+    body = "\n".join(f"  {sql}{',' if i < len(lines) - 1 else ''} -- {_comment(text)}"
+                     for i, (sql, text) in enumerate(lines))
+    return f"-- {_comment(table.description)}\nCREATE TABLE {table.name} (\n{body}\n)"
+
+
+def schema_sql() -> list[str]:
+    """Every statement that creates the schema, in order."""
+    statements = [create_table_sql(t) for t in TABLES]
+    for table in TABLES:
+        for column in table.columns:
+            if column.references:
+                statements.append(f"CREATE INDEX idx_{table.name}_{column.name} ON {table.name}({column.name})")
+    statements += [
+        "CREATE INDEX idx_imports_package ON imports(package)",
+        "CREATE INDEX idx_cells_type ON cells(cell_type)",
+        f"-- {FTS_DESCRIPTION}\nCREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(source, outputs, "
+        "tokenize = 'unicode61 remove_diacritics 2')",
+        f"CREATE TRIGGER cells_fts_delete AFTER DELETE ON cells BEGIN\n"
+        f"  DELETE FROM {FTS_TABLE} WHERE rowid = old.id;\nEND",
+    ]
+    statements += [f"-- {_comment(v.description)}\nCREATE VIEW {v.name} AS{v.sql}" for v in VIEWS]
+    return statements
+
+
+def create(conn: sqlite3.Connection) -> None:
+    """Create every table, index, view and trigger (call inside a transaction)."""
+    for statement in schema_sql():
+        conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def drop(conn: sqlite3.Connection) -> None:
+    """Drop every object nbsql created (call inside a transaction)."""
+    for view in VIEWS:
+        conn.execute(f"DROP VIEW IF EXISTS {view.name}")
+    conn.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+    for table in reversed(TABLES):
+        conn.execute(f"DROP TABLE IF EXISTS {table.name}")
+    conn.execute("PRAGMA user_version = 0")
+
+
+def datasette_metadata(database: str = "notebooks") -> dict:
+    """Datasette metadata: titles and descriptions of the database, its tables, views and columns."""
+    tables: dict[str, dict] = {}
+    for table in TABLES:
+        entry: dict = {"description": table.description,
+                       "columns": {c.name: c.description for c in table.columns}}
+        if table.label_column:
+            entry["label_column"] = table.label_column
+        tables[table.name] = entry
+    tables["cells"].update(fts_table=FTS_TABLE, fts_pk="id", searchmode="raw")
+    tables[FTS_TABLE] = {"description": FTS_DESCRIPTION, "hidden": True}
+    for view in VIEWS:
+        tables[view.name] = {"description": view.description}
+    return {"title": DATABASE_TITLE, "description": DATABASE_DESCRIPTION,
+            "databases": {database: {"description": DATABASE_DESCRIPTION, "tables": tables}}}
+
+
+def markdown() -> str:
+    """The README's schema section."""
+    out = []
+    for table in TABLES:
+        keys = f" Unique: ({', '.join(table.unique)})." if table.unique else ""
+        out += [f"### `{table.name}`", "", f"{table.description}.{keys}", "",
+                "| column | type | description |", "| --- | --- | --- |"]
+        for c in table.columns:
+            ref = f" → `{c.references}.id`" if c.references else ""
+            out.append(f"| `{c.name}` | {c.type}{ref} | {c.description} |")
+        out.append("")
+    out += [f"### `{FTS_TABLE}`", "", FTS_DESCRIPTION + ".", "", "### Views", ""]
+    out += [f"- `{v.name}`: {v.description}." for v in VIEWS]
+    return "\n".join(out) + "\n"

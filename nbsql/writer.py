@@ -1,0 +1,145 @@
+"""The single writer: applies per-file results to the database, one transaction per batch.
+
+A notebook is always replaced whole inside one transaction, so a killed load never leaves half
+a notebook behind.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from . import schema
+from .database import transaction
+from .rows import NotebookRows
+
+_NOTEBOOK_FILE_COLUMNS = ("root", "path", "name", "size", "mtime", "sha256", "loaded_at")
+
+
+@dataclass(slots=True)
+class FileResult:
+    """What the per-file step produced for one file."""
+
+    root: str
+    path: str
+    size: int | None
+    mtime: float | None
+    sha256: str | None = None
+    rows: NotebookRows | None = None
+    error: tuple[str, str] | None = None  # (kind, message)
+    unchanged: bool = False  # same bytes as the stored version (only the mtime moved)
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _offset_plan(table: schema.Table) -> list[tuple[int, str]]:
+    """(column index, what to add) for the id and foreign-key columns of a content table."""
+    plan = []
+    for index, column in enumerate(table.columns):
+        if column.name == "id":
+            plan.append((index, table.name))
+        elif column.references:
+            plan.append((index, column.references))
+    return plan
+
+
+_PLANS = {name: _offset_plan(schema.TABLE[name]) for name in schema.CONTENT_TABLES}
+_INSERT = {name: f"INSERT INTO {name} VALUES ({', '.join('?' * len(schema.TABLE[name].columns))})"
+           for name in schema.CONTENT_TABLES}
+_NOTEBOOK_COLUMNS = schema.TABLE["notebooks"].column_names
+_INSERT_NOTEBOOK = f"INSERT INTO notebooks VALUES ({', '.join('?' * len(_NOTEBOOK_COLUMNS))})"
+_UPDATE_NOTEBOOK = "UPDATE notebooks SET " + ", ".join(f"{c} = ?" for c in _NOTEBOOK_COLUMNS[1:]) + " WHERE id = ?"
+
+
+class Writer:
+    """Writes batches of :class:`FileResult` for one load run."""
+
+    def __init__(self, conn: sqlite3.Connection, load_id: int, known: dict[tuple[str, str], int]):
+        self.conn = conn
+        self.load_id = load_id
+        self.known = known  # (root, path) -> notebooks.id of what is stored now
+
+    def write(self, batch: list[FileResult]) -> None:
+        conn = self.conn
+        with transaction(conn):
+            bases = {name: self._next_id(name) for name in ("notebooks",) + schema.CONTENT_TABLES}
+            pending: dict[str, list[tuple]] = {name: [] for name in schema.CONTENT_TABLES + (schema.FTS_TABLE,)}
+            for result in batch:
+                key = (result.root, result.path)
+                existing = self.known.get(key)
+                if result.unchanged:
+                    conn.execute("UPDATE notebooks SET size = ?, mtime = ? WHERE id = ?",
+                                 (result.size, result.mtime, existing))
+                elif result.error:
+                    if existing is not None:
+                        conn.execute("DELETE FROM notebooks WHERE id = ?", (existing,))
+                        del self.known[key]
+                    self._record_error(result)
+                else:
+                    notebook_id = self._store_notebook(result, existing, bases)
+                    self.known[key] = notebook_id
+                    self._queue_content(result.rows, notebook_id, bases, pending)
+                    conn.execute("DELETE FROM load_errors WHERE root = ? AND path = ?", key)
+            for name, rows in pending.items():
+                if rows:
+                    conn.executemany(_INSERT.get(name) or f"INSERT INTO {name}(rowid, source, outputs) "
+                                                           "VALUES (?, ?, ?)", rows)
+
+    def _next_id(self, table: str) -> int:
+        return self.conn.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0]
+
+    def _store_notebook(self, result: FileResult, existing: int | None, bases: dict[str, int]) -> int:
+        file_values = {"root": result.root, "path": result.path, "name": result.path.rsplit("/", 1)[-1],
+                       "size": result.size, "mtime": result.mtime, "sha256": result.sha256, "loaded_at": now()}
+        values = {**result.rows.notebook, **file_values}
+        row = [values[c] for c in _NOTEBOOK_COLUMNS[1:]]
+        if existing is None:
+            notebook_id = bases["notebooks"]
+            bases["notebooks"] += 1
+            self.conn.execute(_INSERT_NOTEBOOK, [notebook_id, *row])
+            return notebook_id
+        for table in reversed(schema.CONTENT_TABLES):
+            self.conn.execute(f"DELETE FROM {table} WHERE notebook = ?", (existing,))
+        self.conn.execute(_UPDATE_NOTEBOOK, [*row, existing])
+        return existing
+
+    @staticmethod
+    def _queue_content(rows: NotebookRows, notebook_id: int, bases: dict[str, int],
+                       pending: dict[str, list[tuple]]) -> None:
+        for name in schema.CONTENT_TABLES:
+            plan = _PLANS[name]
+            out = pending[name]
+            for local in rows.tables[name]:
+                row = list(local)
+                for index, target in plan:
+                    if target == "notebooks":
+                        row[index] = notebook_id
+                    elif row[index] is not None:
+                        row[index] += bases[target]
+                out.append(row)
+        cell_base = bases["cells"]
+        pending[schema.FTS_TABLE].extend((cell_base + position, source, outputs)
+                                         for position, source, outputs in rows.tables[schema.FTS_TABLE])
+        for name in schema.CONTENT_TABLES:
+            bases[name] += len(rows.tables[name])
+
+    def _record_error(self, result: FileResult) -> None:
+        kind, message = result.error
+        stored = self.conn.execute("SELECT kind, message, size, mtime FROM load_errors WHERE root = ? AND path = ?",
+                                   (result.root, result.path)).fetchone()
+        if stored == (kind, message, result.size, result.mtime):
+            return  # the same failure as last time: keep its row as it was
+        self.conn.execute(
+            "INSERT INTO load_errors(root, path, kind, message, size, mtime, load, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(root, path) DO UPDATE SET kind = excluded.kind, message = excluded.message,"
+            " size = excluded.size, mtime = excluded.mtime, load = excluded.load, at = excluded.at",
+            (result.root, result.path, kind, message, result.size, result.mtime, self.load_id, now()))
+
+    def prune(self, vanished: list[int], vanished_errors: list[tuple[str, str]]) -> None:
+        """Remove notebooks (and error rows) whose files are gone, in one transaction."""
+        with transaction(self.conn):
+            self.conn.executemany("DELETE FROM notebooks WHERE id = ?", [(i,) for i in vanished])
+            self.conn.executemany("DELETE FROM load_errors WHERE root = ? AND path = ?", vanished_errors)
