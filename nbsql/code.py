@@ -7,14 +7,15 @@ lines are masked (replaced in place, so line numbers hold) rather than dropping 
 from __future__ import annotations
 
 import ast
+import math
 import re
 import shlex
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
-from radon.metrics import halstead_visitor_report, mi_compute
-from radon.visitors import ComplexityVisitor, HalsteadVisitor
+from radon.metrics import mi_compute
+from radon.visitors import ComplexityVisitor
 
 #: Cell magics whose body is still Python.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "memit", "mprun", "snakeviz",
@@ -112,35 +113,107 @@ def analyze(source: str) -> CodeFacts:
         message = getattr(exc, "msg", None) or str(exc)
         return CodeFacts(is_python=True, parse_error=f"line {line}: {message}" if line else message,
                          imports=tuple(_imports_line_by_line(masked)) + installs)
-    imports: list[Import] = []
-    statements = 0
-    string_lines: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.stmt):
-            statements += 1
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                imports.extend(_imports_of(node))
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.end_lineno != node.lineno:
-            string_lines.update(range(node.lineno + 1, node.end_lineno + 1))
-    sloc, comments = _raw_counts(masked, string_lines)
-    complexity = ComplexityVisitor.from_ast(tree)
-    volume = halstead_visitor_report(HalsteadVisitor.from_ast(tree)).volume
-    definitions = tuple(_definitions(complexity))
-    max_complexity = max([complexity.complexity] + [d.complexity for d in definitions])
+    scan = _Scan()
+    try:
+        scan.visit(tree, None)
+        complexity = ComplexityVisitor.from_ast(tree) if scan.branches else None
+    except RecursionError:
+        return CodeFacts(is_python=True, parse_error="nested too deeply to analyse", imports=installs)
+    imports = scan.imports
+    sloc, comments = _raw_counts(masked, scan.string_lines)
+    volume = scan.halstead_volume()
+    definitions = tuple(_definitions(complexity)) if complexity else ()
+    total = complexity.total_complexity if complexity else 1
+    max_complexity = max([complexity.complexity if complexity else 1] + [d.complexity for d in definitions])
     comment_share = comments * 100 / sloc if sloc else 0
     imports.sort(key=lambda i: i.line)
     return CodeFacts(
         is_python=True,
         sloc=sloc,
-        lloc=statements,
+        lloc=scan.statements,
         comments=comments,
-        complexity=complexity.total_complexity,
+        complexity=total,
         max_complexity=max_complexity,
-        maintainability=round(mi_compute(volume, complexity.total_complexity, statements, comment_share), 2),
+        maintainability=round(mi_compute(volume, total, scan.statements, comment_share), 2),
         halstead_volume=round(volume, 2),
         imports=tuple(imports) + installs,
         definitions=definitions,
     )
+
+
+_OPERAND_FIELD = {"Name": "id", "Attribute": "attr", "Constant": "value"}
+#: Nodes that radon's ComplexityVisitor scores; a tree without them has complexity 1.
+_BRANCHING = frozenset({"Try", "TryStar", "BoolOp", "If", "IfExp", "Match", "For", "AsyncFor", "While",
+                        "comprehension", "Assert", "FunctionDef", "AsyncFunctionDef", "ClassDef"})
+
+
+class _Scan:
+    """One pass over a cell's AST: statements, imports, multi-line strings and Halstead counts.
+
+    The Halstead tallies follow radon's ``HalsteadVisitor`` exactly (operands are told apart per
+    enclosing function); doing it here spares a second full traversal of every tree.
+    """
+
+    __slots__ = ("statements", "imports", "string_lines", "operators", "operands", "operators_seen",
+                 "operands_seen", "branches")
+
+    def __init__(self) -> None:
+        self.statements = 0
+        self.imports: list[Import] = []
+        self.string_lines: set[int] = set()
+        self.operators = self.operands = 0
+        self.operators_seen: set[str] = set()
+        self.operands_seen: set = set()
+        self.branches = False  # whether radon's complexity visitor has anything to score
+
+    def visit(self, node: ast.AST, context: str | None) -> None:
+        name = type(node).__name__
+        if name in _BRANCHING:
+            self.branches = True
+        if isinstance(node, ast.stmt):
+            self.statements += 1
+            if name in ("FunctionDef", "AsyncFunctionDef"):
+                # radon counts a function's body in the function's context and skips its decorators,
+                # arguments and annotations
+                for child in node.body:
+                    self.visit(child, node.name)
+                return
+            if name in ("Import", "ImportFrom"):
+                self.imports.extend(_imports_of(node))
+            elif name == "AugAssign":
+                self._tally(context, (type(node.op).__name__,), 2, (node.target, node.value))
+        elif name == "BinOp":
+            self._tally(context, (type(node.op).__name__,), 2, (node.left, node.right))
+        elif name == "UnaryOp":
+            self._tally(context, (type(node.op).__name__,), 1, (node.operand,))
+        elif name == "BoolOp":
+            self._tally(context, (type(node.op).__name__,), len(node.values), node.values)
+        elif name == "Compare":
+            self._tally(context, [type(op).__name__ for op in node.ops], len(node.comparators) + 1,
+                        node.comparators + [node.left])
+        elif name == "Constant" and isinstance(node.value, str) and node.end_lineno != node.lineno:
+            self.string_lines.update(range(node.lineno + 1, node.end_lineno + 1))
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item, context)
+            elif isinstance(value, ast.AST):
+                self.visit(value, context)
+
+    def _tally(self, context: str | None, operators, operand_count: int, operands) -> None:
+        self.operators += len(operators)
+        self.operands += operand_count
+        self.operators_seen.update(operators)
+        for operand in operands:
+            attribute = _OPERAND_FIELD.get(type(operand).__name__)
+            self.operands_seen.add((context, getattr(operand, attribute) if attribute else operand))
+
+    def halstead_volume(self) -> float:
+        """radon's Halstead volume: (N1 + N2) * log2(h1 + h2)."""
+        vocabulary = len(self.operators_seen) + len(self.operands_seen)
+        return (self.operators + self.operands) * math.log2(vocabulary) if vocabulary else 0.0
 
 
 def _raw_counts(source: str, string_lines: set[int]) -> tuple[int, int]:
