@@ -11,6 +11,7 @@ import math
 import re
 import shlex
 import sys
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -107,7 +108,9 @@ def analyze(source: str) -> CodeFacts:
     if masked is None:
         return CodeFacts(is_python=False, imports=installs)
     try:
-        tree = ast.parse(masked)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escapes and the like are the notebook's business
+            tree = ast.parse(masked)
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
         line = getattr(exc, "lineno", None)
         message = getattr(exc, "msg", None) or str(exc)
@@ -330,7 +333,7 @@ def _definitions(visitor: ComplexityVisitor):
     while stack:
         cls, prefix = stack.pop(0)
         qualified = f"{prefix}{cls.name}"
-        yield Definition("class", cls.name, qualified, cls.lineno, cls.endline, cls.real_complexity)
+        yield Definition("class", cls.name, qualified, cls.lineno, cls.endline, cls.complexity)
         for method in cls.methods:
             yield from function(method, "method", qualified + ".")
         stack.extend((inner, qualified + ".") for inner in cls.inner_classes)

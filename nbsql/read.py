@@ -46,7 +46,8 @@ def parse_json(data: bytes) -> JSON:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        kind = "truncated" if exc.pos >= len(text.rstrip()) else "json"
+        ends_early = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+        kind = "truncated" if ends_early else "json"
         what = "truncated JSON" if kind == "truncated" else "invalid JSON"
         raise NotebookError(kind, f"{what}: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:

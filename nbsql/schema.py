@@ -164,7 +164,8 @@ TABLES: tuple[Table, ...] = (
         Column("qualified_name", "TEXT", "Name with enclosing classes and functions (Class.method)"),
         Column("line", "INTEGER", "First line in the cell (1-based)"),
         Column("end_line", "INTEGER", "Last line in the cell"),
-        Column("complexity", "INTEGER", "Cyclomatic complexity (radon)"),
+        Column("complexity", "INTEGER", "Cyclomatic complexity as radon scores it (for a class: its methods' "
+                                          "average)"),
     ), label_column="qualified_name"),
     Table("parameters", "Notebook parameters: papermill's recorded values and 'parameters' cells", (
         _id("parameter"),

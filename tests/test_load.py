@@ -1,0 +1,225 @@
+"""The loader on real SQLite files: reconciliation with the JSON, incremental runs, pruning, kills."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import nbsql
+from nbsql import schema
+
+from .conftest import EDGE, REAL, SAMPLES, notebook_files, open_db, table_dump
+
+
+def check_database(db: Path) -> None:
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        # no half notebooks: every stored notebook has all its cells and outputs
+        assert conn.execute("SELECT count(*) FROM notebooks n WHERE cell_count != "
+                            "(SELECT count(*) FROM cells c WHERE c.notebook = n.id) OR output_count != "
+                            "(SELECT count(*) FROM outputs o WHERE o.notebook = n.id)").fetchone()[0] == 0
+        assert conn.execute(f"SELECT count(*) FROM {schema.FTS_TABLE}").fetchone()[0] == \
+            conn.execute("SELECT count(*) FROM cells").fetchone()[0]
+
+
+def independent_counts(path: Path) -> dict[str, int] | None:
+    """Cells, outputs and (v4) mime entries counted straight from the JSON, without nbsql."""
+    raw = json.loads(path.read_bytes())
+    if raw.get("nbformat", 4) < 4:
+        cells = [c for sheet in raw.get("worksheets") or [] for c in sheet.get("cells") or []]
+        return {"cells": len(cells), "outputs": sum(len(c.get("outputs") or []) for c in cells)}
+    cells = raw["cells"]
+    outputs = [o for c in cells if c.get("cell_type") == "code" for o in c.get("outputs") or []]
+    return {"cells": len(cells), "outputs": len(outputs),
+            "output_data": sum(len(o.get("data") or {}) for o in outputs),
+            "code": sum(c.get("cell_type") == "code" for c in cells),
+            "errors": sum(o.get("output_type") == "error" for o in outputs),
+            "images": sum(m.startswith("image/") for o in outputs for m in o.get("data") or {})}
+
+
+@pytest.mark.parametrize("folder", [SAMPLES, REAL, EDGE], ids=["samples", "real", "edge"])
+def test_counts_reconcile_with_the_json(folder, corpus_db, samples_db):
+    db = samples_db if folder == SAMPLES else corpus_db
+    root = str(folder if folder == SAMPLES else folder.parent)
+    with open_db(db) as conn:
+        stored = {(r["path"]): r for r in conn.execute(
+            "SELECT n.*, (SELECT count(*) FROM cells c WHERE c.notebook = n.id) AS cells_rows,"
+            " (SELECT count(*) FROM outputs o WHERE o.notebook = n.id) AS output_rows,"
+            " (SELECT count(*) FROM output_data d WHERE d.notebook = n.id) AS data_rows"
+            " FROM notebooks n WHERE root = ?", (root,))}
+        errors = {r["path"] for r in conn.execute("SELECT path FROM load_errors WHERE root = ?", (root,))}
+    files = notebook_files(folder)
+    assert len(files) > 5
+    for path in files:
+        relative = path.relative_to(root).as_posix()
+        assert (relative in stored) != (relative in errors), relative  # every file accounted for, once
+        if relative in errors:
+            continue
+        row, expected = stored[relative], independent_counts(path)
+        assert (row["cells_rows"], row["cell_count"]) == (expected["cells"],) * 2, relative
+        assert (row["output_rows"], row["output_count"]) == (expected["outputs"],) * 2, relative
+        if "output_data" in expected:
+            assert row["data_rows"] == expected["output_data"], relative
+            assert (row["code_cell_count"], row["error_count"], row["image_count"]) == \
+                (expected["code"], expected["errors"], expected["images"]), relative
+
+
+def test_corpus_database_is_sound(corpus_db):
+    check_database(corpus_db)
+    with open_db(corpus_db) as conn:
+        assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] + \
+            conn.execute("SELECT count(*) FROM load_errors").fetchone()[0] == len(notebook_files(REAL)) + \
+            len(notebook_files(EDGE))
+        assert conn.execute("SELECT count(*) FROM imports").fetchone()[0] > 5000
+        assert conn.execute("SELECT count(*) FROM notebooks WHERE orig_nbformat = 3").fetchone()[0] >= 14
+        assert conn.execute("SELECT count(DISTINCT language) FROM notebooks").fetchone()[0] > 10
+
+
+def test_samples_fill_every_table(samples_db):
+    check_database(samples_db)
+    with open_db(samples_db) as conn:
+        for table in schema.TABLES:
+            if table.name != "load_errors":
+                assert conn.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0] > 0, table.name
+        for view in schema.VIEWS:
+            assert conn.execute(f"SELECT count(*) FROM {view.name}").fetchone()[0] > 0, view.name
+        assert {r[0] for r in conn.execute("SELECT DISTINCT language FROM notebooks")} >= {"python", "r", "julia"}
+        assert conn.execute("SELECT count(*) FROM imports WHERE kind = 'pip'").fetchone()[0] >= 2
+        assert conn.execute("SELECT count(*) FROM parameters WHERE source = 'papermill'").fetchone()[0] >= 2
+        assert conn.execute("SELECT count(*) FROM cells WHERE papermill_status = 'completed'").fetchone()[0] > 0
+        assert conn.execute("SELECT count(*) FROM cells WHERE attachments IS NOT NULL").fetchone()[0] > 0
+        assert conn.execute("SELECT count(*) FROM cells WHERE parse_error IS NOT NULL").fetchone()[0] > 0
+
+
+def test_images_are_stored_as_decoded_bytes(samples_db):
+    with open_db(samples_db) as conn:
+        rows = conn.execute("SELECT mime, data, size FROM output_data WHERE mime IN ('image/png', 'image/jpeg')")
+        rows = rows.fetchall()
+    assert rows
+    for row in rows:
+        signature = b"\x89PNG\r\n\x1a\n" if row["mime"] == "image/png" else b"\xff\xd8"
+        assert row["data"].startswith(signature) and row["size"] == len(row["data"])
+
+
+def test_full_text_search_covers_sources_and_outputs(samples_db):
+    with open_db(samples_db) as conn:
+        by_source = conn.execute(f"SELECT count(*) FROM {schema.FTS_TABLE} WHERE source MATCH 'import'")
+        by_output = conn.execute(f"SELECT count(*) FROM {schema.FTS_TABLE} WHERE outputs MATCH 'Error'")
+        assert by_source.fetchone()[0] > 0 and by_output.fetchone()[0] > 0
+
+
+def copy_tree(source: Path, target: Path, limit: int | None = None) -> list[Path]:
+    files = notebook_files(source)[:limit]
+    for path in files:
+        destination = target / path.relative_to(source)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, destination)
+    return [target / p.relative_to(source) for p in files]
+
+
+def test_rerun_changes_nothing_and_only_changed_files_reload(tmp_path):
+    files = copy_tree(REAL, tmp_path / "repo", limit=60)
+    db = tmp_path / "nb.db"
+    first = nbsql.load(tmp_path / "repo", db)
+    assert (first.loaded, first.failed) == (60, 0)
+    before = table_dump(db)
+    again = nbsql.load(tmp_path / "repo", db)
+    assert (again.loaded, again.unchanged) == (0, 60)
+    assert table_dump(db) == before
+
+    touched, edited, deleted = files[3], files[5], files[7]
+    os.utime(touched, (time.time() + 5, time.time() + 5))  # new mtime, same bytes
+    raw = json.loads(edited.read_text())
+    raw["cells"].append({"cell_type": "markdown", "metadata": {}, "source": "# appended"})
+    edited.write_text(json.dumps(raw))
+    deleted.unlink()
+    with open_db(db) as conn:
+        edited_id = conn.execute("SELECT id FROM notebooks WHERE path LIKE ?", ("%" + edited.name,)).fetchone()[0]
+    report = nbsql.load(tmp_path / "repo", db)
+    assert (report.loaded, report.unchanged, report.removed, report.failed) == (1, 58, 1, 0)
+    check_database(db)
+    with open_db(db) as conn:
+        row = conn.execute("SELECT id, cell_count FROM notebooks WHERE path LIKE ?", ("%" + edited.name,)).fetchone()
+        assert row["id"] == edited_id and row["cell_count"] == len(raw["cells"])
+        mtime = conn.execute("SELECT mtime FROM notebooks WHERE path LIKE ?", ("%" + touched.name,)).fetchone()[0]
+        assert mtime == touched.stat().st_mtime
+        assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == 59
+    # the incremental result equals a clean load of the same files
+    clean = tmp_path / "clean.db"
+    nbsql.load(tmp_path / "repo", clean)
+    assert {k: len(v) for k, v in table_dump(db).items()} == {k: len(v) for k, v in table_dump(clean).items()}
+
+
+def test_no_prune_keeps_vanished_notebooks_and_full_rebuilds(tmp_path):
+    files = copy_tree(SAMPLES, tmp_path / "repo")
+    db = tmp_path / "nb.db"
+    nbsql.load(tmp_path / "repo", db)
+    files[0].unlink()
+    assert nbsql.load(tmp_path / "repo", db, prune=False).removed == 0
+    assert nbsql.load(tmp_path / "repo", db, full=True).loaded == len(files) - 1
+    with open_db(db) as conn:
+        assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == len(files) - 1
+
+
+def test_a_notebook_that_breaks_moves_to_load_errors_and_back(tmp_path):
+    files = copy_tree(SAMPLES, tmp_path / "repo")
+    db = tmp_path / "nb.db"
+    nbsql.load(tmp_path / "repo", db)
+    good = files[0].read_bytes()
+    files[0].write_bytes(good[: len(good) // 2])
+    report = nbsql.load(tmp_path / "repo", db)
+    assert report.failed == 1 and report.errors[0][1] == "truncated"
+    with open_db(db) as conn:
+        assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == len(files) - 1
+        assert conn.execute("SELECT kind FROM load_errors").fetchone()[0] == "truncated"
+    files[0].write_bytes(good)
+    nbsql.load(tmp_path / "repo", db)
+    with open_db(db) as conn:
+        assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == len(files)
+        assert conn.execute("SELECT count(*) FROM load_errors").fetchone()[0] == 0
+    check_database(db)
+
+
+def test_serial_and_parallel_loads_are_identical(tmp_path):
+    copy_tree(REAL, tmp_path / "repo", limit=40)
+    nbsql.load(tmp_path / "repo", tmp_path / "serial.db", jobs=1)
+    nbsql.load(tmp_path / "repo", tmp_path / "parallel.db", jobs=2)
+    assert table_dump(tmp_path / "serial.db") == table_dump(tmp_path / "parallel.db")
+
+
+def test_killed_load_leaves_a_sound_database_and_a_rerun_completes_it(tmp_path):
+    db = tmp_path / "killed.db"
+    command = [sys.executable, "-m", "nbsql", "load", str(REAL), "--db", str(db), "--jobs", "2", "--quiet"]
+    process = subprocess.Popen(command, start_new_session=True)
+    deadline = time.time() + 60
+    loaded = 0
+    while time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+                loaded = conn.execute("SELECT count(*) FROM notebooks").fetchone()[0]
+        except sqlite3.Error:
+            continue
+        if loaded >= 100:
+            break
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert 0 < loaded < len(notebook_files(REAL)), "the load must be killed part-way"
+    check_database(db)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT finished FROM loads").fetchone()[0] is None
+    nbsql.load(REAL, db)
+    clean = tmp_path / "clean.db"
+    nbsql.load(REAL, clean)
+    check_database(db)
+    assert table_dump(db) == table_dump(clean)
