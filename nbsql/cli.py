@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -62,14 +64,34 @@ def load(paths: tuple[str, ...], db: str, full: bool, jobs: int | None, exclude:
             sys.exit(1)
 
 
+@cli.command()
+@click.option("--format", "output_format", type=click.Choice(["sql", "markdown", "metadata"]), default="sql",
+              show_default=True, help="SQL statements, the README's Markdown tables, or Datasette metadata JSON.")
+def schema(output_format: str) -> None:
+    """Print the database schema, with a description of every table and column."""
+    from . import schema as definitions
+
+    if output_format == "metadata":
+        click.echo(json.dumps(definitions.datasette_metadata(), indent=2, ensure_ascii=False))
+    elif output_format == "markdown":
+        click.echo(definitions.markdown(), nl=False)
+    else:
+        click.echo(";\n\n".join(definitions.schema_sql()) + ";")
+
+
 @contextmanager
 def _progress_bar(enabled: bool):
     if not enabled:
         yield None
         return
     with click.progressbar(length=0, label="Loading notebooks", file=sys.stderr) as bar:
+        shown = 0.0
+
         def update(done: int, total: int) -> None:
-            bar.length = total
-            bar.update(done - bar.pos)
+            nonlocal shown
+            if done == total or time.monotonic() - shown > 0.1:
+                shown = time.monotonic()
+                bar.length = total
+                bar.update(done - bar.pos)
 
         yield update

@@ -161,21 +161,19 @@ def _run(conn, report: LoadReport, scanned: list[tuple[str, list[Found], bool]],
             else:
                 tasks.append(Task(item.root, item.path, item.size, item.mtime, known[3] if known else None))
     total = len(tasks) + len(failed_early)
-    done = 0
     batch: list[FileResult] = list(failed_early)
     batch_bytes = 0
-    for result in _results(tasks, jobs):
+    for result in failed_early:
+        _count(report, result)
+    for done, result in enumerate(_results(tasks, jobs), len(failed_early) + 1):
         _count(report, result)
         batch.append(result)
         batch_bytes += result.size or 0
         if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
             writer.write(batch)
-            done += len(batch)
             batch, batch_bytes = [], 0
-            if progress:
-                progress(done, total)
-    for result in failed_early:
-        _count(report, result)
+        if progress:
+            progress(done, total)
     writer.write(batch)
     if progress:
         progress(total, total)

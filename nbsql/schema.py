@@ -269,7 +269,7 @@ def create_table_sql(table: Table) -> str:
         lines.append((f"UNIQUE ({', '.join(table.unique)})", "One row per " + " and ".join(table.unique)))
     body = "\n".join(f"  {sql}{',' if i < len(lines) - 1 else ''} -- {_comment(text)}"
                      for i, (sql, text) in enumerate(lines))
-    return f"-- {_comment(table.description)}\nCREATE TABLE {table.name} (\n{body}\n)"
+    return f"CREATE TABLE {table.name} ( -- {_comment(table.description)}\n{body}\n)"
 
 
 def schema_sql() -> list[str]:
@@ -282,12 +282,12 @@ def schema_sql() -> list[str]:
     statements += [
         "CREATE INDEX idx_imports_package ON imports(package)",
         "CREATE INDEX idx_cells_type ON cells(cell_type)",
-        f"-- {FTS_DESCRIPTION}\nCREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(source, outputs, "
-        "tokenize = 'unicode61 remove_diacritics 2')",
+        f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5( -- {FTS_DESCRIPTION}\n  source, outputs,\n"
+        "  tokenize = 'unicode61 remove_diacritics 2'\n)",
         f"CREATE TRIGGER cells_fts_delete AFTER DELETE ON cells BEGIN\n"
         f"  DELETE FROM {FTS_TABLE} WHERE rowid = old.id;\nEND",
     ]
-    statements += [f"-- {_comment(v.description)}\nCREATE VIEW {v.name} AS{v.sql}" for v in VIEWS]
+    statements += [f"CREATE VIEW {v.name} AS -- {_comment(v.description)}{v.sql}" for v in VIEWS]
     return statements
 
 
@@ -339,3 +339,4 @@ def markdown() -> str:
     out += [f"### `{FTS_TABLE}`", "", FTS_DESCRIPTION + ".", "", "### Views", ""]
     out += [f"- `{v.name}`: {v.description}." for v in VIEWS]
     return "\n".join(out) + "\n"
+

@@ -1,0 +1,117 @@
+"""Documentation generated from the code stays in sync, and every README example runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from nbsql import schema
+from nbsql.cli import cli
+
+from .conftest import REPO, SAMPLES
+
+sys.path.insert(0, str(REPO / "docs"))
+import generate  # noqa: E402
+
+README = (REPO / "README.md").read_text()
+
+
+def test_readme_generated_sections_are_current():
+    assert generate.render_readme(README) == README, "run: python docs/generate.py"
+
+
+def test_metadata_json_is_current_and_describes_every_column():
+    text = (REPO / "metadata.json").read_text()
+    assert text == generate.render_metadata(), "run: python docs/generate.py"
+    tables = json.loads(text)["databases"]["notebooks"]["tables"]
+    for table in schema.TABLES:
+        assert tables[table.name]["description"]
+        assert set(tables[table.name]["columns"]) == set(table.column_names)
+        assert all(tables[table.name]["columns"].values())
+    for view in schema.VIEWS:
+        assert tables[view.name]["description"]
+
+
+def test_every_table_and_column_has_an_sql_comment(samples_db):
+    with sqlite3.connect(samples_db) as conn:
+        stored = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'view')"))
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+        for table in schema.TABLES:
+            sql = stored[table.name]
+            assert f"CREATE TABLE {table.name} ( -- {table.description}" in sql
+            actual = [row[1] for row in conn.execute(f"PRAGMA table_info({table.name})")]
+            assert actual == list(table.column_names)
+            for column in table.columns:
+                line = next(l for l in sql.splitlines() if l.strip().startswith(column.name + " "))
+                assert "-- " in line and line.split("-- ", 1)[1].strip(), (table.name, column.name)
+        for view in schema.VIEWS:
+            assert "-- " in stored[view.name]
+        foreign = {(t.name, c.name) for t in schema.TABLES for c in t.columns if c.references}
+        indexed = {(r[2], conn.execute(f"PRAGMA index_info({r[1]})").fetchone()[2])
+                   for r in conn.execute("SELECT type, name, tbl_name FROM sqlite_master WHERE type = 'index'")
+                   if not r[1].startswith("sqlite_autoindex")}
+        assert foreign <= indexed
+
+
+def test_every_command_has_help():
+    for name, command in cli.commands.items():
+        assert command.help, name
+        for parameter in command.params:
+            if isinstance(parameter, __import__("click").Option):
+                assert parameter.help, (name, parameter.name)
+
+
+def _blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, re.S)
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    shutil.copytree(SAMPLES, tmp_path / "sample_notebooks")
+    shutil.copy(REPO / "metadata.json", tmp_path / "metadata.json")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NBSQL_DB", raising=False)
+    return tmp_path
+
+
+def test_readme_shell_examples_run(workdir):
+    commands = [line for block in _blocks("bash") for line in block.splitlines() if line.startswith("nbsql ")]
+    assert len(commands) >= 4
+    for line in commands:
+        result = CliRunner().invoke(cli, shlex.split(line)[1:])
+        assert result.exit_code == 0, (line, result.output)
+    with sqlite3.connect(workdir / "notebooks.db") as conn:
+        assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == 9
+    (serve,) = [line for block in _blocks("bash") for line in block.splitlines() if line.startswith("datasette ")]
+    datasette = shutil.which("datasette") or pytest.fail("datasette is not installed")
+    result = subprocess.run([datasette, *shlex.split(serve)[1:], "--get", "/notebooks/cells.json?_search=import"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["rows"], "the search box of the cells table finds cells"
+
+
+def test_readme_quick_start_command_runs(workdir):
+    """The quick start's load step, as a real process (the install step is what CI does)."""
+    result = subprocess.run([sys.executable, "-m", "nbsql", "load", "sample_notebooks"], capture_output=True,
+                            text=True, env={k: v for k, v in os.environ.items() if k != "NBSQL_DB"})
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"notebooks\.db: 9 loaded, 0 unchanged, 0 removed, 0 failed in [\d.]+s "
+                        r"\(\d+ notebooks/s\)\n", result.stderr)
+
+
+def test_readme_python_examples_run(workdir, capsys):
+    blocks = _blocks("python")
+    assert len(blocks) >= 3
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "9 loaded" in out and "analysis/sales_analysis.ipynb" in out
