@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import time
 from contextlib import contextmanager
@@ -26,6 +27,9 @@ def _user_errors() -> Iterator[None]:
         yield
     except NbsqlError as exc:
         click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    except sqlite3.Error as exc:  # locked, full disk, corrupted pages...
+        click.echo(f"Error: database: {exc}", err=True)
         sys.exit(2)
 
 

@@ -49,12 +49,12 @@ def open_for_writing(path: str | Path, rebuild: bool = False) -> sqlite3.Connect
     try:
         conn = sqlite3.connect(path, isolation_level=None, timeout=60)
         conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        has_tables = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'notebooks'").fetchone() is not None
     except sqlite3.DatabaseError as exc:
         raise NbsqlError(f"cannot open {path} as a database: {exc}") from None
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    has_tables = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'notebooks'").fetchone() is not None
     if has_tables and version == 0:
         conn.close()
         raise NbsqlError(f"{path} has a 'notebooks' table that nbsql did not create")

@@ -25,7 +25,7 @@ from .schema import FTS_TABLE
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07|[@-Z\\-_])")
 _BINARY_PREFIXES = ("image/", "audio/", "video/", "application/pdf", "application/octet-stream")
 _SCRAP_PREFIX = "application/scrapbook.scrap."
-PYTHON_LANGUAGES = frozenset({"python", "python2", "python3", "ipython", "ipython3", "pyspark"})
+PYTHON_LANGUAGES = frozenset({"python", "python2", "python3", "ipython", "ipython3", "pyspark", "pyspark3"})
 _NO_FACTS = CodeFacts(is_python=False)
 
 

@@ -61,6 +61,10 @@ def test_user_errors_are_one_line_with_exit_2(tmp_path):
     text.write_text("not sqlite")
     bad = run("load", str(SAMPLES), "--db", str(text))
     assert bad.exit_code == 2 and bad.output == f"Error: {text} is not a SQLite database\n"
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"SQLite format 3\x00\x10\x00\x01\x01" + b"\xff" * 5000)
+    damaged = run("load", str(SAMPLES), "--db", str(corrupt))
+    assert damaged.exit_code == 2 and damaged.output.startswith("Error: cannot open") and damaged.output.count("\n") == 1
     assert run("load").exit_code == 2
 
 
