@@ -12,8 +12,7 @@ import re
 import shlex
 import sys
 import warnings
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field, replace
 
 from radon.metrics import mi_compute
 from radon.visitors import ComplexityVisitor
@@ -42,6 +41,7 @@ class Import:
     is_stdlib: bool
     is_relative: bool
     spec: str | None = None  # the requirement as written, for installs
+    top_level: bool = True  # False inside a function body
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +69,7 @@ class CodeFacts:
     halstead_volume: float | None = None
     imports: tuple[Import, ...] = ()
     definitions: tuple[Definition, ...] = ()
+    tree: ast.Module | None = field(default=None, compare=False, repr=False)  # the parse, for name checks
 
 
 def mask_ipython(source: str) -> str | None:
@@ -100,9 +101,8 @@ def mask_ipython(source: str) -> str | None:
     return "\n".join(lines)
 
 
-@lru_cache(maxsize=8192)
 def analyze(source: str) -> CodeFacts:
-    """Metrics, imports and definitions of one Python cell (cached: notebooks repeat cells)."""
+    """Metrics, imports and definitions of one Python cell, from a single parse that is kept."""
     installs = tuple(_installs(source))
     masked = mask_ipython(source)
     if masked is None:
@@ -141,6 +141,7 @@ def analyze(source: str) -> CodeFacts:
         halstead_volume=round(volume, 2),
         imports=tuple(imports) + installs,
         definitions=definitions,
+        tree=tree,
     )
 
 
@@ -182,7 +183,7 @@ class _Scan:
                     self.visit(child, node.name)
                 return
             if name in ("Import", "ImportFrom"):
-                self.imports.extend(_imports_of(node))
+                self.imports.extend(_imports_of(node, top_level=context is None))
             elif name == "AugAssign":
                 self._tally(context, (type(node.op).__name__,), 2, (node.target, node.value))
         elif name == "BinOp":
@@ -253,16 +254,17 @@ def _has_comment(line: str) -> bool:
     return False
 
 
-def _imports_of(node: ast.Import | ast.ImportFrom) -> list[Import]:
+def _imports_of(node: ast.Import | ast.ImportFrom, top_level: bool = True) -> list[Import]:
     if isinstance(node, ast.Import):
         return [Import(line=node.lineno, kind="import", module=a.name, name=None, alias=a.asname,
-                       package=a.name.split(".")[0], is_stdlib=a.name.split(".")[0] in STDLIB, is_relative=False)
+                       package=a.name.split(".")[0], is_stdlib=a.name.split(".")[0] in STDLIB, is_relative=False,
+                       top_level=top_level)
                 for a in node.names]
     relative = bool(node.level)
     module = "." * node.level + (node.module or "") if relative else node.module
     package = None if relative or not node.module else node.module.split(".")[0]
     return [Import(line=node.lineno, kind="from", module=module, name=a.name, alias=a.asname, package=package,
-                   is_stdlib=package in STDLIB, is_relative=relative)
+                   is_stdlib=package in STDLIB, is_relative=relative, top_level=top_level)
             for a in node.names]
 
 
@@ -287,8 +289,7 @@ def _imports_line_by_line(source: str) -> list[Import]:
 
 
 def _relocated(item: Import, line: int) -> Import:
-    return Import(line, item.kind, item.module, item.name, item.alias, item.package, item.is_stdlib,
-                  item.is_relative, item.spec)
+    return replace(item, line=line)
 
 
 def _installs(source: str):

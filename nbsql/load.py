@@ -18,9 +18,12 @@ from typing import Callable, Iterable, Iterator
 
 from . import __version__
 from .database import NbsqlError, default_db, open_for_writing, transaction
+from .health.check import check_notebook
+from .health.config import Settings
+from .health.store import finding_rows, run_corpus_rules, store_rules
 from .model import NotebookError
-from .read import read_notebook
-from .rows import NotebookRows, notebook_rows
+from .read import normalise, parse_json
+from .rows import NotebookRows, analyses_python, code_facts, notebook_rows
 from .walk import Found, find_notebooks
 from .writer import FileResult, Writer, now
 
@@ -62,9 +65,30 @@ class Task:
     known_sha256: str | None
 
 
-def process_bytes(data: bytes) -> NotebookRows:
-    """The pure per-file step: notebook bytes -> rows (raises :class:`NotebookError`)."""
-    return notebook_rows(read_notebook(data))
+def process_bytes(data: bytes, path: str = "", settings: Settings | None = None) -> NotebookRows:
+    """The pure per-file step: notebook bytes -> rows and, with ``settings``, findings.
+
+    Raises :class:`NotebookError` for bytes that are not a notebook.
+    """
+    raw = parse_json(data)
+    notebook = normalise(raw)
+    facts = code_facts(notebook)
+    rows = notebook_rows(notebook, facts)
+    if settings is not None:
+        findings = check_notebook(notebook, facts, settings, path=path, size=len(data), raw=raw,
+                                  python=analyses_python(notebook))
+        rows.tables["findings"] = finding_rows(findings, notebook)
+        rows.notebook["checked_with"] = settings.fingerprint
+    return rows
+
+
+#: The checks' settings in a worker process (set by the pool's initializer).
+_settings: Settings | None = None
+
+
+def _use_settings(settings: Settings | None) -> None:
+    global _settings
+    _settings = settings
 
 
 def process_task(task: Task) -> FileResult:
@@ -82,7 +106,7 @@ def process_task(task: Task) -> FileResult:
         result.unchanged = True
         return result
     try:
-        result.rows = process_bytes(data)
+        result.rows = process_bytes(data, task.path, _settings)
     except NotebookError as exc:
         result.error = (exc.kind, exc.message)
     except RecursionError:
@@ -96,12 +120,15 @@ def process_task(task: Task) -> FileResult:
 
 def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None, *, full: bool = False,
          jobs: int | None = None, exclude: Iterable[str] = (), prune: bool = True, follow_symlinks: bool = False,
+         checks: bool = True, settings: Settings | None = None,
          progress: Callable[[int, int], None] | None = None) -> LoadReport:
     """Load (or refresh) every notebook below ``paths`` into ``db`` and return what happened.
 
     Unchanged files (same size and mtime, else same SHA-256) are skipped; ``full`` rebuilds from
-    scratch; ``prune`` removes notebooks whose files vanished below a loaded folder.
-    ``progress(done, total)`` is called as files are processed.
+    scratch; ``prune`` removes notebooks whose files vanished below a loaded folder. With
+    ``checks`` the health rules run with ``settings`` (defaults when None); notebooks checked with
+    other rules or thresholds are checked again. ``progress(done, total)`` is called as files are
+    processed.
     """
     started = time.perf_counter()
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
@@ -116,15 +143,19 @@ def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None,
     try:
         scanned = [(root, found, os.path.isdir(path)) for path in paths
                    for root, found in [find_notebooks(path, exclude, follow_symlinks)]]
+        settings = (settings or Settings()) if checks else None
         options = {"full": full, "jobs": jobs, "exclude": list(exclude), "prune": prune,
-                   "follow_symlinks": follow_symlinks}
+                   "follow_symlinks": follow_symlinks, "checks": settings.fingerprint if settings else None}
         with transaction(conn):
+            store_rules(conn)
             load_id = conn.execute(
                 "INSERT INTO loads(started, roots, options, nbsql_version) VALUES (?, ?, ?, ?)",
                 (now(), json.dumps([os.path.abspath(p) for p in paths]), json.dumps(options), __version__),
             ).lastrowid
         report = LoadReport(db=db, load_id=load_id)
-        _run(conn, report, scanned, prune, jobs, progress)
+        _run(conn, report, scanned, prune, jobs, settings, progress)
+        if settings is not None:
+            run_corpus_rules(conn, settings)
         report.seconds = time.perf_counter() - started
         with transaction(conn):
             conn.execute("UPDATE loads SET finished = ?, seconds = ?, seen = ?, loaded = ?, unchanged = ?, "
@@ -138,10 +169,15 @@ def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None,
 
 
 def _run(conn, report: LoadReport, scanned: list[tuple[str, list[Found], bool]], prune: bool,
-         jobs: int | None, progress: Callable[[int, int], None] | None) -> None:
+         jobs: int | None, settings: Settings | None, progress: Callable[[int, int], None] | None) -> None:
     roots = sorted({root for root, _, _ in scanned})
-    stored = {(r, p): (i, size, mtime, sha) for r in roots for i, p, size, mtime, sha in conn.execute(
-        "SELECT id, path, size, mtime, sha256 FROM notebooks WHERE root = ?", (r,))}
+    wanted = settings.fingerprint if settings else None
+    stored = {}
+    for root in roots:
+        for i, path, size, mtime, sha, checked in conn.execute(
+                "SELECT id, path, size, mtime, sha256, checked_with FROM notebooks WHERE root = ?", (root,)):
+            current = wanted is None or checked == wanted  # else: check again, whatever the file
+            stored[(root, path)] = (i, size, mtime, sha if current else None, current)
     writer = Writer(conn, report.load_id, {key: value[0] for key, value in stored.items()})
     tasks: list[Task] = []
     failed_early: list[FileResult] = []
@@ -156,7 +192,7 @@ def _run(conn, report: LoadReport, scanned: list[tuple[str, list[Found], bool]],
             known = stored.get(key)
             if item.error:
                 failed_early.append(FileResult(item.root, item.path, item.size, item.mtime, error=item.error))
-            elif known and known[1] == item.size and known[2] == item.mtime:
+            elif known and known[4] and known[1] == item.size and known[2] == item.mtime:
                 report.unchanged += 1
             else:
                 tasks.append(Task(item.root, item.path, item.size, item.mtime, known[3] if known else None))
@@ -165,7 +201,7 @@ def _run(conn, report: LoadReport, scanned: list[tuple[str, list[Found], bool]],
     batch_bytes = 0
     for result in failed_early:
         _count(report, result)
-    for done, result in enumerate(_results(tasks, jobs), len(failed_early) + 1):
+    for done, result in enumerate(_results(tasks, jobs, settings), len(failed_early) + 1):
         _count(report, result)
         batch.append(result)
         batch_bytes += result.size or 0
@@ -196,11 +232,12 @@ def _count(report: LoadReport, result: FileResult) -> None:
         report.loaded += 1
 
 
-def _results(tasks: list[Task], jobs: int | None) -> Iterator[FileResult]:
+def _results(tasks: list[Task], jobs: int | None, settings: Settings | None) -> Iterator[FileResult]:
     jobs = jobs or os.cpu_count() or 1
     if jobs <= 1 or len(tasks) < PARALLEL_THRESHOLD:
+        _use_settings(settings)
         yield from map(process_task, tasks)
         return
     method = "fork" if sys.platform.startswith("linux") else None
-    with multiprocessing.get_context(method).Pool(jobs, maxtasksperchild=500) as pool:
+    with multiprocessing.get_context(method).Pool(jobs, _use_settings, (settings,), maxtasksperchild=500) as pool:
         yield from pool.imap(process_task, tasks, chunksize=2)

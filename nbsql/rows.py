@@ -20,7 +20,8 @@ import orjson
 from .code import CodeFacts, analyze
 from .model import Cell, Notebook, Output
 from .read import is_json_mime, title_of
-from .schema import FTS_TABLE
+from .text import source_hash
+from .schema import CONTENT_TABLES, FTS_TABLE
 
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07|[@-Z\\-_])")
 _BINARY_PREFIXES = ("image/", "audio/", "video/", "application/pdf", "application/octet-stream")
@@ -63,18 +64,22 @@ def analyses_python(notebook: Notebook) -> bool:
     return notebook.language is None or notebook.language in PYTHON_LANGUAGES
 
 
-def notebook_rows(notebook: Notebook) -> NotebookRows:
-    """Every row that one notebook contributes to the database."""
-    tables: dict[str, list[tuple]] = {name: [] for name in
-                                      ("cells", "outputs", "output_data", "imports", "functions",
-                                       "parameters", "scraps", FTS_TABLE)}
-    python = analyses_python(notebook)
+def code_facts(notebook: Notebook) -> dict[int, CodeFacts]:
+    """Static analysis of each non-empty code cell of a Python notebook, by position."""
+    if not analyses_python(notebook):
+        return {}
+    return {c.position: analyze(c.source) for c in notebook.cells if c.cell_type == "code" and c.source.strip()}
+
+
+def notebook_rows(notebook: Notebook, facts: dict[int, CodeFacts]) -> NotebookRows:
+    """Every row that one notebook contributes to the database (findings are added by the checks)."""
+    tables: dict[str, list[tuple]] = {name: [] for name in CONTENT_TABLES + (FTS_TABLE,)}
     counts = {"code": 0, "markdown": 0, "raw": 0}
     images = errors = 0
     for cell in notebook.cells:
         counts[cell.cell_type] = counts.get(cell.cell_type, 0) + 1
-        facts = analyze(cell.source) if python and cell.cell_type == "code" and cell.source.strip() else _NO_FACTS
-        tables["cells"].append(_cell_row(cell, facts))
+        cell_facts = facts.get(cell.position, _NO_FACTS)
+        tables["cells"].append(_cell_row(cell, cell_facts))
         output_texts = []
         for position, output in enumerate(cell.outputs):
             output_index = len(tables["outputs"])
@@ -89,11 +94,11 @@ def notebook_rows(notebook: Notebook) -> NotebookRows:
                                                        mime, value))
                 if mime.startswith(_SCRAP_PREFIX) and isinstance(value, dict):
                     tables["scraps"].append(_scrap_row(len(tables["scraps"]), cell.position, output_index, value))
-        for item in facts.imports:
+        for item in cell_facts.imports:
             tables["imports"].append((len(tables["imports"]), 0, cell.position, item.line, item.kind, item.module,
                                       item.name, item.alias, item.package, int(item.is_stdlib),
                                       int(item.is_relative), item.spec))
-        for d in facts.definitions:
+        for d in cell_facts.definitions:
             tables["functions"].append((len(tables["functions"]), 0, cell.position, d.kind, d.name,
                                         d.qualified_name, d.line, d.end_line, d.complexity))
         for tag in ("parameters", "injected-parameters"):
@@ -126,6 +131,7 @@ def notebook_rows(notebook: Notebook) -> NotebookRows:
         "max_execution_count": max(counts_by_execution, default=None),
         "metadata": to_json(notebook.metadata),
         "warnings": to_json(list(notebook.warnings)) if notebook.warnings else None,
+        "checked_with": None,
     }
     return NotebookRows(row, tables)
 
@@ -142,8 +148,9 @@ def _cell_row(cell: Cell, facts: CodeFacts) -> tuple:
     return (
         cell.position, 0, cell.position, cell.cell_type, cell.source, cell.execution_count, cell.cell_id,
         to_json(list(cell.tags)) if cell.tags else None, to_json(cell.metadata), to_json(cell.attachments),
-        _line_count(cell.source), facts.parse_error, facts.sloc, facts.lloc, facts.comments, facts.complexity,
-        facts.max_complexity, facts.maintainability, facts.halstead_volume,
+        _line_count(cell.source), source_hash(cell.source) if cell.cell_type == "code" else None,
+        facts.parse_error, facts.sloc, facts.lloc, facts.comments, facts.complexity, facts.max_complexity,
+        facts.maintainability, facts.halstead_volume,
         papermill.get("status") if isinstance(papermill.get("status"), str) else None,
         duration if isinstance(duration, (int, float)) and not isinstance(duration, bool) else None,
         int(exception) if isinstance(exception, bool) else None,

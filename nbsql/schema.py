@@ -10,7 +10,7 @@ import sqlite3
 from dataclasses import dataclass
 
 #: Bumped whenever the schema changes; stored in ``PRAGMA user_version``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DATABASE_TITLE = "Jupyter notebooks"
 DATABASE_DESCRIPTION = ("Notebooks loaded by nbsql: cells, outputs, images, imports, definitions, "
                         "papermill parameters and scrapbook scraps, linked by foreign keys.")
@@ -21,8 +21,15 @@ class Column:
     name: str
     type: str
     description: str
-    references: str | None = None  # "table" (its id); children are deleted with their parent
+    references: str | None = None  # "table" (its id) or "table.column"; children go with their parent
     constraint: str = ""
+
+    @property
+    def target(self) -> tuple[str, str] | None:
+        if not self.references:
+            return None
+        table, _, column = self.references.partition(".")
+        return table, column or "id"
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,8 @@ TABLES: tuple[Table, ...] = (
         Column("max_execution_count", "INTEGER", "Highest execution count of any code cell"),
         Column("metadata", "TEXT", "Notebook metadata (JSON)"),
         Column("warnings", "TEXT", "What the reader repaired or ignored (JSON array), NULL when nothing"),
+        Column("checked_with", "TEXT", "Fingerprint of the rules and thresholds the findings were made with "
+                                       "(NULL when loaded without checks)"),
         Column("loaded_at", "TEXT", "When this version of the file was loaded (UTC, ISO 8601)"),
     ), unique=("root", "path"), label_column="path"),
     Table("cells", "One row per cell, keyed by notebook and 0-based position over all cells", (
@@ -102,6 +111,8 @@ TABLES: tuple[Table, ...] = (
         Column("metadata", "TEXT", "Cell metadata (JSON)"),
         Column("attachments", "TEXT", "Markdown attachments (JSON: name -> mime bundle), NULL when none"),
         Column("line_count", "INTEGER", "Number of source lines"),
+        Column("source_hash", "TEXT", "Hash of a code cell's source without comments and blank lines (finds "
+                                      "duplicates), NULL when empty"),
         Column("parse_error", "TEXT", "Syntax error of a Python code cell after masking magics, else NULL"),
         Column("sloc", "INTEGER", "Source lines: not blank and not only a comment; " + _METRIC),
         Column("lloc", "INTEGER", "Logical lines (statements); " + _METRIC),
@@ -186,6 +197,31 @@ TABLES: tuple[Table, ...] = (
         Column("data", "TEXT", "Scrap data (JSON)"),
         Column("version", "INTEGER", "scrapbook scrap version"),
     ), label_column="name"),
+    Table("rules", "The health rules, with their documentation", (
+        Column("code", "TEXT", "Stable rule code (NB001...)", constraint="PRIMARY KEY"),
+        Column("slug", "TEXT", "Rule name"),
+        Column("severity", "TEXT", "error, warning or info"),
+        Column("scope", "TEXT", "notebook, cell or corpus (checked over the whole database)"),
+        Column("python_only", "INTEGER", "1 when the rule only runs on Python notebooks"),
+        Column("summary", "TEXT", "One-line summary"),
+        Column("what_it_does", "TEXT", "Documentation: what it does (markdown)"),
+        Column("why_bad", "TEXT", "Documentation: why is this bad? (markdown)"),
+        Column("example", "TEXT", "Documentation: example (markdown)"),
+        Column("use_instead", "TEXT", "Documentation: use instead (markdown)"),
+        Column("thresholds", "TEXT", "Default thresholds (JSON object)"),
+    ), label_column="slug"),
+    Table("findings", "Health findings: one row per problem found by a rule", (
+        _id("finding"),
+        _notebook_fk(),
+        _cell_fk(nullable=True),
+        Column("rule", "TEXT", "The rule (rules.code)", "rules.code", "NOT NULL"),
+        Column("severity", "TEXT", "error, warning or info"),
+        Column("position", "INTEGER", "0-based position of the cell over all cells (NULL for the whole notebook)"),
+        Column("cell_id", "TEXT", "nbformat cell id of the cell, when it has one"),
+        Column("line", "INTEGER", "1-based line in the cell, when known"),
+        Column("message", "TEXT", "What is wrong"),
+        Column("details", "TEXT", "Details (JSON object)"),
+    ), label_column="message"),
     Table("loads", "One row per run of nbsql load", (
         _id("load"),
         Column("started", "TEXT", "Start (UTC, ISO 8601)"),
@@ -216,12 +252,29 @@ TABLES: tuple[Table, ...] = (
 
 TABLE = {t.name: t for t in TABLES}
 #: Tables holding one notebook's content, in insertion order (parents first).
-CONTENT_TABLES = ("cells", "outputs", "output_data", "imports", "functions", "parameters", "scraps")
+CONTENT_TABLES = ("cells", "outputs", "output_data", "imports", "functions", "parameters", "scraps", "findings")
 
 FTS_TABLE = "cells_fts"
 FTS_DESCRIPTION = "Full-text index (FTS5) of cells: rowid is cells.id; columns source and outputs (output text)"
 
+#: Health score weights per finding, each rule counting at most SCORE_CAP findings per notebook.
+SCORE_WEIGHTS = {"error": 15, "warning": 5, "info": 1}
+SCORE_CAP = 3
+
 VIEWS: tuple[View, ...] = (
+    View("notebook_health", f"Findings per notebook by severity and a 0-100 health score: 100 minus "
+         f"{SCORE_WEIGHTS['error']} per error, {SCORE_WEIGHTS['warning']} per warning and {SCORE_WEIGHTS['info']} "
+         f"per info finding, each rule counting at most {SCORE_CAP} times, never below 0", f"""
+SELECT n.id, n.root, n.path, n.title, n.language,
+       coalesce(sum(CASE WHEN f.severity = 'error' THEN f.found END), 0) AS errors,
+       coalesce(sum(CASE WHEN f.severity = 'warning' THEN f.found END), 0) AS warnings,
+       coalesce(sum(CASE WHEN f.severity = 'info' THEN f.found END), 0) AS infos,
+       max(0, 100 - coalesce(sum(f.counted * CASE f.severity WHEN 'error' THEN {SCORE_WEIGHTS['error']}
+           WHEN 'warning' THEN {SCORE_WEIGHTS['warning']} ELSE {SCORE_WEIGHTS['info']} END), 0)) AS score
+FROM notebooks n LEFT JOIN (
+  SELECT notebook, rule, severity, count(*) AS found, min(count(*), {SCORE_CAP}) AS counted
+  FROM findings GROUP BY notebook, rule, severity) f ON f.notebook = n.id
+GROUP BY n.id"""),
     View("notebook_summary", "Each notebook with its counts, imports and distinct packages", """
 SELECT n.id, n.root, n.path, n.title, n.language, n.kernel_name, n.nbformat, n.size, n.cell_count,
        n.code_cell_count, n.markdown_cell_count, n.output_count, n.image_count, n.error_count,
@@ -262,8 +315,8 @@ def create_table_sql(table: Table) -> str:
     lines = []
     for column in table.columns:
         parts = [column.name, column.type, column.constraint]
-        if column.references:
-            parts.append(f"REFERENCES {column.references}(id) ON DELETE CASCADE")
+        if column.target:
+            parts.append(f"REFERENCES {column.target[0]}({column.target[1]}) ON DELETE CASCADE")
         lines.append((" ".join(p for p in parts if p), column.description))
     if table.unique:
         lines.append((f"UNIQUE ({', '.join(table.unique)})", "One row per " + " and ".join(table.unique)))
@@ -281,6 +334,7 @@ def schema_sql() -> list[str]:
                 statements.append(f"CREATE INDEX idx_{table.name}_{column.name} ON {table.name}({column.name})")
     statements += [
         "CREATE INDEX idx_imports_package ON imports(package)",
+        "CREATE INDEX idx_cells_source_hash ON cells(source_hash)",
         "CREATE INDEX idx_cells_type ON cells(cell_type)",
         f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5( -- {FTS_DESCRIPTION}\n  source, outputs,\n"
         "  tokenize = 'unicode61 remove_diacritics 2'\n)",
@@ -333,7 +387,7 @@ def markdown() -> str:
         out += [f"### `{table.name}`", "", f"{table.description}.{keys}", "",
                 "| column | type | description |", "| --- | --- | --- |"]
         for c in table.columns:
-            ref = f" → `{c.references}.id`" if c.references else ""
+            ref = f" → `{c.target[0]}.{c.target[1]}`" if c.target else ""
             out.append(f"| `{c.name}` | {c.type}{ref} | {c.description} |")
         out.append("")
     out += [f"### `{FTS_TABLE}`", "", FTS_DESCRIPTION + ".", "", "### Views", ""]

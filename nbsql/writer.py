@@ -41,8 +41,8 @@ def _offset_plan(table: schema.Table) -> list[tuple[int, str]]:
     for index, column in enumerate(table.columns):
         if column.name == "id":
             plan.append((index, table.name))
-        elif column.references:
-            plan.append((index, column.references))
+        elif column.target and column.target[0] in ("notebooks",) + schema.CONTENT_TABLES:
+            plan.append((index, column.target[0]))
     return plan
 
 

@@ -1,0 +1,66 @@
+"""Run the notebook and cell rules over one notebook (pure; runs in the loader's workers)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from ..code import CodeFacts
+from ..model import Notebook
+from . import rules  # noqa: F401  (registers every rule)
+from .config import Settings
+from .context import NotebookContext
+from .registry import RULES, Finding, hit, ordered, rule
+from .suppress import cell_suppressions, notebook_suppressions, suppressed
+
+
+@rule("NB000", "check-failed", "error", "notebook", "A rule failed on this notebook")
+def check_failed(nb: NotebookContext, limits):
+    """## What it does
+    Reports that one of nbsql's own rules raised an exception on this notebook. It is never
+    produced by a check; the runner records it so the failure is visible instead of silent.
+
+    ## Why is this bad?
+    The notebook was not fully checked: other problems may be missing from the report.
+
+    ## Example
+    `rule NB110 failed: RecursionError`.
+
+    ## Use instead
+    Report the notebook to nbsql's issue tracker; ignore NB000 meanwhile if it blocks CI.
+    """
+    return ()
+
+
+def check_notebook(notebook: Notebook, facts: dict[int, CodeFacts], settings: Settings, *, path: str = "",
+                   size: int = 0, raw: Any = None, python: bool = True) -> list[Finding]:
+    """Findings of every notebook- and cell-scope rule, suppressions applied."""
+    context = NotebookContext(notebook, facts, path=path, size=size, raw=raw, python=python)
+    found: list[Finding] = []
+    for item in ordered():
+        if item.scope == "corpus" or item.code == "NB000" or (item.python_only and not python):
+            continue
+        try:
+            found.extend(replace(f, code=item.code) for f in item.check(context, settings.limits(item.code)))
+        except Exception as exc:  # a bug in one rule must not lose the notebook or the other rules
+            found.append(replace(hit(f"rule {item.code} failed: {type(exc).__name__}: {exc}"[:300]), code="NB000"))
+    return _unsuppressed(found, notebook)
+
+
+def _unsuppressed(found: list[Finding], notebook: Notebook) -> list[Finding]:
+    whole = notebook_suppressions(notebook)
+    per_cell = {}
+    kept = []
+    for finding in found:
+        if suppressed(finding.code, whole):
+            continue
+        if finding.position is not None:
+            if finding.position not in per_cell:
+                per_cell[finding.position] = cell_suppressions(notebook.cells[finding.position])
+            if suppressed(finding.code, per_cell[finding.position]):
+                continue
+        kept.append(finding)
+    return kept
+
+
+__all__ = ["RULES", "check_notebook"]

@@ -1,0 +1,118 @@
+"""What notebook and cell rules look at: the parsed notebook plus facts computed once and shared."""
+
+from __future__ import annotations
+
+import ast
+import json
+import warnings
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from pyflakes.checker import Checker
+
+from ..code import CodeFacts, mask_ipython
+from ..model import Cell, Notebook
+
+
+@dataclass(frozen=True, slots=True)
+class NameProblem:
+    """A pyflakes message mapped back to a cell."""
+
+    kind: str  # pyflakes message class: UndefinedName, UnusedImport, RedefinedWhileUnused, ...
+    position: int
+    line: int
+    message: str
+    name: str | None
+
+
+class NotebookContext:
+    """One notebook as the rules see it. Expensive views are computed on first use, once."""
+
+    def __init__(self, notebook: Notebook, facts: dict[int, CodeFacts], path: str = "", size: int = 0,
+                 raw: Any = None, python: bool = True):
+        self.notebook = notebook
+        self.facts = facts  # position -> facts of Python code cells with a source
+        self.path = path  # relative path with / separators
+        self.size = size
+        self.raw = raw  # the JSON as parsed, before normalisation
+        self.python = python
+
+    @property
+    def cells(self) -> tuple[Cell, ...]:
+        return self.notebook.cells
+
+    @cached_property
+    def metadata_text(self) -> str:
+        """Notebook metadata as indented JSON, one value a line (widget state left out)."""
+        metadata = {k: v for k, v in self.notebook.metadata.items() if k != "widgets"}
+        return json.dumps(metadata, indent=1, default=str)
+
+    @cached_property
+    def code_cells(self) -> list[Cell]:
+        return [c for c in self.notebook.cells if c.cell_type == "code"]
+
+    @cached_property
+    def non_empty_code_cells(self) -> list[Cell]:
+        return [c for c in self.code_cells if c.source.strip()]
+
+    @cached_property
+    def execution_counts(self) -> list[int]:
+        """Counts of non-empty code cells, in cell order (Pimentel et al.'s sequence)."""
+        return [c.execution_count for c in self.non_empty_code_cells if c.execution_count is not None]
+
+    @cached_property
+    def name_problems(self) -> list[NameProblem]:
+        """pyflakes over the parsed Python cells in notebook order, as one module.
+
+        The cells' own trees are joined (nothing is parsed again); each message's node leads,
+        through the parent links pyflakes sets, to the top-level statement and so to its cell.
+        """
+        body: list[ast.stmt] = []
+        cell_of: dict[int, int] = {}
+        for cell in self.code_cells:
+            facts = self.facts.get(cell.position)
+            if facts is None or facts.tree is None:
+                continue
+            for statement in facts.tree.body:
+                cell_of[id(statement)] = cell.position
+            body.extend(facts.tree.body)
+        if not body:
+            return []
+        module = ast.Module(body=body, type_ignores=[])
+        try:
+            messages = _Checker(module, builtins=IPYTHON_NAMES).messages
+        except RecursionError:
+            return []
+        problems = []
+        for message in messages:
+            position = _cell_of(getattr(message, "_node", None), module, cell_of)
+            if position is None:
+                continue
+            name = message.message_args[0] if message.message_args else None
+            problems.append(NameProblem(type(message).__name__, position, message.lineno,
+                                        message.message % message.message_args, str(name) if name else None))
+        return problems
+
+
+class _Checker(Checker):
+    """pyflakes' Checker, keeping the node each message is about."""
+
+    def report(self, messageClass, *args, **kwargs):  # noqa: N803 (pyflakes' own signature)
+        message = messageClass(self.filename, *args, **kwargs)
+        message._node = args[0]
+        self.messages.append(message)
+
+
+def _cell_of(node, module: ast.Module, cell_of: dict[int, int]) -> int | None:
+    while node is not None:
+        position = cell_of.get(id(node))
+        if position is not None:
+            return position
+        node = getattr(node, "_pyflakes_parent", None)
+    return None
+
+
+#: Names IPython defines in every notebook.
+IPYTHON_NAMES = frozenset({"display", "get_ipython", "In", "Out", "_", "__", "___", "_i", "_ii", "_iii", "_oh", "_dh",
+                           "exit", "quit", "__IPYTHON__"})

@@ -1,0 +1,127 @@
+"""Dependency manifests near a notebook and the distributions they declare."""
+
+from __future__ import annotations
+
+import re
+import sys
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+#: Files that declare a project's dependencies (Python first; R and Julia count as declared too).
+MANIFEST_PATTERNS = ("requirements*.txt", "pyproject.toml", "environment.yml", "environment.yaml", "setup.py",
+                     "setup.cfg", "Pipfile", "Project.toml", "renv.lock", "DESCRIPTION")
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+#: Import names whose distribution is named otherwise, for distributions not installed here
+#: (installed ones are looked up in their own metadata first).
+KNOWN_DISTRIBUTIONS = {
+    "sklearn": ("scikit-learn",), "cv2": ("opencv-python", "opencv-python-headless", "opencv-contrib-python",
+                                            "opencv", "py-opencv"),
+    "PIL": ("pillow",), "yaml": ("pyyaml",), "bs4": ("beautifulsoup4",), "skimage": ("scikit-image",),
+    "dateutil": ("python-dateutil",), "dotenv": ("python-dotenv",), "attr": ("attrs",), "Crypto": ("pycryptodome",),
+    "serial": ("pyserial",), "jwt": ("pyjwt",), "git": ("gitpython",), "gi": ("pygobject",),
+    "magic": ("python-magic",), "docx": ("python-docx",), "pptx": ("python-pptx",), "mpl_toolkits": ("matplotlib",),
+    "pylab": ("matplotlib",), "IPython": ("ipython",), "umap": ("umap-learn",), "fitz": ("pymupdf",),
+    "torch": ("torch", "pytorch"), "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-gpu"),
+    "Levenshtein": ("python-levenshtein", "levenshtein"), "OpenSSL": ("pyopenssl",), "wx": ("wxpython",),
+    "google": ("google-cloud-storage", "google-cloud-bigquery", "google-api-python-client", "protobuf"),
+    "MySQLdb": ("mysqlclient",), "psycopg2": ("psycopg2", "psycopg2-binary"), "zmq": ("pyzmq",),
+    "Bio": ("biopython",), "sentencepiece": ("sentencepiece",), "lightgbm": ("lightgbm",),
+}
+
+
+def normalise(name: str) -> str:
+    """PEP 503 normalised distribution name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@lru_cache(maxsize=1)
+def _installed() -> dict[str, list[str]]:
+    return metadata.packages_distributions()
+
+
+def distributions_for(package: str) -> set[str]:
+    """Normalised distribution names that may provide the top-level import ``package``."""
+    names = {package, *(_installed().get(package) or ()), *KNOWN_DISTRIBUTIONS.get(package, ())}
+    return {normalise(n) for n in names}
+
+
+def nearest_manifest(folder: Path, root: Path) -> Path | None:
+    """The first folder from ``folder`` up to ``root`` holding a manifest: its manifest files' folder."""
+    for candidate in [folder, *folder.parents]:
+        if _manifests_in(candidate):
+            return candidate
+        if candidate == root or root not in candidate.parents:
+            return None
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _manifests_in(folder: Path) -> tuple[Path, ...]:
+    found: list[Path] = []
+    for pattern in MANIFEST_PATTERNS:
+        found += [p for p in folder.glob(pattern) if p.is_file()]
+    return tuple(sorted(found))
+
+
+@lru_cache(maxsize=1024)
+def declared_in(folder: Path) -> frozenset[str]:
+    """Normalised distribution names declared by the manifests in ``folder``."""
+    names: set[str] = set()
+    for path in _manifests_in(folder):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        names |= _parse(path, text)
+    return frozenset(normalise(n) for n in names)
+
+
+def _parse(path: Path, text: str) -> set[str]:
+    name = path.name
+    if name.startswith("requirements"):
+        return _requirement_lines(text.splitlines())
+    if name in ("pyproject.toml", "Pipfile", "Project.toml"):
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            return set()
+        project = data.get("project", {})
+        requirements = list(project.get("dependencies", []))
+        for extra in (project.get("optional-dependencies") or {}).values():
+            requirements += extra
+        for group in (data.get("dependency-groups") or {}).values():
+            requirements += [r for r in group if isinstance(r, str)]
+        names = _requirement_lines(r for r in requirements if isinstance(r, str))
+        poetry = data.get("tool", {}).get("poetry", {})
+        for table in (poetry.get("dependencies"), poetry.get("dev-dependencies"), data.get("packages"),
+                      data.get("dev-packages"), data.get("deps")):
+            names |= set(table or {})
+        return names
+    if name.startswith("environment"):
+        return _requirement_lines(re.sub(r"^\s*-\s*(pip:)?", "", line) for line in text.splitlines()
+                                  if line.lstrip().startswith("-"))
+    if name in ("setup.py", "setup.cfg"):
+        block = re.search(r"install_requires\s*[=:]\s*\[?(.*?)(\]|\n\S|\Z)", text, re.S)
+        if not block:
+            return set()
+        items = re.findall(r"['\"]([^'\"]+)['\"]", block.group(1)) or block.group(1).splitlines()
+        return _requirement_lines(items)
+    return {"*"}  # R and Julia manifests: declared, though not comparable with Python imports
+
+
+def _requirement_lines(lines) -> set[str]:
+    names = set()
+    for raw in lines:
+        egg = re.search(r"#egg=([A-Za-z0-9._-]+)", raw)
+        line = raw.split("#", 1)[0].strip()
+        match = egg or (None if not line or line.startswith("-") or "://" in line else _NAME.match(line))
+        if match:
+            names.add(match.group(1))
+    return names

@@ -1,0 +1,425 @@
+"""Code rules: syntax, names (pyflakes), imports, installs, paths, secrets, seeds, size and duplication."""
+
+from __future__ import annotations
+
+import re
+
+from ...text import normalised_source
+from ..context import NotebookContext
+from ..registry import hit, rule
+from ..secrets import find_secrets
+
+_ABSOLUTE_PATH = re.compile(r"""(["'])((?:/home/|/Users/|/root/|/mnt/[a-z]/|[A-Za-z]:[\\/]{1,2})[^"'\n]*)\1""")
+
+
+def _python_cells(nb: NotebookContext):
+    for cell in nb.code_cells:
+        facts = nb.facts.get(cell.position)
+        if facts is not None and facts.is_python:
+            yield cell, facts
+
+
+@rule("NB101", "syntax-error", "error", "cell", "A code cell is not valid Python", python_only=True)
+def syntax_error(nb: NotebookContext, limits):
+    """## What it does
+    Flags Python code cells that do not parse (after IPython magics and shell lines are masked).
+
+    ## Why is this bad?
+    The cell cannot run; often it is Python 2 code or an unfinished edit.
+
+    ## Example
+    ```python
+    print "hello"
+    ```
+
+    ## Use instead
+    ```python
+    print("hello")
+    ```
+    """
+    for cell, facts in _python_cells(nb):
+        if facts.parse_error:
+            line = re.match(r"line (\d+)", facts.parse_error)
+            yield hit(f"syntax error: {facts.parse_error}", cell.position, int(line.group(1)) if line else None)
+
+
+def _names(nb: NotebookContext, kinds: tuple[str, ...]):
+    return [p for p in nb.name_problems if p.kind in kinds]
+
+
+@rule("NB102", "undefined-name", "error", "cell", "A name is used but never defined in the notebook",
+      python_only=True)
+def undefined_name(nb: NotebookContext, limits):
+    """## What it does
+    Flags names that no cell defines or imports, reading the Python cells top to bottom as one
+    module (pyflakes).
+
+    ## Why is this bad?
+    The notebook relies on a variable that existed only in the kernel (hidden state) or on a cell
+    that was deleted: run from the top it fails with a `NameError`.
+
+    ## Example
+    ```python
+    df.describe()      # df was created in a cell that no longer exists
+    ```
+
+    ## Use instead
+    ```python
+    df = pd.read_csv("data.csv")
+    df.describe()
+    ```
+    """
+    for problem in _names(nb, ("UndefinedName", "UndefinedLocal", "UndefinedExport")):
+        yield hit(problem.message, problem.position, problem.line, name=problem.name)
+
+
+@rule("NB103", "unused-import", "warning", "cell", "An import is never used", python_only=True)
+def unused_import(nb: NotebookContext, limits):
+    """## What it does
+    Flags imports that no cell of the notebook uses (pyflakes, across cells).
+
+    ## Why is this bad?
+    Unused imports slow the notebook down, hide what it really depends on and add dependencies
+    to install.
+
+    ## Example
+    ```python
+    import seaborn as sns   # never used
+    ```
+
+    ## Use instead
+    Remove the import.
+    """
+    for problem in _names(nb, ("UnusedImport",)):
+        yield hit(problem.message, problem.position, problem.line, name=problem.name)
+
+
+@rule("NB104", "redefined-import", "warning", "cell", "An import is redefined before it is used",
+      python_only=True)
+def redefined_import(nb: NotebookContext, limits):
+    """## What it does
+    Flags imports that are imported again or overwritten before anything uses them (pyflakes).
+
+    ## Why is this bad?
+    The first import is dead code and the reader cannot tell which object the name refers to.
+
+    ## Example
+    ```python
+    from math import log
+    from numpy import log
+    ```
+
+    ## Use instead
+    ```python
+    import math
+    import numpy as np
+    ```
+    """
+    for problem in _names(nb, ("RedefinedWhileUnused", "ImportShadowedByLoopVar")):
+        yield hit(problem.message, problem.position, problem.line, name=problem.name)
+
+
+@rule("NB105", "late-import", "info", "cell", "An import outside the first code cells", python_only=True,
+      first_cells=2)
+def late_import(nb: NotebookContext, limits):
+    """## What it does
+    Flags top-level imports in code cells after the first `first_cells` non-empty code cells.
+
+    ## Why is this bad?
+    Imports scattered through a notebook hide its dependencies; a reader who runs only the top
+    cells gets `NameError`s later.
+
+    ## Example
+    An `import seaborn` in the twentieth cell.
+
+    ## Use instead
+    Gather imports in the first code cells.
+    """
+    early = {c.position for c in nb.non_empty_code_cells[: limits["first_cells"]]}
+    for cell, facts in _python_cells(nb):
+        if cell.position in early:
+            continue
+        for item in facts.imports:
+            if item.kind in ("import", "from") and item.top_level:
+                what = item.module if item.kind == "import" else f"{item.name} from {item.module}"
+                yield hit(f"import of {what} outside the first {limits['first_cells']} code cells", cell.position,
+                          item.line, module=item.module)
+
+
+@rule("NB106", "star-import", "warning", "cell", "A star import", python_only=True)
+def star_import(nb: NotebookContext, limits):
+    """## What it does
+    Flags `from module import *`.
+
+    ## Why is this bad?
+    Readers (and linters) cannot tell where names come from, and later imports silently shadow
+    earlier ones.
+
+    ## Example
+    ```python
+    from pylab import *
+    ```
+
+    ## Use instead
+    ```python
+    import matplotlib.pyplot as plt
+    import numpy as np
+    ```
+    """
+    for cell, facts in _python_cells(nb):
+        for item in facts.imports:
+            if item.name == "*":
+                yield hit(f"star import from {item.module}", cell.position, item.line, module=item.module)
+
+
+@rule("NB107", "unpinned-install", "warning", "cell", "A package installed from a cell without a version",
+      python_only=True)
+def unpinned_install(nb: NotebookContext, limits):
+    """## What it does
+    Flags `%pip install`, `!pip install` and `!conda install` of packages without an exact version.
+
+    ## Why is this bad?
+    Each run installs whatever version is newest that day, so the notebook's results change
+    (or it breaks) without any edit.
+
+    ## Example
+    ```python
+    %pip install pandas
+    ```
+
+    ## Use instead
+    ```python
+    %pip install pandas==2.2.2
+    ```
+    Better still, declare dependencies in a requirements file next to the notebook.
+    """
+    for cell, facts in _python_cells(nb):
+        for item in facts.imports:
+            pinned = "==" in item.spec if item.kind == "pip" else "=" in (item.spec or "")
+            if item.kind in ("pip", "conda") and not pinned and "@" not in (item.spec or ""):
+                yield hit(f"{item.kind} install of {item.spec} without a pinned version", cell.position, item.line,
+                          package=item.package)
+
+
+@rule("NB108", "absolute-path", "warning", "cell", "A string holds an absolute path from one machine")
+def absolute_path(nb: NotebookContext, limits):
+    """## What it does
+    Flags string literals in code cells that hold absolute paths of a user's machine
+    (`/home/...`, `/Users/...`, `C:\\...`).
+
+    ## Why is this bad?
+    The notebook only runs on the machine (and account) it was written on.
+
+    ## Example
+    ```python
+    df = pd.read_csv("/home/alice/projects/churn/data.csv")
+    ```
+
+    ## Use instead
+    ```python
+    df = pd.read_csv(DATA_DIR / "data.csv")   # relative to the repository, or from configuration
+    ```
+    """
+    for cell in nb.code_cells:
+        if "/" not in cell.source and ":" not in cell.source:
+            continue
+        for number, text in enumerate(cell.source.splitlines(), 1):
+            for match in _ABSOLUTE_PATH.finditer(text):
+                yield hit(f"absolute path {match.group(2)[:80]!r}", cell.position, number, path=match.group(2))
+
+
+@rule("NB109", "hard-coded-secret", "error", "cell", "A password, token or key is saved in the notebook")
+def hard_coded_secret(nb: NotebookContext, limits):
+    """## What it does
+    Flags cloud keys, private keys, tokens and passwords in code cells, saved outputs and
+    notebook metadata, using the detectors of Yelp's detect-secrets.
+
+    ## Why is this bad?
+    Notebooks get shared and pushed; a secret in one is a leaked secret, even after the cell is
+    edited (it stays in the history).
+
+    ## Example
+    ```python
+    client = boto3.client("s3", aws_access_key_id="AKIA...")
+    ```
+
+    ## Use instead
+    ```python
+    client = boto3.client("s3")   # credentials from the environment or a profile
+    ```
+    """
+    for cell in nb.cells:
+        texts = [("source", cell.source)] if cell.cell_type == "code" else []
+        texts += [("output", o.text or o.data.get("text/plain") or "") for o in cell.outputs]
+        for where, text in texts:
+            for line, kind in find_secrets(text if isinstance(text, str) else ""):
+                yield hit(f"{kind} in the cell's {where}", cell.position, line if where == "source" else None,
+                          kind=kind, where=where)
+    for line, kind in find_secrets(nb.metadata_text):
+        yield hit(f"{kind} in the notebook metadata", kind=kind, where="metadata")
+
+
+_RANDOM_USE = {
+    "numpy": re.compile(r"\b{alias}\.random\.(?!seed\b|default_rng\(\s*[^\s)]|RandomState\(\s*[^\s)]|Generator\b)\w+\("),
+    "random": re.compile(r"\b{alias}\.(random|randint|randrange|choice|choices|shuffle|sample|uniform|gauss)\("),
+    "torch": re.compile(r"\b{alias}\.(rand|randn|randint|randperm|normal|bernoulli|multinomial)\("),
+    "tensorflow": re.compile(r"\b{alias}\.random\.(uniform|normal|shuffle|truncated_normal|categorical)\("),
+}
+_SEEDED = re.compile(r"\.seed\(\s*[^\s)]|manual_seed\(|set_seed\(|set_random_seed\(|seed_everything\(|"
+                     r"default_rng\(\s*[^\s)]|RandomState\(\s*[^\s)]")
+
+
+@rule("NB110", "unseeded-random", "warning", "notebook", "Random numbers are drawn without a seed",
+      python_only=True)
+def unseeded_random(nb: NotebookContext, limits):
+    """## What it does
+    Flags notebooks that draw random numbers with `random`, `numpy.random`, `torch` or
+    `tensorflow` and never set a seed.
+
+    ## Why is this bad?
+    Every run gives other numbers: saved outputs cannot be reproduced and results cannot be
+    compared between runs.
+
+    ## Example
+    ```python
+    sample = np.random.choice(ids, 100)
+    ```
+
+    ## Use instead
+    ```python
+    rng = np.random.default_rng(42)
+    sample = rng.choice(ids, 100)
+    ```
+    """
+    aliases: dict[str, set[str]] = {}
+    for _, facts in _python_cells(nb):
+        for item in facts.imports:
+            if item.kind == "import" and item.package in _RANDOM_USE and item.module == item.package:
+                aliases.setdefault(item.package, set()).add(item.alias or item.module)
+    if not aliases:
+        return
+    code = [(cell, cell.source) for cell, _ in _python_cells(nb)]
+    if any(_SEEDED.search(source) for _, source in code):
+        return
+    for package, names in aliases.items():
+        for alias in names:
+            pattern = re.compile(_RANDOM_USE[package].pattern.format(alias=re.escape(alias)))
+            for cell, source in code:
+                match = pattern.search(source)
+                if match:
+                    line = source.count("\n", 0, match.start()) + 1
+                    yield hit(f"{match.group(0)[:-1]}() draws random numbers but no seed is ever set", cell.position,
+                              line, package=package)
+                    return
+
+
+@rule("NB111", "complex-cell", "warning", "cell", "A code cell's cyclomatic complexity is high",
+      python_only=True, max_complexity=15)
+def complex_cell(nb: NotebookContext, limits):
+    """## What it does
+    Flags code cells whose total cyclomatic complexity (radon) exceeds `max_complexity`.
+
+    ## Why is this bad?
+    Branch-heavy cells are hard to read and test; in a notebook they usually hide a program
+    that belongs in a module.
+
+    ## Example
+    A cell with a dozen nested `if`/`for` blocks.
+
+    ## Use instead
+    Move the logic into functions (or a module) and keep the cell short.
+    """
+    for cell, facts in _python_cells(nb):
+        if facts.complexity is not None and facts.complexity > limits["max_complexity"]:
+            yield hit(f"cell complexity {facts.complexity} > {limits['max_complexity']}", cell.position,
+                      complexity=facts.complexity)
+
+
+@rule("NB112", "complex-function", "warning", "cell", "A function's cyclomatic complexity is high",
+      python_only=True, max_complexity=10)
+def complex_function(nb: NotebookContext, limits):
+    """## What it does
+    Flags functions and methods defined in code cells whose cyclomatic complexity (radon)
+    exceeds `max_complexity`.
+
+    ## Why is this bad?
+    Complex functions are where bugs hide; they are hard to test inside a notebook.
+
+    ## Example
+    A `clean(df)` function with twenty branches.
+
+    ## Use instead
+    Split it into smaller functions.
+    """
+    for cell, facts in _python_cells(nb):
+        for item in facts.definitions:
+            if item.kind != "class" and item.complexity > limits["max_complexity"]:
+                yield hit(f"{item.kind} {item.qualified_name} has complexity {item.complexity} > "
+                          f"{limits['max_complexity']}", cell.position, item.line, name=item.qualified_name,
+                          complexity=item.complexity)
+
+
+@rule("NB113", "long-cell", "info", "cell", "A code cell is long", max_lines=60)
+def long_cell(nb: NotebookContext, limits):
+    """## What it does
+    Flags code cells with more than `max_lines` lines.
+
+    ## Why is this bad?
+    Long cells defeat the point of a notebook: results can no longer be seen next to the code
+    that made them.
+
+    ## Example
+    A 200-line cell that loads, cleans, trains and plots.
+
+    ## Use instead
+    Split the cell at its natural steps, with markdown in between.
+    """
+    for cell in nb.code_cells:
+        lines = len(cell.source.splitlines())
+        if lines > limits["max_lines"]:
+            yield hit(f"{lines} lines > {limits['max_lines']}", cell.position, lines=lines)
+
+
+@rule("NB114", "long-notebook", "info", "notebook", "The notebook has many cells", max_cells=120)
+def long_notebook(nb: NotebookContext, limits):
+    """## What it does
+    Flags notebooks with more than `max_cells` cells.
+
+    ## Why is this bad?
+    Very long notebooks are hard to navigate and to run reliably from top to bottom.
+
+    ## Example
+    A 300-cell notebook covering a whole project.
+
+    ## Use instead
+    Split it into several notebooks, one per step.
+    """
+    if len(nb.cells) > limits["max_cells"]:
+        yield hit(f"{len(nb.cells)} cells > {limits['max_cells']}", cells=len(nb.cells))
+
+
+@rule("NB115", "duplicate-cell", "warning", "cell", "A code cell repeats an earlier cell of the notebook",
+      min_lines=2)
+def duplicate_cell(nb: NotebookContext, limits):
+    """## What it does
+    Flags code cells whose source (ignoring comments and blank lines) equals an earlier code cell
+    of the same notebook, when it has at least `min_lines` lines.
+
+    ## Why is this bad?
+    Copy-pasted cells drift apart when one copy is fixed; the notebook wants a function.
+
+    ## Example
+    The same ten plotting lines twice with another column name.
+
+    ## Use instead
+    Define a function once and call it twice.
+    """
+    seen: dict[str, int] = {}
+    for cell in nb.code_cells:
+        normal = normalised_source(cell.source)
+        if normal.count("\n") + 1 < limits["min_lines"] or not normal:
+            continue
+        if normal in seen:
+            yield hit(f"same code as cell {seen[normal]}", cell.position, first=seen[normal])
+        else:
+            seen[normal] = cell.position

@@ -1,0 +1,125 @@
+"""Rules over the whole database and the folders around the notebooks (run after each load)."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..manifests import declared_in, distributions_for, nearest_manifest
+from ..registry import hit, rule
+
+
+@dataclass
+class CorpusContext:
+    conn: sqlite3.Connection
+
+    def notebooks(self, python_only: bool = False):
+        sql = "SELECT id, root, path, language FROM notebooks"
+        if python_only:
+            sql += " WHERE language IS NULL OR language IN ('python', 'python2', 'python3', 'ipython', 'pyspark')"
+        return self.conn.execute(sql).fetchall()
+
+
+@rule("NB116", "duplicate-across-notebooks", "info", "corpus", "A code cell also appears in other notebooks",
+      min_lines=5)
+def duplicate_across_notebooks(corpus: CorpusContext, limits):
+    """## What it does
+    Flags code cells of at least `min_lines` lines whose source (ignoring comments and blank
+    lines) appears in other notebooks of the database.
+
+    ## Why is this bad?
+    Code copied between notebooks is fixed in one place and stays broken in the others; it wants
+    to be a module that both import.
+
+    ## Example
+    The same 30-line data-cleaning cell at the top of six notebooks.
+
+    ## Use instead
+    Move the shared code into a module next to the notebooks and import it.
+    """
+    rows = corpus.conn.execute("""
+        WITH shared AS (SELECT source_hash FROM cells WHERE source_hash IS NOT NULL AND line_count >= ?
+                        GROUP BY source_hash HAVING count(DISTINCT notebook) > 1)
+        SELECT c.notebook, c.position, c.source_hash,
+               (SELECT count(DISTINCT d.notebook) FROM cells d WHERE d.source_hash = c.source_hash) - 1,
+               (SELECT n.path FROM cells d JOIN notebooks n ON n.id = d.notebook
+                 WHERE d.source_hash = c.source_hash AND d.notebook != c.notebook ORDER BY n.path LIMIT 1)
+        FROM cells c JOIN shared s ON s.source_hash = c.source_hash
+        ORDER BY c.notebook, c.position""", (limits["min_lines"],))
+    for notebook, position, digest, others, example in rows:
+        yield notebook, hit(f"same code in {others} other notebook(s), e.g. {example}", position, hash=digest,
+                            others=others)
+
+
+@rule("NB301", "no-dependency-manifest", "warning", "corpus", "No dependency manifest beside the notebook")
+def no_manifest(corpus: CorpusContext, limits):
+    """## What it does
+    Flags notebooks with no dependency manifest (requirements*.txt, pyproject.toml,
+    environment.yml, setup.py, setup.cfg, Pipfile; Project.toml, renv.lock or DESCRIPTION for
+    Julia and R) in their folder or any folder above it up to the folder that was loaded.
+
+    ## Why is this bad?
+    Nobody can recreate the environment the notebook ran in; Pimentel et al. found only 12.5% of
+    notebooks' repositories declaring dependencies.
+
+    ## Example
+    `analysis/churn.ipynb` in a repository with no requirements file.
+
+    ## Use instead
+    Add `requirements.txt` (with versions) or `environment.yml` next to the notebooks.
+    """
+    for notebook, root, path, _ in corpus.notebooks():
+        folder = (Path(root) / path).parent
+        if nearest_manifest(folder, Path(root)) is None:
+            yield notebook, hit("no dependency manifest in the notebook's folder or above it")
+
+
+@rule("NB302", "undeclared-dependency", "warning", "corpus", "An imported package is not in the manifest",
+      python_only=True)
+def undeclared_dependency(corpus: CorpusContext, limits):
+    """## What it does
+    Flags third-party imports whose distribution is not declared in the nearest dependency
+    manifest. Import names are mapped to distribution names with the metadata of installed
+    distributions (`importlib.metadata.packages_distributions`) and a table of well-known
+    mismatches (`sklearn` → `scikit-learn`, `cv2` → `opencv-python`, `PIL` → `pillow`, ...).
+    Modules found beside the notebook (a local `utils.py`) are not third-party.
+
+    ## Why is this bad?
+    Installing the declared requirements is not enough to run the notebook.
+
+    ## Example
+    `import seaborn` with a requirements.txt listing only pandas and numpy.
+
+    ## Use instead
+    Add the distribution, with its version, to the manifest.
+    """
+    imports: dict[int, list[tuple[int, int, str]]] = {}
+    for notebook, position, line, package in corpus.conn.execute(
+            "SELECT i.notebook, c.position, i.line, i.package FROM imports i JOIN cells c ON c.id = i.cell "
+            "WHERE i.kind IN ('import', 'from') AND NOT i.is_stdlib AND NOT i.is_relative AND i.package IS NOT NULL "
+            "ORDER BY i.notebook, c.position, i.line"):
+        imports.setdefault(notebook, []).append((position, line, package))
+    for notebook, root, path, _ in corpus.notebooks(python_only=True):
+        folder = (Path(root) / path).parent
+        manifest = nearest_manifest(folder, Path(root))
+        if manifest is None or notebook not in imports:
+            continue
+        declared = declared_in(manifest)
+        if "*" in declared:
+            continue
+        reported = set()
+        for position, line, package in imports[notebook]:
+            if package in reported or _is_local(package, folder, Path(root)):
+                continue
+            if not distributions_for(package) & declared:
+                reported.add(package)
+                yield notebook, hit(f"{package} is imported but not declared in {manifest.name or root}'s manifest",
+                                    position, line, package=package, manifest=str(manifest))
+
+
+def _is_local(package: str, folder: Path, root: Path) -> bool:
+    for candidate in {folder, root}:
+        if (candidate / f"{package}.py").exists() or (candidate / package).is_dir():
+            return True
+    return False

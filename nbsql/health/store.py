@@ -1,0 +1,88 @@
+"""Findings and rules as rows of the database."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from ..database import transaction
+from ..model import Cell, Notebook
+from ..rows import to_json
+from .check import check_failed  # noqa: F401  (registers NB000 before the rules table is written)
+from .config import Settings
+from .registry import RULES, Finding, ordered
+from .rules.corpus import CorpusContext
+from .suppress import cell_suppressions, notebook_suppressions, suppressed
+
+_RULE_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead")
+
+
+def store_rules(conn: sqlite3.Connection) -> None:
+    """Insert or update one row per registered rule (never deleting: findings point at them)."""
+    rows = [(r.code, r.slug, r.severity, r.scope, int(r.python_only), r.summary,
+             *(r.section(h) for h in _RULE_SECTIONS), json.dumps(r.thresholds)) for r in ordered()]
+    conn.executemany(
+        "INSERT INTO rules VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(code) DO UPDATE SET "
+        "slug = excluded.slug, severity = excluded.severity, scope = excluded.scope, "
+        "python_only = excluded.python_only, summary = excluded.summary, what_it_does = excluded.what_it_does, "
+        "why_bad = excluded.why_bad, example = excluded.example, use_instead = excluded.use_instead, "
+        "thresholds = excluded.thresholds", rows)
+
+
+def finding_rows(findings: list[Finding], notebook: Notebook) -> list[tuple]:
+    """Rows of the findings table for one notebook (local ids, as :mod:`nbsql.rows` makes them)."""
+    rows = []
+    for index, f in enumerate(findings):
+        cell_id = notebook.cells[f.position].cell_id if f.position is not None else None
+        rows.append((index, 0, f.position, f.code, RULES[f.code].severity, f.position, cell_id, f.line, f.message,
+                     to_json(f.details)))
+    return rows
+
+
+def run_corpus_rules(conn: sqlite3.Connection, settings: Settings) -> int:
+    """Recompute the corpus-scope findings of the whole database; returns how many were stored."""
+    from .manifests import declared_in, _manifests_in
+
+    _manifests_in.cache_clear()
+    declared_in.cache_clear()
+    corpus = CorpusContext(conn)
+    found: list[tuple[int, Finding]] = []
+    for item in ordered("corpus"):
+        for notebook, finding in item.check(corpus, settings.limits(item.code)):
+            found.append((notebook, Finding(finding.message, finding.position, finding.line, finding.details,
+                                            item.code)))
+    kept = _unsuppressed(conn, found)
+    codes = [r.code for r in ordered("corpus")]
+    with transaction(conn):
+        conn.execute(f"DELETE FROM findings WHERE rule IN ({', '.join('?' * len(codes))})", codes)
+        next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM findings").fetchone()[0]
+        conn.executemany(
+            "INSERT INTO findings VALUES (?, ?, (SELECT id FROM cells WHERE notebook = ? AND position = ?), ?, ?, ?,"
+            " (SELECT cell_id FROM cells WHERE notebook = ? AND position = ?), ?, ?, ?)",
+            [(next_id + i, nb, nb, f.position, f.code, RULES[f.code].severity, f.position, nb, f.position, f.line,
+              f.message, to_json(f.details)) for i, (nb, f) in enumerate(kept)])
+    return len(kept)
+
+
+def _unsuppressed(conn: sqlite3.Connection, found: list[tuple[int, Finding]]) -> list[tuple[int, Finding]]:
+    """Apply the suppressions written in the notebooks, read back from the database."""
+    whole: dict[int, frozenset[str]] = {}
+    cells: dict[tuple[int, int], frozenset[str]] = {}
+    kept = []
+    for notebook, finding in found:
+        if notebook not in whole:
+            metadata = conn.execute("SELECT metadata FROM notebooks WHERE id = ?", (notebook,)).fetchone()[0]
+            whole[notebook] = notebook_suppressions(Notebook(4, None, 4, json.loads(metadata or "{}"), ()))
+        if suppressed(finding.code, whole[notebook]):
+            continue
+        if finding.position is not None:
+            key = (notebook, finding.position)
+            if key not in cells:
+                source, tags = conn.execute("SELECT source, tags FROM cells WHERE notebook = ? AND position = ?",
+                                            key).fetchone()
+                cells[key] = cell_suppressions(Cell(finding.position, "code", source,
+                                                    {"tags": json.loads(tags or "[]")}))
+            if suppressed(finding.code, cells[key]):
+                continue
+        kept.append((notebook, finding))
+    return kept
