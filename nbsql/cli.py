@@ -13,11 +13,18 @@ import click
 
 from . import __version__
 from .database import DB_ENVIRONMENT_VARIABLE, DEFAULT_DB, NbsqlError
+from .health.config import FAIL_ON, load_settings
+from .health.registry import SEVERITIES
+from .health.report import FORMATS
 from .load import load as load_notebooks
 
 DB_OPTION = click.option("--db", envvar=DB_ENVIRONMENT_VARIABLE, default=DEFAULT_DB, show_default=True,
                          type=click.Path(dir_okay=False),
                          help=f"Database file (or set ${DB_ENVIRONMENT_VARIABLE}).")
+
+CONFIG_OPTION = click.option("--config", type=click.Path(exists=True, dir_okay=False),
+                             help="Settings file (default: nbsql.toml or [tool.nbsql] in pyproject.toml, "
+                                  "searched from the working directory up).")
 
 
 @contextmanager
@@ -48,15 +55,19 @@ def cli() -> None:
               help="Skip files and folders whose relative path or name matches GLOB (repeatable).")
 @click.option("--no-prune", is_flag=True, help="Keep notebooks whose files have vanished.")
 @click.option("--follow-symlinks", is_flag=True, help="Descend into symlinked folders (loops are detected).")
+@click.option("--no-checks", is_flag=True, help="Do not run the health rules while loading.")
+@CONFIG_OPTION
 @click.option("--strict", is_flag=True, help="Exit with 1 when any file failed to load.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 def load(paths: tuple[str, ...], db: str, full: bool, jobs: int | None, exclude: tuple[str, ...], no_prune: bool,
-         follow_symlinks: bool, strict: bool, quiet: bool) -> None:
+         follow_symlinks: bool, no_checks: bool, config: str | None, strict: bool, quiet: bool) -> None:
     """Load every notebook below PATHS into the database (incrementally)."""
     show_bar = not quiet and sys.stderr.isatty()
     with _user_errors(), _progress_bar(show_bar) as progress:
+        settings = None if no_checks else load_settings(config)
         report = load_notebooks(paths, db, full=full, jobs=jobs, exclude=exclude, prune=not no_prune,
-                                follow_symlinks=follow_symlinks, progress=progress)
+                                follow_symlinks=follow_symlinks, checks=not no_checks, settings=settings,
+                                progress=progress)
     if not quiet:
         click.echo(f"{report.db}: {report.summary()}", err=True)
     if report.failed:
@@ -66,6 +77,85 @@ def load(paths: tuple[str, ...], db: str, full: bool, jobs: int | None, exclude:
                        f"see the load_errors table", err=True)
         if strict:
             sys.exit(1)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@DB_OPTION
+@click.option("--select", multiple=True, metavar="RULES", help="Only these rules: codes, slugs or prefixes "
+              "(comma-separated or repeated).")
+@click.option("--ignore", multiple=True, metavar="RULES", help="Leave out these rules (codes, slugs or prefixes).")
+@click.option("--severity", type=click.Choice(SEVERITIES), default="info", show_default=True,
+              help="Lowest severity shown.")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), help="Lowest severity that makes the exit code 1 "
+              "[default: warning, or fail-on from the configuration].")
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="Output format.")
+@click.option("--output", "-o", type=click.File("w"), default="-", help="Write the report to a file.")
+@click.option("--statistics", is_flag=True, help="Counts and shares of notebooks per rule instead of findings.")
+@CONFIG_OPTION
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes for loading PATHS.")
+def health(paths: tuple[str, ...], db: str, select: tuple[str, ...], ignore: tuple[str, ...], severity: str,
+           fail_on: str | None, output_format: str, output, statistics: bool, config: str | None,
+           jobs: int | None) -> None:
+    """Check notebooks. With PATHS, load them first (incrementally); without, report the database.
+
+    Exit code 0 when no finding reaches the failing severity, 1 when one does, 2 on errors.
+    """
+    from . import health as checks
+    from .health import report
+
+    with _user_errors():
+        settings = load_settings(config).override(select=_split(select), ignore=_split(ignore), fail_on=fail_on)
+        try:
+            settings.enabled()
+        except KeyError as exc:
+            raise NbsqlError(f"unknown rule selector {exc.args[0]!r} (see 'nbsql rules')") from None
+        result = checks.health(paths, db, settings=settings, severity=severity, jobs=jobs)
+    if statistics:
+        stats = report.statistics(result.rows, result.notebooks)
+        output.write(report.render_statistics(stats, result.notebooks, output_format, result.figures))
+    else:
+        output.write(report.render(result.rows, output_format))
+    sys.exit(1 if result.failed else 0)
+
+
+@cli.command()
+@click.argument("rule", required=False)
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Output format.")
+def rules(rule: str | None, output_format: str) -> None:
+    """List the health rules, or print the documentation of RULE (a code or slug)."""
+    from .health import registry
+
+    if rule:
+        found = registry.find(rule)
+        if found is None:
+            click.echo(f"Error: no rule {rule!r} (see 'nbsql rules')", err=True)
+            sys.exit(2)
+        if output_format == "json":
+            click.echo(json.dumps(_rule_json(found), indent=2))
+        else:
+            click.echo(f"{found.code} {found.slug} ({found.severity}, {found.scope})\n\n{found.summary}.\n\n"
+                       f"{found.doc}\n" + (f"\nThresholds: {json.dumps(found.thresholds)}\n" if found.thresholds
+                                           else ""))
+        return
+    listed = list(registry.ordered())
+    if output_format == "json":
+        click.echo(json.dumps([_rule_json(r) for r in listed], indent=2))
+        return
+    for item in listed:
+        click.echo(f"{item.code}  {item.slug:30} {item.severity:8} {item.scope:9} {item.summary}")
+
+
+def _rule_json(rule) -> dict:
+    return {"code": rule.code, "slug": rule.slug, "severity": rule.severity, "scope": rule.scope,
+            "python_only": rule.python_only, "summary": rule.summary, "thresholds": rule.thresholds,
+            "documentation": rule.doc}
+
+
+def _split(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(v.strip() for value in values for v in value.split(",") if v.strip())
 
 
 @cli.command()

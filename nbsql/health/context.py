@@ -66,7 +66,7 @@ class NotebookContext:
         """pyflakes over the parsed Python cells in notebook order, as one module.
 
         The cells' own trees are joined (nothing is parsed again); each message's node leads,
-        through the parent links pyflakes sets, to the top-level statement and so to its cell.
+        through the parent links pyflakes keeps, to the top-level statement and so to its cell.
         """
         body: list[ast.stmt] = []
         cell_of: dict[int, int] = {}
@@ -81,12 +81,13 @@ class NotebookContext:
             return []
         module = ast.Module(body=body, type_ignores=[])
         try:
-            messages = _Checker(module, builtins=IPYTHON_NAMES).messages
+            checker = _Checker(module, builtins=IPYTHON_NAMES)
         except RecursionError:
             return []
+        parents = getattr(checker, "_parents", None)  # pyflakes >= 3.1 keeps parent links here
         problems = []
-        for message in messages:
-            position = _cell_of(getattr(message, "_node", None), module, cell_of)
+        for message in checker.messages:
+            position = _cell_of(getattr(message, "_node", None), parents, cell_of)
             if position is None:
                 continue
             name = message.message_args[0] if message.message_args else None
@@ -104,12 +105,13 @@ class _Checker(Checker):
         self.messages.append(message)
 
 
-def _cell_of(node, module: ast.Module, cell_of: dict[int, int]) -> int | None:
+def _cell_of(node, parents: dict | None, cell_of: dict[int, int]) -> int | None:
+    """The cell of the top-level statement that ``node`` belongs to."""
     while node is not None:
         position = cell_of.get(id(node))
         if position is not None:
             return position
-        node = getattr(node, "_pyflakes_parent", None)
+        node = parents.get(node) if parents is not None else getattr(node, "_pyflakes_parent", None)
     return None
 
 

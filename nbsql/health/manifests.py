@@ -36,6 +36,10 @@ KNOWN_DISTRIBUTIONS = {
 }
 
 
+#: Imported in notebooks but provided by the Jupyter kernel itself.
+PROVIDED_BY_JUPYTER = frozenset({"IPython", "ipykernel"})
+
+
 def normalise(name: str) -> str:
     """PEP 503 normalised distribution name."""
     return re.sub(r"[-_.]+", "-", name).lower()
@@ -60,6 +64,11 @@ def nearest_manifest(folder: Path, root: Path) -> Path | None:
         if candidate == root or root not in candidate.parents:
             return None
     return None
+
+
+def manifest_files(folder: Path) -> tuple[Path, ...]:
+    """The manifest files in ``folder``."""
+    return _manifests_in(folder)
 
 
 @lru_cache(maxsize=4096)
@@ -125,3 +134,9 @@ def _requirement_lines(lines) -> set[str]:
         if match:
             names.add(match.group(1))
     return names
+
+
+def clear_manifest_caches() -> None:
+    """Forget what was read from the file system (files may have changed since the last load)."""
+    _manifests_in.cache_clear()
+    declared_in.cache_clear()

@@ -10,6 +10,7 @@ from ..model import Cell, Notebook
 from ..rows import to_json
 from .check import check_failed  # noqa: F401  (registers NB000 before the rules table is written)
 from .config import Settings
+from .manifests import clear_manifest_caches
 from .registry import RULES, Finding, ordered
 from .rules.corpus import CorpusContext
 from .suppress import cell_suppressions, notebook_suppressions, suppressed
@@ -41,10 +42,7 @@ def finding_rows(findings: list[Finding], notebook: Notebook) -> list[tuple]:
 
 def run_corpus_rules(conn: sqlite3.Connection, settings: Settings) -> int:
     """Recompute the corpus-scope findings of the whole database; returns how many were stored."""
-    from .manifests import declared_in, _manifests_in
-
-    _manifests_in.cache_clear()
-    declared_in.cache_clear()
+    clear_manifest_caches()
     corpus = CorpusContext(conn)
     found: list[tuple[int, Finding]] = []
     for item in ordered("corpus"):

@@ -6,7 +6,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..manifests import declared_in, distributions_for, nearest_manifest
+from ..manifests import PROVIDED_BY_JUPYTER, declared_in, distributions_for, manifest_files, nearest_manifest
 from ..registry import hit, rule
 
 
@@ -83,7 +83,8 @@ def undeclared_dependency(corpus: CorpusContext, limits):
     manifest. Import names are mapped to distribution names with the metadata of installed
     distributions (`importlib.metadata.packages_distributions`) and a table of well-known
     mismatches (`sklearn` → `scikit-learn`, `cv2` → `opencv-python`, `PIL` → `pillow`, ...).
-    Modules found beside the notebook (a local `utils.py`) are not third-party.
+    Modules found beside the notebook (a local `utils.py`) are not third-party, and neither are
+    the packages every Jupyter Python kernel brings (`IPython`, `ipykernel`).
 
     ## Why is this bad?
     Installing the declared requirements is not enough to run the notebook.
@@ -110,12 +111,13 @@ def undeclared_dependency(corpus: CorpusContext, limits):
             continue
         reported = set()
         for position, line, package in imports[notebook]:
-            if package in reported or _is_local(package, folder, Path(root)):
+            if package in reported or package in PROVIDED_BY_JUPYTER or _is_local(package, folder, Path(root)):
                 continue
             if not distributions_for(package) & declared:
                 reported.add(package)
-                yield notebook, hit(f"{package} is imported but not declared in {manifest.name or root}'s manifest",
-                                    position, line, package=package, manifest=str(manifest))
+                files = ", ".join(p.name for p in manifest_files(manifest))
+                yield notebook, hit(f"{package} is imported but not declared in {files}", position, line,
+                                    package=package, manifests=[str(p) for p in manifest_files(manifest)])
 
 
 def _is_local(package: str, folder: Path, root: Path) -> bool:

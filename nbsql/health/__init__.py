@@ -1,0 +1,47 @@
+"""Notebook health: rules, findings and reports."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from .config import Settings, load_settings
+from .registry import RULES, Finding, Rule, find
+from .report import Row, fails, notebooks_in_scope, pimentel, read_findings
+
+
+@dataclass
+class HealthReport:
+    """Findings below the paths asked about, and the settings that filtered them."""
+
+    rows: list[Row]
+    notebooks: int
+    settings: Settings
+    figures: list[dict] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return fails(self.rows, self.settings.fail_on)
+
+
+def health(paths: Iterable[str | Path] = (), db: str | Path | None = None, *, settings: Settings | None = None,
+           severity: str = "info", load: bool = True, jobs: int | None = None) -> HealthReport:
+    """Check notebooks: load ``paths`` first (incrementally, with checks), then read their findings.
+
+    Without paths, report everything the database holds.
+    """
+    from ..database import connect
+    from ..load import load as load_notebooks
+
+    paths = [str(p) for p in paths]
+    settings = settings or Settings()
+    if paths and load:
+        load_notebooks(paths, db, jobs=jobs, settings=settings)
+    with closing(connect(db)) as conn:
+        rows = read_findings(conn, settings, paths, severity)
+        return HealthReport(rows, notebooks_in_scope(conn, paths), settings, pimentel(conn, paths))
+
+
+__all__ = ["Finding", "HealthReport", "RULES", "Rule", "Settings", "find", "health", "load_settings"]

@@ -1,0 +1,286 @@
+"""nbsql health end to end: output formats, exit codes, configuration, suppressions, the corpus."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+import sqlite3
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+import nbsql
+from nbsql.cli import cli
+from nbsql.health import Settings, health
+from nbsql.health.registry import RULES
+
+from .conftest import EDGE, REAL, REPO, SAMPLES, open_db
+
+SARIF_SCHEMA = json.loads((REPO / "tests" / "data" / "sarif-2.1.0.json").read_text())
+
+
+def notebook(*cells: dict, **metadata) -> dict:
+    return {"nbformat": 4, "nbformat_minor": 4, "cells": list(cells),
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                         **metadata}}
+
+
+def code(source: str, count: int | None = 1, tags: tuple[str, ...] = (), outputs=()) -> dict:
+    return {"cell_type": "code", "execution_count": count, "metadata": {"tags": list(tags)} if tags else {},
+            "outputs": list(outputs), "source": source}
+
+
+def markdown(source: str) -> dict:
+    return {"cell_type": "markdown", "metadata": {}, "source": source}
+
+
+def write(folder: Path, name: str, content: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(json.dumps(content))
+    return path
+
+
+def run(*args: str, cwd: Path | None = None):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch) -> Path:
+    """A small project with problems of each severity."""
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "repo"
+    write(folder, "clean.ipynb", notebook(markdown("# Clean\nText"), code("x = 1\nprint(x)"), markdown("Done")))
+    write(folder, "broken.ipynb", notebook(markdown("# Broken"), code("print(undefined_thing)", 2),
+                                           code("import os", 1), markdown("End")))
+    (folder / "requirements.txt").write_text("pandas==2.2.2\n")
+    return folder
+
+
+def test_text_format_and_exit_codes(repo):
+    result = run("health", "repo", "--db", "nb.db")
+    assert result.exit_code == 1  # NB102 is an error
+    lines = result.output.splitlines()
+    assert "repo/broken.ipynb:cell 1:line 1: NB102 undefined name 'undefined_thing'" in lines
+    assert "repo/broken.ipynb: NB001 execution counts go backwards 1 time(s) (first 2 then 1)" in lines
+    assert re.fullmatch(r"Found \d+ problem\(s\): 1 error, \d+ warnings?, \d+ infos?\.", lines[-1])
+    assert run("health", "repo", "--db", "nb.db", "--fail-on", "never").exit_code == 0
+    assert run("health", "repo/clean.ipynb", "--db", "nb.db").exit_code == 0
+    only_info = run("health", "--db", "nb.db", "--select", "NB2", "--fail-on", "warning")
+    assert only_info.exit_code == 0 and "NB102" not in only_info.output
+
+
+def test_usage_and_io_errors_exit_2(repo):
+    assert run("health", "--db", "missing.db").exit_code == 2
+    assert run("health", "repo", "--db", "nb.db", "--select", "NB999").exit_code == 2
+    assert run("health", "repo", "--db", "nb.db", "--format", "xml").exit_code == 2
+    assert run("health", "nowhere", "--db", "nb.db").exit_code == 2
+
+
+def test_select_ignore_severity(repo):
+    run("health", "repo", "--db", "nb.db")
+    codes = lambda *args: {json_row["code"] for json_row in json.loads(
+        run("health", "--db", "nb.db", "--format", "json", *args).output)}
+    everything = codes()
+    assert {"NB001", "NB102", "NB103"} <= everything
+    assert codes("--select", "NB1") == {c for c in everything if c.startswith("NB1")}
+    assert codes("--select", "undefined-name,NB001") == {"NB102", "NB001"}
+    assert "NB103" not in codes("--ignore", "unused-import")
+    assert codes("--severity", "error") == {"NB102"}
+
+
+def test_json_csv_github_and_sarif(repo):
+    run("health", "repo", "--db", "nb.db")
+    rows = json.loads(run("health", "--db", "nb.db", "--format", "json").output)
+    undefined = next(r for r in rows if r["code"] == "NB102")
+    assert undefined == {"path": "repo/broken.ipynb", "code": "NB102", "slug": "undefined-name", "severity": "error",
+                         "message": "undefined name 'undefined_thing'", "position": 1, "cell_id": None, "line": 1,
+                         "details": {"name": "undefined_thing"}}
+    table = list(csv.DictReader(io.StringIO(run("health", "--db", "nb.db", "--format", "csv").output)))
+    assert len(table) == len(rows) and table[0].keys() == {"path", "cell", "cell_id", "line", "code", "slug",
+                                                           "severity", "message"}
+    github = run("health", "--db", "nb.db", "--format", "github").output.splitlines()
+    assert "::error file=repo/broken.ipynb,title=NB102 undefined-name::cell 1, line 1: undefined name " \
+           "'undefined_thing'" in github
+    assert all(re.match(r"::(error|warning|notice) file=[^,]+,title=[^:]+::", line) for line in github)
+    result = run("health", "--db", "nb.db", "--format", "sarif", "--output", "report.sarif")
+    assert result.exit_code == 1
+    log = json.loads(Path("report.sarif").read_text())
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(log)
+    results = log["runs"][0]["results"]
+    assert len(results) == len(rows)
+    descriptors = log["runs"][0]["tool"]["driver"]["rules"]
+    assert all(descriptors[r["ruleIndex"]]["id"] == r["ruleId"] for r in results)
+
+
+def test_sarif_of_the_samples_is_valid(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("health", str(SAMPLES), "--db", "nb.db", "--format", "sarif")
+    log = json.loads(result.output)
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(log)
+    assert len(log["runs"][0]["results"]) > 20
+
+
+def test_statistics(repo):
+    result = run("health", "repo", "--db", "nb.db", "--statistics", "--format", "json")
+    stats = json.loads(result.output)
+    assert stats["notebooks"] == 2
+    by_code = {s["code"]: s for s in stats["rules"]}
+    assert by_code["NB102"] == {"code": "NB102", "slug": "undefined-name", "severity": "error", "findings": 1,
+                                "notebooks": 1, "percent": 50.0}
+    measures = {f["measure"]: f for f in stats["pimentel"]}
+    assert measures["out of order"]["notebooks"] == 1 and measures["declaring dependencies"]["percent"] == 100.0
+    text = run("health", "--db", "nb.db", "--statistics").output
+    assert "NB102  undefined-name" in text and "Pimentel et al." in text
+
+
+def test_configuration_thresholds_select_and_per_path_ignores(repo):
+    long_cell = "\n".join(f"x{i} = {i}" for i in range(8))
+    write(repo, "long.ipynb", notebook(markdown("# Long"), code(long_cell), markdown("End")))
+    assert "NB113" not in run("health", "repo", "--db", "nb.db").output
+    Path("pyproject.toml").write_text('[tool.nbsql]\nignore = ["NB001"]\nfail-on = "error"\n'
+                                      '[tool.nbsql.rules.long-cell]\nmax_lines = 5\n'
+                                      '[tool.nbsql.per-path-ignores]\n"broken.ipynb" = ["NB102"]\n')
+    result = run("health", "repo", "--db", "nb.db")  # thresholds changed: notebooks are checked again
+    assert "repo/long.ipynb:cell 1: NB113 8 lines > 5" in result.output
+    assert "NB001" not in result.output and "NB102" not in result.output
+    assert result.exit_code == 0  # fail-on = error and the only error is ignored for that path
+    Path("nbsql.toml").write_text('select = ["NB113"]\n')  # nbsql.toml wins over pyproject.toml
+    assert {r.split(": ")[1].split()[0] for r in run("health", "--db", "nb.db").output.splitlines()[:-1]} == \
+        {"NB113"}
+
+
+@pytest.mark.parametrize("content, message", [
+    ('[tool.nbsql]\nselect = ["NB999"]\n', "unknown rule selector 'NB999'"),
+    ('[tool.nbsql]\nfail = 1\n', "unknown key(s) fail"),
+    ('[tool.nbsql.rules.NB113]\nmax_cells = 3\n', "rule NB113 takes these thresholds: max_lines"),
+    ('[tool.nbsql.rules.NB113]\nmax_lines = "many"\n', "NB113.max_lines must be a number"),
+    ('[tool.nbsql\n', "cannot read configuration"),
+])
+def test_bad_configuration_is_a_one_line_error(repo, content, message):
+    Path("pyproject.toml").write_text(content)
+    result = run("health", "repo", "--db", "nb.db")
+    assert result.exit_code == 2 and message in result.output and result.output.count("\n") == 1
+
+
+def test_suppressions(tmp_path):
+    folder = tmp_path / "repo"
+    cells = [markdown("# Title"),
+             code("print(a)", tags=("nbsql-ignore",)),
+             code("print(b)", tags=("nbsql-ignore:NB102",)),
+             code("print(c)  # nbsql: ignore[undefined-name]"),
+             code("print(d)  # nbsql: ignore"),
+             code("print(e)", tags=("nbsql-ignore:NB103",)),
+             markdown("End")]
+    write(folder, "cells.ipynb", notebook(*cells))
+    write(folder, "whole.ipynb", notebook(markdown("# T"), code("print(f)"), code("x = 1", 5), markdown("End"),
+                                          nbsql={"ignore": ["NB102", "out-of-order-execution"]}))
+    write(folder, "Untitled.ipynb", notebook(markdown("# T"), code("x = 1"), markdown("End"),
+                                             nbsql={"ignore": ["NB201", "NB301"]}))
+    report = health([folder], tmp_path / "nb.db")
+    found = {(Path(r.path).name, r.code, r.position) for r in report.rows}
+    assert ("cells.ipynb", "NB102", 5) in found  # a tag for another rule suppresses nothing here
+    assert not {f for f in found if f[1] == "NB102" and f[2] in (1, 2, 3, 4)}
+    assert not {f for f in found if f[0] == "whole.ipynb" and f[1] in ("NB102", "NB001")}
+    assert not {f for f in found if f[0] == "Untitled.ipynb" and f[1] in ("NB201", "NB301")}
+    assert ("cells.ipynb", "NB301", None) in found  # corpus rules honour suppressions too, and only listed codes
+
+
+def test_rules_command():
+    listing = run("rules").output.splitlines()
+    assert len(listing) == len(RULES) and listing[1].startswith("NB001  out-of-order-execution")
+    one = run("rules", "unused-import").output
+    for heading in ("## What it does", "## Why is this bad?", "## Example", "## Use instead"):
+        assert heading in one
+    assert json.loads(run("rules", "NB113", "--format", "json").output)["thresholds"] == {"max_lines": 60}
+    assert run("rules", "NB999").exit_code == 2
+
+
+def test_load_without_checks_and_rechecking(tmp_path):
+    db = tmp_path / "nb.db"
+    nbsql.load(SAMPLES, db, checks=False)
+    with open_db(db) as conn:
+        assert conn.execute("SELECT count(*) FROM findings").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM rules").fetchone()[0] == len(RULES)
+    report = nbsql.load(SAMPLES, db)  # checks now on: every notebook is checked, though unchanged
+    assert report.loaded == 9
+    assert nbsql.load(SAMPLES, db).unchanged == 9
+    changed = Settings(thresholds={"NB113": {"max_lines": 3}})
+    assert nbsql.load(SAMPLES, db, settings=changed).loaded == 9
+
+
+def test_health_view_scores(samples_db):
+    with open_db(samples_db) as conn:
+        rows = conn.execute("SELECT path, errors, warnings, infos, score FROM notebook_health").fetchall()
+        assert len(rows) == 9 and all(0 <= r["score"] <= 100 for r in rows)
+        expected = {}
+        for path, rule, severity, count in conn.execute(
+                "SELECT n.path, f.rule, f.severity, count(*) FROM findings f JOIN notebooks n ON n.id = f.notebook "
+                "GROUP BY n.path, f.rule, f.severity"):
+            weight = {"error": 15, "warning": 5, "info": 1}[severity]
+            expected[path] = expected.get(path, 0) + weight * min(count, 3)
+        for row in rows:
+            assert row["score"] == max(0, 100 - expected.get(row["path"], 0))
+
+
+def test_every_corpus_notebook_goes_through_every_rule(corpus_db):
+    """No rule crashes on the shared corpus (a crash would be an NB000 finding)."""
+    with open_db(corpus_db) as conn:
+        assert conn.execute("SELECT count(*) FROM findings WHERE rule = 'NB000'").fetchone()[0] == 0
+        checked = conn.execute("SELECT count(*) FROM notebooks WHERE checked_with IS NOT NULL").fetchone()[0]
+        assert checked == conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] > 1200
+        assert conn.execute("SELECT count(DISTINCT rule) FROM findings").fetchone()[0] >= 35
+
+
+def _pimentel(cells: list[dict]) -> dict[str, bool]:
+    """Pimentel et al.'s measures for one notebook, computed here from the raw JSON."""
+    code_cells = [c for c in cells if c.get("cell_type") == "code"]
+
+    def text(c):
+        source = c.get("source", c.get("input", ""))
+        return "".join(source) if isinstance(source, list) else str(source)
+
+    non_empty = [c for c in code_cells if text(c).strip()]
+    counts = [c.get("execution_count", c.get("prompt_number")) for c in non_empty]
+    numbers = [n for n in counts if isinstance(n, int) and not isinstance(n, bool)]
+    ordered_numbers = sorted(numbers)
+    last_code = max((i for i, c in enumerate(code_cells) if text(c).strip()), default=-1)
+    return {
+        "out_of_order": any(b < a for a, b in zip(numbers, numbers[1:])),
+        "skips": bool(ordered_numbers) and (ordered_numbers[0] > 1 or any(
+            b - a > 1 for a, b in zip(ordered_numbers, ordered_numbers[1:]))),
+        "empty": any(not text(c).strip() for c in code_cells[: last_code + 1]) or any(
+            not text(c).strip() for c in code_cells[last_code + 1:]),
+        "non_executed": bool(numbers) and any(n is None for n in counts),
+    }
+
+
+def test_agreement_with_an_independent_computation(corpus_db):
+    """On the real corpus, the notebooks flagged equal the definitions computed from the JSON."""
+    with open_db(corpus_db) as conn:
+        flagged: dict[str, set[str]] = {}
+        for path, rule in conn.execute("SELECT DISTINCT n.path, f.rule FROM findings f JOIN notebooks n "
+                                       "ON n.id = f.notebook WHERE n.path LIKE 'real/%'"):
+            flagged.setdefault(rule, set()).add(path)
+        loaded = {r[0] for r in conn.execute("SELECT path FROM notebooks WHERE path LIKE 'real/%'")}
+    expected: dict[str, set[str]] = {"out_of_order": set(), "skips": set(), "empty": set(), "non_executed": set()}
+    for path in sorted(REAL.rglob("*.ipynb")):
+        relative = "real/" + path.relative_to(REAL).as_posix()
+        if relative not in loaded:
+            continue
+        raw = json.loads(path.read_bytes())
+        cells = raw.get("cells") or [c for w in raw.get("worksheets", []) for c in w.get("cells", [])]
+        for measure, value in _pimentel(cells).items():
+            if value:
+                expected[measure].add(relative)
+    union = lambda *codes: set().union(*(flagged.get(c, set()) for c in codes))
+    assert union("NB001") == expected["out_of_order"]
+    assert union("NB002", "NB003") == expected["skips"]
+    assert union("NB008", "NB009") == expected["empty"]
+    assert union("NB005", "NB006") == expected["non_executed"]
+    assert len(expected["out_of_order"]) > 50 and len(expected["skips"]) > 100
