@@ -15,11 +15,13 @@ from click.testing import CliRunner
 
 from nbsql import schema
 from nbsql.cli import cli
+from nbsql.health import registry
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 METADATA = REPO / "metadata.json"
-COMMANDS = ("load", "schema")
+RULES_DOC = REPO / "docs" / "rules.md"
+COMMANDS = ("load", "health", "rules", "schema")
 
 
 def help_text(command: str) -> str:
@@ -46,10 +48,32 @@ def render_metadata() -> str:
     return json.dumps(schema.datasette_metadata(), indent=2, ensure_ascii=False) + "\n"
 
 
+def render_rules() -> str:
+    """docs/rules.md: the catalog, one section per rule, from the registry."""
+    import nbsql.health.check  # noqa: F401  (registers every rule)
+
+    rules = list(registry.ordered())
+    out = ["# Health rules", "", "Generated from the rule registry by `python docs/generate.py`; "
+           "`nbsql rules CODE` prints the same text.", "",
+           "Cells are numbered from 0 over all cells of a notebook (markdown and raw cells count); a finding "
+           "also carries the cell's nbformat `cell_id` when the notebook has one. Lines are 1-based within "
+           "the cell.", "", "| code | name | severity | scope | summary |", "| --- | --- | --- | --- | --- |"]
+    out += [f"| [{r.code}](#{r.code.lower()}-{r.slug}) | `{r.slug}` | {r.severity} | {r.scope} | {r.summary} |"
+            for r in rules]
+    for r in rules:
+        doc = r.doc.replace("## ", "#### ")
+        thresholds = ", ".join(f"`{k}` = {v!r}" for k, v in r.thresholds.items()) or "none"
+        language = "Python notebooks only" if r.python_only else "every notebook"
+        out += ["", f"## {r.code} {r.slug}", "", f"{r.summary}. Severity **{r.severity}**, scope {r.scope}, "
+                f"runs on {language}. Thresholds: {thresholds}.", "", doc]
+    return "\n".join(out) + "\n"
+
+
 def main() -> None:
     README.write_text(render_readme(README.read_text()))
     METADATA.write_text(render_metadata())
-    print("README.md and metadata.json regenerated", file=sys.stderr)
+    RULES_DOC.write_text(render_rules())
+    print("README.md, metadata.json and docs/rules.md regenerated", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,10 @@ def test_readme_generated_sections_are_current():
     assert generate.render_readme(README) == README, "run: python docs/generate.py"
 
 
+def test_rules_doc_is_current():
+    assert (REPO / "docs" / "rules.md").read_text() == generate.render_rules(), "run: python docs/generate.py"
+
+
 def test_metadata_json_is_current_and_describes_every_column():
     text = (REPO / "metadata.json").read_text()
     assert text == generate.render_metadata(), "run: python docs/generate.py"
@@ -97,6 +101,24 @@ def test_readme_shell_examples_run(workdir):
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["rows"], "the search box of the cells table finds cells"
+
+
+def test_readme_configuration_example_is_valid():
+    from nbsql.health.config import settings_from, tomllib
+
+    (block,) = _blocks("toml")
+    settings = settings_from(tomllib.loads(block)["tool"]["nbsql"], "README.md")
+    assert settings.fail_on == "error" and settings.limits("NB113")["max_lines"] == 80
+    assert settings.ignored_for("scratch/a.ipynb") >= {"NB001", "NB201"}
+
+
+def test_pre_commit_hook_entry_runs(workdir):
+    entry = re.search(r"entry: (.+)", (REPO / ".pre-commit-hooks.yaml").read_text()).group(1)
+    (workdir / ".git").mkdir()
+    args = shlex.split(entry)[1:] + ["sample_notebooks/analysis/sales_analysis.ipynb"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code in (0, 1) and "sales_analysis.ipynb" in result.output
+    assert (workdir / ".git" / "nbsql-pre-commit.db").exists()
 
 
 def test_readme_quick_start_command_runs(workdir):
