@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""Benchmark ``nbsql load`` side by side with a read-and-parse floor (and optionally sqlitebiter).
+"""Benchmark ``nbsql load`` side by side with read-and-parse floors (and optionally sqlitebiter).
 
-Measures, interleaved ``--repeat`` times (floor, full, rerun, floor, full, rerun, ...) so that
+Measures, interleaved ``--repeat`` times (floors, full, rerun, no-checks, floors, ...) so that
 noise on a shared machine hits every measure alike:
 
-* floor  -- read every notebook's bytes and parse them with ``nbsql.read.parse_json``, in-process;
-* full   -- ``nbsql.load(corpus, db)`` into a fresh database, in a fresh interpreter, which then
-            reports its own peak RSS and that of its largest (reaped) worker process;
-* rerun  -- ``nbsql.load`` again on the same database with nothing changed, also in a fresh interpreter.
+* floor      -- read every notebook's bytes and parse them with ``nbsql.read.parse_json`` (orjson),
+                in-process: nbsql's own parser, the floor the targets are judged against;
+* json floor -- the same with the stdlib ``json.loads``, for comparison;
+* full       -- ``nbsql.load(corpus, db)`` (checks on, the default) into a fresh database, in a fresh
+                interpreter, which reports its own peak RSS and that of its largest (reaped) worker;
+* rerun      -- ``nbsql.load`` again on that database with nothing changed, in a fresh interpreter;
+* no-checks  -- ``nbsql.load(corpus, db, checks=False)`` into another fresh database.
 
-Prints medians, ratios against the targets (full/floor <= 8x, rerun/full <= 0.1x, peak RSS <= 300 MB)
-with PASS/MISS, and always exits 0: it is a benchmark, not a test.
+Prints medians, ratios against the targets (full/floor and no-checks/floor <= 8x, with the ratio to
+the json floor beside them; rerun/full <= 0.1x; peak RSS <= 300 MB) with PASS/MISS, and always
+exits 0: it is a benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +45,9 @@ SQLITEBITER_BATCH = 100
 _CHILD = """
 import json, resource, sys, time
 import nbsql
-corpus, db, jobs = sys.argv[1], sys.argv[2], int(sys.argv[3]) or None
+corpus, db, jobs, checks = sys.argv[1], sys.argv[2], int(sys.argv[3]) or None, sys.argv[4] == "1"
 started = time.perf_counter()
-report = nbsql.load(corpus, db, jobs=jobs)
+report = nbsql.load(corpus, db, jobs=jobs, checks=checks)
 seconds = time.perf_counter() - started
 unit = 1 if sys.platform == "darwin" else 1024
 rss = lambda who: resource.getrusage(who).ru_maxrss * unit / 1024 / 1024
@@ -52,22 +57,24 @@ print(json.dumps({"seconds": seconds, "loaded": report.loaded, "unchanged": repo
 """
 
 
-def floor_once(files: list[str]) -> float:
-    """Seconds to read and JSON-parse every file, single process (unparseable files count too)."""
+def floor_once(files: list[str], stdlib: bool = False) -> float:
+    """Seconds to read and JSON-parse every file, single process (unparseable files count too),
+    with nbsql's parser (orjson) or, if ``stdlib``, with ``json.loads``."""
+    parse: Callable[[bytes], Any] = json.loads if stdlib else parse_json
     started = time.perf_counter()
     for path in files:
         with open(path, "rb") as handle:
             data = handle.read()
         try:
-            parse_json(data)
-        except (NotebookError, RecursionError):
+            parse(data)
+        except (NotebookError, ValueError, RecursionError):  # json.JSONDecodeError is a ValueError
             pass
     return time.perf_counter() - started
 
 
-def nbsql_once(corpus: Path, db: Path, jobs: int | None) -> dict[str, Any]:
+def nbsql_once(corpus: Path, db: Path, jobs: int | None, checks: bool = True) -> dict[str, Any]:
     """One ``nbsql.load`` in a fresh interpreter; returns what the child reported."""
-    done = subprocess.run([sys.executable, "-c", _CHILD, str(corpus), str(db), str(jobs or 0)],
+    done = subprocess.run([sys.executable, "-c", _CHILD, str(corpus), str(db), str(jobs or 0), str(int(checks))],
                           capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"nbsql load failed (exit {done.returncode}):\n{done.stderr}")
@@ -116,7 +123,7 @@ def run_sqlitebiter(cmd: str, files: list[str]) -> dict[str, Any]:
 
 def target(name: str, value: str, limit: str, ok: bool) -> str:
     """One line of the targets block, with PASS/MISS."""
-    return f"  {name:<14}{value:>10}  <= {limit:<8}{'PASS' if ok else 'MISS'}"
+    return f"  {name:<19}{value:>10}  <= {limit:<8}{'PASS' if ok else 'MISS'}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,42 +147,54 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no notebooks below {corpus}")
 
     floors: list[float] = []
+    json_floors: list[float] = []
     fulls: list[dict[str, Any]] = []
     reruns: list[dict[str, Any]] = []
+    bares: list[dict[str, Any]] = []
     for _ in range(max(1, args.repeat)):  # interleaved, so noise affects all measures alike
         floors.append(floor_once(files))
+        json_floors.append(floor_once(files, stdlib=True))
         with tempfile.TemporaryDirectory(prefix="bench-nbsql-") as tmp:
             db = Path(tmp) / "bench.sqlite"
             fulls.append(nbsql_once(corpus, db, args.jobs))
             reruns.append(nbsql_once(corpus, db, args.jobs))
+            bares.append(nbsql_once(corpus, Path(tmp) / "bare.sqlite", args.jobs, checks=False))
 
-    floor_s = statistics.median(floors)
+    floor_s, json_s = statistics.median(floors), statistics.median(json_floors)
     full_s = statistics.median(r["seconds"] for r in fulls)
+    bare_s = statistics.median(r["seconds"] for r in bares)
     rerun_s = statistics.median(r["seconds"] for r in reruns)
-    rss_main = max(r["rss_main_mb"] for r in fulls)
-    rss_worker = max(r["rss_worker_mb"] for r in fulls)
+    rss_main = max(r["rss_main_mb"] for r in fulls + bares)
+    rss_worker = max(r["rss_worker_mb"] for r in fulls + bares)
     peak_rss = max(rss_main, rss_worker)
-    full_ratio, rerun_ratio = full_s / floor_s, rerun_s / full_s
+    full_ratio, bare_ratio, rerun_ratio = full_s / floor_s, bare_s / floor_s, rerun_s / full_s
     last = fulls[-1]
 
     print(f"corpus  {corpus}")
     print(f"        {n} notebooks, {total_bytes} bytes ({mbytes:.1f} MB); nbsql: {last['loaded']} loaded, "
           f"{last['failed']} failed; repeat={len(floors)}, jobs={args.jobs or 'default'}")
     print()
-    print(f"{'measure':<20}{'median s':>10}{'min..max s':>16}{'ratio':>16}{'notebooks/s':>13}{'MB/s':>9}"
-          f"{'peak RSS MB':>13}")
-    rows = [("floor (read+parse)", floors, "1.00x floor", "-"),
-            ("full load", [r["seconds"] for r in fulls], f"{full_ratio:.2f}x floor", f"{peak_rss:.0f}"),
+    print(f"{'measure':<26}{'median s':>10}{'min..max s':>16}{'ratio':>14}{'/ json floor':>14}{'notebooks/s':>13}"
+          f"{'MB/s':>8}{'peak RSS MB':>13}")
+    rss_of = lambda runs: f"{max(max(r['rss_main_mb'], r['rss_worker_mb']) for r in runs):.0f}"
+    rows = [("floor (read+orjson)", floors, "1.00x floor", "-"),
+            ("json floor (read+json)", json_floors, f"{json_s / floor_s:.2f}x floor", "-"),
+            ("full load (checks)", [r["seconds"] for r in fulls], f"{full_ratio:.2f}x floor", rss_of(fulls)),
+            ("full load (no checks)", [r["seconds"] for r in bares], f"{bare_ratio:.2f}x floor", rss_of(bares)),
             ("unchanged re-run", [r["seconds"] for r in reruns], f"{rerun_ratio:.3f}x full",
              f"{max(r['rss_main_mb'] for r in reruns):.0f}")]
     for name, samples, ratio, rss in rows:
         median = statistics.median(samples)
         spread = f"{min(samples):.3f}..{max(samples):.3f}"
-        print(f"{name:<20}{median:>10.3f}{spread:>16}{ratio:>16}{n / median:>13.0f}{mbytes / median:>9.1f}"
-              f"{rss:>13}")
+        vs_json = f"{median / json_s:.2f}x" if name != "unchanged re-run" else "-"
+        print(f"{name:<26}{median:>10.3f}{spread:>16}{ratio:>14}{vs_json:>14}{n / median:>13.0f}"
+              f"{mbytes / median:>8.1f}{rss:>13}")
     print()
-    print("targets")
-    print(target("full / floor", f"{full_ratio:.2f}x", f"{FULL_TARGET:g}x", full_ratio <= FULL_TARGET))
+    print("targets (floor = nbsql's own parser, orjson; the stdlib json floor in brackets for comparison)")
+    print(target("full / floor", f"{full_ratio:.2f}x", f"{FULL_TARGET:g}x", full_ratio <= FULL_TARGET)
+          + f"  (/ json floor: {full_s / json_s:.2f}x)")
+    print(target("no-checks / floor", f"{bare_ratio:.2f}x", f"{FULL_TARGET:g}x", bare_ratio <= FULL_TARGET)
+          + f"  (/ json floor: {bare_s / json_s:.2f}x)")
     print(target("rerun / full", f"{rerun_ratio:.3f}x", f"{RERUN_TARGET:g}x", rerun_ratio <= RERUN_TARGET))
     print(target("peak RSS", f"{peak_rss:.0f} MB", f"{RSS_TARGET_MB:g} MB", peak_rss <= RSS_TARGET_MB)
           + f"  (main {rss_main:.0f} MB, largest worker {rss_worker:.0f} MB)")
@@ -206,11 +225,15 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(json.dumps({
             "corpus": str(corpus), "notebooks": n, "bytes": total_bytes, "repeat": len(floors), "jobs": args.jobs,
-            "floor_seconds": floors, "full": fulls, "rerun": reruns,
-            "median_seconds": {"floor": floor_s, "full": full_s, "rerun": rerun_s},
-            "full_over_floor": full_ratio, "rerun_over_full": rerun_ratio, "peak_rss_mb": peak_rss,
-            "pass": {"full_over_floor": full_ratio <= FULL_TARGET, "rerun_over_full": rerun_ratio <= RERUN_TARGET,
-                     "peak_rss": peak_rss <= RSS_TARGET_MB},
+            "floor_seconds": floors, "json_floor_seconds": json_floors, "full": fulls, "full_no_checks": bares,
+            "rerun": reruns,
+            "median_seconds": {"floor": floor_s, "json_floor": json_s, "full": full_s, "full_no_checks": bare_s,
+                               "rerun": rerun_s},
+            "full_over_floor": full_ratio, "full_over_json_floor": full_s / json_s,
+            "no_checks_over_floor": bare_ratio, "no_checks_over_json_floor": bare_s / json_s,
+            "rerun_over_full": rerun_ratio, "peak_rss_mb": peak_rss,
+            "pass": {"full_over_floor": full_ratio <= FULL_TARGET, "no_checks_over_floor": bare_ratio <= FULL_TARGET,
+                     "rerun_over_full": rerun_ratio <= RERUN_TARGET, "peak_rss": peak_rss <= RSS_TARGET_MB},
             "sqlitebiter": sqlitebiter,
         }, indent=2))
     return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from nbsql import schema
+from nbsql.metadata import datasette_metadata
 from nbsql.cli import cli
 from nbsql.health import registry
 
@@ -45,7 +46,7 @@ def render_readme(text: str) -> str:
 
 
 def render_metadata() -> str:
-    return json.dumps(schema.datasette_metadata(), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(datasette_metadata(), indent=2, ensure_ascii=False) + "\n"
 
 
 def render_rules() -> str:

@@ -164,9 +164,10 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
 def schema(output_format: str) -> None:
     """Print the database schema, with a description of every table and column."""
     from . import schema as definitions
+    from .metadata import datasette_metadata
 
     if output_format == "metadata":
-        click.echo(json.dumps(definitions.datasette_metadata(), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(datasette_metadata(), indent=2, ensure_ascii=False))
     elif output_format == "markdown":
         click.echo(definitions.markdown(), nl=False)
     else:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from radon.metrics import mi_compute
 from radon.visitors import ComplexityVisitor
 
+from .text import comment_start
+
 #: Cell magics whose body is still Python.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "memit", "mprun", "snakeviz",
                                 "tensorflow_version", "skip", "cache"})
@@ -232,26 +234,9 @@ def _raw_counts(source: str, string_lines: set[int]) -> tuple[int, int]:
             comments += 1
             continue
         sloc += 1
-        if "#" in stripped and _has_comment(stripped):
+        if comment_start(stripped) is not None:
             comments += 1
     return sloc, comments
-
-
-def _has_comment(line: str) -> bool:
-    quote = None
-    escaped = False
-    for char in line:
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif quote:
-            quote = None if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char == "#":
-            return True
-    return False
 
 
 def _imports_of(node: ast.Import | ast.ImportFrom, top_level: bool = True) -> list[Import]:

@@ -11,7 +11,6 @@ import ast
 import base64
 import binascii
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,10 +19,9 @@ import orjson
 from .code import CodeFacts, analyze
 from .model import Cell, Notebook, Output
 from .read import is_json_mime, title_of
-from .text import source_hash
+from .text import source_hash, strip_ansi
 from .schema import CONTENT_TABLES, FTS_TABLE
 
-_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07|[@-Z\\-_])")
 _BINARY_PREFIXES = ("image/", "audio/", "video/", "application/pdf", "application/octet-stream")
 _SCRAP_PREFIX = "application/scrapbook.scrap."
 PYTHON_LANGUAGES = frozenset({"python", "python2", "python3", "ipython", "ipython3", "pyspark", "pyspark3"})
@@ -49,10 +47,6 @@ def to_json(value: Any) -> str | None:
         return orjson.dumps(value).decode()
     except TypeError:
         return json.dumps(value, default=str)
-
-
-def strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text)
 
 
 def is_binary_mime(mime: str) -> bool:

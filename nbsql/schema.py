@@ -362,23 +362,6 @@ def drop(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA user_version = 0")
 
 
-def datasette_metadata(database: str = "notebooks") -> dict:
-    """Datasette metadata: titles and descriptions of the database, its tables, views and columns."""
-    tables: dict[str, dict] = {}
-    for table in TABLES:
-        entry: dict = {"description": table.description,
-                       "columns": {c.name: c.description for c in table.columns}}
-        if table.label_column:
-            entry["label_column"] = table.label_column
-        tables[table.name] = entry
-    tables["cells"].update(fts_table=FTS_TABLE, fts_pk="id", searchmode="raw")
-    tables[FTS_TABLE] = {"description": FTS_DESCRIPTION, "hidden": True}
-    for view in VIEWS:
-        tables[view.name] = {"description": view.description}
-    return {"title": DATABASE_TITLE, "description": DATABASE_DESCRIPTION,
-            "databases": {database: {"description": DATABASE_DESCRIPTION, "tables": tables}}}
-
-
 def markdown() -> str:
     """The README's schema section."""
     out = []

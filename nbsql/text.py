@@ -5,13 +5,43 @@ from __future__ import annotations
 import hashlib
 import re
 
-_COMMENT = re.compile(r"\s+#.*$")
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07|[@-Z\\-_])")
+
+
+def strip_ansi(text: str) -> str:
+    """Text without ANSI escape sequences (colours in tracebacks)."""
+    return _ANSI.sub("", text)
+
+
+def comment_start(line: str) -> int | None:
+    """Index of the ``#`` that starts a comment on ``line`` (quotes respected), else None."""
+    if "#" not in line:
+        return None
+    quote = None
+    escaped = False
+    for index, char in enumerate(line):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#":
+            return index
+    return None
+
+
+def without_comment(line: str) -> str:
+    start = comment_start(line)
+    return (line if start is None else line[:start]).rstrip()
 
 
 def normalised_source(source: str) -> str:
-    """Source without comment lines, trailing comments, blank lines and trailing spaces."""
-    lines = (_COMMENT.sub("", line).rstrip() for line in source.splitlines())
-    return "\n".join(line for line in lines if line.strip() and not line.lstrip().startswith("#"))
+    """Source without comments (quotes respected), blank lines and trailing spaces."""
+    lines = (without_comment(line) for line in source.splitlines())
+    return "\n".join(line for line in lines if line.strip())
 
 
 def source_hash(source: str) -> str | None:

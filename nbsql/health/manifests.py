@@ -95,7 +95,7 @@ def declared_in(folder: Path) -> frozenset[str]:
 def _parse(path: Path, text: str) -> set[str]:
     name = path.name
     if name.startswith("requirements"):
-        return _requirement_lines(text.splitlines())
+        return _requirements_file(path, text, depth=0)
     if name in ("pyproject.toml", "Pipfile", "Project.toml"):
         try:
             data = tomllib.loads(text)
@@ -123,6 +123,16 @@ def _parse(path: Path, text: str) -> set[str]:
         items = re.findall(r"['\"]([^'\"]+)['\"]", block.group(1)) or block.group(1).splitlines()
         return _requirement_lines(items)
     return {"*"}  # R and Julia manifests: declared, though not comparable with Python imports
+
+
+def _requirements_file(path: Path, text: str, depth: int) -> set[str]:
+    """Requirements of a pip requirements file, following ``-r other.txt`` includes."""
+    names = _requirement_lines(text.splitlines())
+    for include in re.findall(r"^\s*(?:-r|--requirement)[\s=]+(\S+)", text, re.M):
+        target = path.parent / include
+        if depth < 5 and target.is_file():
+            names |= _requirements_file(target, target.read_text(encoding="utf-8", errors="replace"), depth + 1)
+    return names
 
 
 def _requirement_lines(lines) -> set[str]:

@@ -9,7 +9,12 @@ from ..context import NotebookContext
 from ..registry import hit, rule
 from ..secrets import find_secrets
 
-_ABSOLUTE_PATH = re.compile(r"""(["'])((?:/home/|/Users/|/root/|/mnt/[a-z]/|[A-Za-z]:[\\/]{1,2})[^"'\n]*)\1""")
+#: A drive letter then "/", "\\\\" or a single backslash before a capital or digit ("C:\\Users"); a single
+#: backslash before a lower-case letter is more likely an escape ("n:\\t").
+_ABSOLUTE_PATH = re.compile(
+    r"""(["'])((?:/home/|/Users/|/root/|/mnt/[a-z]/|[A-Za-z]:(?:/|\\\\|\\(?=[A-Z0-9]))\w)[^"'\n]*)\1""")
+_EXACT_PIP = re.compile(r"===?\s*[\w.!+]+$")
+_EXACT_CONDA = re.compile(r"(?<![<>!~=])=?=\s*[\w.!+]+$")
 
 
 def _python_cells(nb: NotebookContext):
@@ -195,7 +200,8 @@ def unpinned_install(nb: NotebookContext, limits):
     """
     for cell, facts in _python_cells(nb):
         for item in facts.imports:
-            pinned = "==" in item.spec if item.kind == "pip" else "=" in (item.spec or "")
+            pinned = bool(_EXACT_PIP.search(item.spec or "") if item.kind == "pip" else
+                          _EXACT_CONDA.search(item.spec or ""))
             if item.kind in ("pip", "conda") and not pinned and "@" not in (item.spec or ""):
                 yield hit(f"{item.kind} install of {item.spec} without a pinned version", cell.position, item.line,
                           package=item.package)
@@ -250,23 +256,30 @@ def hard_coded_secret(nb: NotebookContext, limits):
     """
     for cell in nb.cells:
         texts = [("source", cell.source)] if cell.cell_type == "code" else []
-        texts += [("output", o.text or o.data.get("text/plain") or "") for o in cell.outputs]
+        texts += [("output", o.text) for o in cell.outputs if o.text]
+        texts += [("output", value) for o in cell.outputs for mime, value in o.data.items()
+                  if isinstance(value, str) and (mime.startswith("text/") or mime.endswith("json"))]
         for where, text in texts:
-            for line, kind in find_secrets(text if isinstance(text, str) else ""):
+            for line, kind in find_secrets(text):
                 yield hit(f"{kind} in the cell's {where}", cell.position, line if where == "source" else None,
                           kind=kind, where=where)
     for line, kind in find_secrets(nb.metadata_text):
         yield hit(f"{kind} in the notebook metadata", kind=kind, where="metadata")
 
 
-_RANDOM_USE = {
-    "numpy": re.compile(r"\b{alias}\.random\.(?!seed\b|default_rng\(\s*[^\s)]|RandomState\(\s*[^\s)]|Generator\b)\w+\("),
-    "random": re.compile(r"\b{alias}\.(random|randint|randrange|choice|choices|shuffle|sample|uniform|gauss)\("),
-    "torch": re.compile(r"\b{alias}\.(rand|randn|randint|randperm|normal|bernoulli|multinomial)\("),
-    "tensorflow": re.compile(r"\b{alias}\.random\.(uniform|normal|shuffle|truncated_normal|categorical)\("),
+#: Per library: how a draw looks ({alias} is the name it was imported as) and how a seed looks.
+_RANDOM = {
+    "numpy": (r"\b{alias}\.random\.(?!seed\b|default_rng\(\s*[^\s)]|RandomState\(\s*[^\s)]|Generator\b)\w+\(",
+              r"\b{alias}\.random\.seed\(\s*[^\s)]|default_rng\(\s*[^\s)]|RandomState\(\s*[^\s)]"),
+    "numpy.random": (r"\b{alias}\.(?!seed\b|default_rng\(\s*[^\s)]|RandomState\(\s*[^\s)]|Generator\b)\w+\(",
+                     r"\b{alias}\.seed\(\s*[^\s)]|default_rng\(\s*[^\s)]|RandomState\(\s*[^\s)]"),
+    "random": (r"\b{alias}\.(random|randint|randrange|choice|choices|shuffle|sample|uniform|gauss)\(",
+               r"\brandom\.seed\(|\b{alias}\.seed\("),
+    "torch": (r"\b{alias}\.(rand|randn|randint|randperm|normal|bernoulli|multinomial)\(", r"manual_seed\("),
+    "tensorflow": (r"\b{alias}\.random\.(uniform|normal|shuffle|truncated_normal|categorical)\(",
+                   r"set_seed\(|set_random_seed\("),
 }
-_SEEDED = re.compile(r"\.seed\(\s*[^\s)]|manual_seed\(|set_seed\(|set_random_seed\(|seed_everything\(|"
-                     r"default_rng\(\s*[^\s)]|RandomState\(\s*[^\s)]")
+_SEED_EVERYTHING = re.compile(r"seed_everything\(")
 
 
 @rule("NB110", "unseeded-random", "warning", "notebook", "Random numbers are drawn without a seed",
@@ -274,7 +287,8 @@ _SEEDED = re.compile(r"\.seed\(\s*[^\s)]|manual_seed\(|set_seed\(|set_random_see
 def unseeded_random(nb: NotebookContext, limits):
     """## What it does
     Flags notebooks that draw random numbers with `random`, `numpy.random`, `torch` or
-    `tensorflow` and never set a seed.
+    `tensorflow` and never seed that library (a seed in a comment does not count;
+    `seed_everything()` seeds them all).
 
     ## Why is this bad?
     Every run gives other numbers: saved outputs cannot be reproduced and results cannot be
@@ -294,23 +308,27 @@ def unseeded_random(nb: NotebookContext, limits):
     aliases: dict[str, set[str]] = {}
     for _, facts in _python_cells(nb):
         for item in facts.imports:
-            if item.kind == "import" and item.package in _RANDOM_USE and item.module == item.package:
-                aliases.setdefault(item.package, set()).add(item.alias or item.module)
+            if item.kind == "import" and item.module in _RANDOM:
+                aliases.setdefault(item.module, set()).add(item.alias or item.module)
     if not aliases:
         return
-    code = [(cell, cell.source) for cell, _ in _python_cells(nb)]
-    if any(_SEEDED.search(source) for _, source in code):
+    code = [(cell, normalised_source(cell.source)) for cell, _ in _python_cells(nb)]  # comments do not seed
+    if any(_SEED_EVERYTHING.search(source) for _, source in code):
         return
-    for package, names in aliases.items():
-        for alias in names:
-            pattern = re.compile(_RANDOM_USE[package].pattern.format(alias=re.escape(alias)))
+    for module, names in sorted(aliases.items()):
+        use, seed = _RANDOM[module]
+        for alias in sorted(names):
+            if any(re.search(seed.format(alias=re.escape(alias)), source) for _, source in code):
+                continue
+            pattern = re.compile(use.format(alias=re.escape(alias)))
             for cell, source in code:
                 match = pattern.search(source)
                 if match:
-                    line = source.count("\n", 0, match.start()) + 1
-                    yield hit(f"{match.group(0)[:-1]}() draws random numbers but no seed is ever set", cell.position,
-                              line, package=package)
-                    return
+                    line = next((i for i, text in enumerate(cell.source.splitlines(), 1) if match.group(0) in text),
+                                None)
+                    yield hit(f"{match.group(0)[:-1]}() draws random numbers but {module} is never seeded",
+                              cell.position, line, package=module.split(".")[0])
+                    break
 
 
 @rule("NB111", "complex-cell", "warning", "cell", "A code cell's cyclomatic complexity is high",

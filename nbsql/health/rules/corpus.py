@@ -25,8 +25,9 @@ class CorpusContext:
       min_lines=5)
 def duplicate_across_notebooks(corpus: CorpusContext, limits):
     """## What it does
-    Flags code cells of at least `min_lines` lines whose source (ignoring comments and blank
-    lines) appears in other notebooks of the database.
+    Flags code cells of at least `min_lines` lines of code (for Python, not counting comments
+    and blank lines) whose source, comments and blank lines ignored, appears in other notebooks
+    of the database.
 
     ## Why is this bad?
     Code copied between notebooks is fixed in one place and stays broken in the others; it wants
@@ -39,14 +40,16 @@ def duplicate_across_notebooks(corpus: CorpusContext, limits):
     Move the shared code into a module next to the notebooks and import it.
     """
     rows = corpus.conn.execute("""
-        WITH shared AS (SELECT source_hash FROM cells WHERE source_hash IS NOT NULL AND line_count >= ?
+        WITH shared AS (SELECT source_hash FROM cells WHERE source_hash IS NOT NULL
+                          AND coalesce(sloc, line_count) >= ?
                         GROUP BY source_hash HAVING count(DISTINCT notebook) > 1)
         SELECT c.notebook, c.position, c.source_hash,
                (SELECT count(DISTINCT d.notebook) FROM cells d WHERE d.source_hash = c.source_hash) - 1,
                (SELECT n.path FROM cells d JOIN notebooks n ON n.id = d.notebook
                  WHERE d.source_hash = c.source_hash AND d.notebook != c.notebook ORDER BY n.path LIMIT 1)
         FROM cells c JOIN shared s ON s.source_hash = c.source_hash
-        ORDER BY c.notebook, c.position""", (limits["min_lines"],))
+        WHERE coalesce(c.sloc, c.line_count) >= ?
+        ORDER BY c.notebook, c.position""", (limits["min_lines"], limits["min_lines"]))
     for notebook, position, digest, others, example in rows:
         yield notebook, hit(f"same code in {others} other notebook(s), e.g. {example}", position, hash=digest,
                             others=others)

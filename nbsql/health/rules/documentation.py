@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import re
 
+from markdown_it import MarkdownIt
+
 from ..context import NotebookContext
 from ..registry import hit, rule
 
-_H1 = re.compile(r"^ {0,3}#[ \t]+\S|^[^\n]+\n=+[ \t]*$|<h1[\s>]", re.M | re.I)
+_HTML_H1 = re.compile(r"<h1[\s>]", re.I)
+_MARKDOWN = MarkdownIt("commonmark")
+
+
+def _has_h1(source: str) -> bool:
+    """A level-1 heading, as a markdown parser sees it (not a '#' line inside a code block)."""
+    if "#" not in source and "=" not in source and "<" not in source:
+        return False
+    tokens = _MARKDOWN.parse(source.replace("\r\n", "\n"))
+    return any(t.type == "heading_open" and t.tag == "h1" for t in tokens) or bool(_HTML_H1.search(source))
 _PORTABLE = re.compile(r"^[A-Za-z0-9._-]+$")
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\.|$)", re.I)
 
@@ -88,7 +99,7 @@ def missing_title(nb: NotebookContext, limits):
     Start with a markdown cell: `# Customer churn: first exploration`.
     """
     first = nb.cells[: limits["first_cells"]]
-    if nb.cells and not any(c.cell_type == "markdown" and _H1.search(c.source) for c in first):
+    if nb.cells and not any(c.cell_type == "markdown" and _has_h1(c.source) for c in first):
         yield hit(f"no H1 title in the first {limits['first_cells']} cells")
 
 

@@ -1,0 +1,162 @@
+"""Every rule against its fixtures: notebooks that must trigger it and corrected ones that must not.
+
+``tests/fixtures/rules/<CODE>/`` holds, for each registered rule (NB000 aside, no check yields it):
+
+- ``bad/``: notebooks (and, for corpus rules, files beside them) that trigger the rule;
+- ``good/``: the corrected versions, which must not trigger it (other rules may fire);
+- ``expected.json``: ``{"<path below bad/>": [positions]}``, the exact findings of the rule in
+  ``bad/`` (``null`` for a notebook-level finding, one entry per finding);
+- ``thresholds.json`` (optional): thresholds for the rule, e.g. ``{"max_bytes": 1000}``, so that
+  size rules can be checked with small files.
+
+Each folder is copied to ``tmp_path`` and loaded into its own database there, so nothing is
+written into the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+import nbsql.health.check  # noqa: F401  (registers every rule, NB000 included)
+from nbsql.health import Settings, health
+from nbsql.health.registry import RULES
+
+FIXTURES = Path(__file__).parent / "fixtures" / "rules"
+CODES = sorted(code for code in RULES if code != "NB000")
+SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead")
+
+
+def _order(position: int | None) -> tuple[int, int]:
+    return (0, 0) if position is None else (1, position)
+
+
+def _settings(code: str) -> Settings:
+    path = FIXTURES / code / "thresholds.json"
+    if not path.is_file():
+        return Settings()
+    values = json.loads(path.read_text(encoding="utf-8"))
+    unknown = set(values) - set(RULES[code].thresholds)
+    assert not unknown, f"{path}: {code} has no threshold(s) {sorted(unknown)}"
+    return Settings(thresholds={code: values})
+
+
+def _notebooks(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.ipynb"))
+
+
+def _findings(code: str, source: Path, tmp_path: Path, kind: str) -> dict[str, list[int | None]]:
+    """Load a copy of ``source`` and return the rule's findings there: relative path -> positions."""
+    assert source.is_dir() and _notebooks(source), f"{code} has no notebooks in {source}"
+    copy = tmp_path / kind
+    shutil.copytree(source, copy)
+    report = health([copy], db=tmp_path / f"{kind}.db", settings=_settings(code))
+    assert report.notebooks == len(_notebooks(source)), f"some {code}/{kind} notebooks did not load"
+    found: dict[str, list[int | None]] = {}
+    for row in report.rows:
+        if row.code == code:
+            path = Path(row.path)
+            path = path if path.is_absolute() else Path.cwd() / path
+            found.setdefault(path.resolve().relative_to(copy.resolve()).as_posix(), []).append(row.position)
+    return {name: sorted(positions, key=_order) for name, positions in found.items()}
+
+
+def test_every_fixture_folder_is_a_rule():
+    folders = {p.name for p in FIXTURES.iterdir() if p.is_dir()}
+    assert folders <= set(CODES), f"fixtures for unknown rules: {sorted(folders - set(CODES))}"
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_rule_fixtures(code, tmp_path):
+    folder = FIXTURES / code
+    assert folder.is_dir(), f"{code} ({RULES[code].slug}) has no fixtures: add {folder}/bad and {folder}/good"
+    expected_file = folder / "expected.json"
+    assert expected_file.is_file(), f"{code} has no expected.json"
+    expected = {name: sorted(positions, key=_order)
+                for name, positions in json.loads(expected_file.read_text(encoding="utf-8")).items()}
+    assert set(expected) == set(_notebooks(folder / "bad")), "expected.json must list every bad notebook"
+    assert all(expected.values()), "every bad notebook must expect at least one finding"
+
+    assert _findings(code, folder / "bad", tmp_path, "bad") == expected
+    assert _findings(code, folder / "good", tmp_path, "good") == {}
+
+
+@pytest.mark.parametrize("code", sorted(RULES))
+def test_rule_documentation(code):
+    rule = RULES[code]
+    assert re.fullmatch(r"NB\d{3}", rule.code)
+    assert re.fullmatch(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*", rule.slug), rule.slug
+    for heading in SECTIONS:
+        assert rule.section(heading), f"{code}: section {heading!r} is empty"
+
+
+# Known rule bugs: the documented behaviour, in small notebooks written here. Each case fails
+# today (strict xfail); once nbsql is fixed it passes, XPASS fails the run, and the case should
+# then move into the rule's fixture folders.
+
+_KERNEL = {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+           "language_info": {"name": "python"}}
+
+
+def _notebook(*cells: str | tuple[str, str]) -> str:
+    """A notebook of code cells (strings) and ``("markdown", text)`` cells, every code cell executed."""
+    out, count = [], 0
+    for cell in cells:
+        kind, source = cell if isinstance(cell, tuple) else ("code", cell)
+        if kind == "code":
+            count += 1
+            out.append({"cell_type": "code", "execution_count": count, "metadata": {}, "outputs": [],
+                        "source": source})
+        else:
+            out.append({"cell_type": kind, "metadata": {}, "source": source})
+    return json.dumps({"cells": out, "metadata": _KERNEL, "nbformat": 4, "nbformat_minor": 4}, indent=1)
+
+
+_FENCE = "## Setup\n\n```bash\n# install first\npip install -r requirements.txt\n```"
+_SETUP = "# Imports\nimport pandas as pd\n\n# Load the data\ndf = pd.read_csv('data.csv')"
+
+#: Bugs found while writing the fixtures, kept as regression cases.
+REGRESSIONS = [
+    pytest.param("NB107", {"setup.ipynb": _notebook('!conda install -y "numpy>=1.26"')}, {"setup.ipynb": [0]},
+                 id="NB107-conda-range-is-not-an-exact-version"),
+    pytest.param("NB108", {"report.ipynb": _notebook('n = 3\nprint("n:\\t", n)')}, {"report.ipynb": []},
+                 id="NB108-escape-sequence-is-not-a-path"),
+    pytest.param("NB110", {"panel.ipynb": _notebook("import numpy as np\n# np.random.seed(0)",
+                                                    "x = np.random.rand(3)")}, {"panel.ipynb": [1]},
+                 id="NB110-commented-out-seed-sets-no-seed"),
+    pytest.param("NB115", {"runs.ipynb": _notebook("import matplotlib.pyplot as plt",
+                                                   'plt.plot([1, 2, 3])\nplt.title("Run #1")',
+                                                   'plt.plot([1, 2, 3])\nplt.title("Run #2")')}, {"runs.ipynb": []},
+                 id="NB115-hash-in-a-string-is-not-a-comment"),
+    pytest.param("NB116", {"a.ipynb": _notebook(_SETUP), "b.ipynb": _notebook(_SETUP),
+                           "c.ipynb": _notebook("import pandas as pd\ndf = pd.read_csv('data.csv')")},
+                 {"c.ipynb": []}, id="NB116-cell-shorter-than-min-lines"),
+    pytest.param("NB204", {"churn.ipynb": _notebook(("markdown", "Churn\r\n=====\r\n\r\nWhy customers leave."),
+                                                    "x = 1")}, {"churn.ipynb": []},
+                 id="NB204-setext-title-with-crlf"),
+    pytest.param("NB204", {"setup.ipynb": _notebook(("markdown", _FENCE), "x = 1")},
+                 {"setup.ipynb": [None]}, id="NB204-comment-in-code-fence-is-no-title"),
+    pytest.param("NB110", {"mixed.ipynb": _notebook("import random\nimport numpy as np\nrandom.seed(1)",
+                                                    "x = np.random.rand(3)\ny = random.random()")},
+                 {"mixed.ipynb": [1]}, id="NB110-a-seed-for-one-library-does-not-seed-another"),
+    pytest.param("NB110", {"alias.ipynb": _notebook("import numpy.random as npr", "x = npr.rand(3)")},
+                 {"alias.ipynb": [1]}, id="NB110-numpy-random-imported-under-an-alias"),
+    pytest.param("NB109", {"html.ipynb": json.dumps({"cells": [{"cell_type": "code", "execution_count": 1,
+        "metadata": {}, "source": "show()", "outputs": [{"output_type": "display_data", "metadata": {},
+        "data": {"text/html": "<p>key: AKIAIOSFODNN7EXAMPLE</p>"}}]}], "metadata": _KERNEL, "nbformat": 4,
+        "nbformat_minor": 4})}, {"html.ipynb": [0]}, id="NB109-secret-in-an-html-output"),
+]
+
+
+@pytest.mark.parametrize("code, files, expected", REGRESSIONS)
+def test_rule_regressions(code, files, expected, tmp_path):
+    source = tmp_path / "source"
+    for name, text in files.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text(text, encoding="utf-8")
+    found = _findings(code, source, tmp_path, "case")
+    assert {name: found.get(name, []) for name in expected} == expected
