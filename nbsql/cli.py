@@ -159,6 +159,54 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @cli.command()
+@DB_OPTION
+@click.option("--host", "-h", default="127.0.0.1", show_default=True,
+              help="Address to bind; anything beyond this machine prints a warning.")
+@click.option("--port", "-p", type=click.IntRange(0, 65535), default=8001, show_default=True, help="Port.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the browser.")
+def serve(db: str, host: str, port: int, open_browser: bool) -> None:
+    """Explore the database in Datasette (read-only, with notebook-aware pages)."""
+    from .serve import serve as run_server
+
+    with _user_errors():
+        run_server(db, host=host, port=port, open_browser=open_browser, warn=lambda m: click.echo(m, err=True))
+
+
+@cli.command()
+@click.argument("query")
+@DB_OPTION
+@click.option("--type", "cell_type", type=click.Choice(["code", "markdown", "raw"]), help="Only cells of this type.")
+@click.option("--regex", is_flag=True, help="QUERY is a Python regular expression over cell sources.")
+@click.option("--path", metavar="GLOB", help="Only notebooks whose path matches GLOB (a plain word matches "
+              "anywhere in the path).")
+@click.option("--tag", help="Only cells carrying this tag.")
+@click.option("--language", help="Only notebooks in this language (python, r, julia...).")
+@click.option("--errors/--no-errors", "has_error", default=None, help="Only cells with (or without) an error "
+              "output.")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True, help="Most hits shown.")
+@click.option("--context", "-C", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Lines of context around the match.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Output format.")
+def search(query: str, db: str, cell_type: str | None, regex: bool, path: str | None, tag: str | None,
+           language: str | None, has_error: bool | None, limit: int, context: int, output_format: str) -> None:
+    """Search cells: full-text (ranked, over sources and outputs) or --regex (over sources).
+
+    Full-text QUERY: words (all required), prefix* matches. Exit code 1 when nothing is found.
+    """
+    from . import search as cells
+
+    with _user_errors():
+        hits = cells.search(query, db, cell_type=cell_type, regex=regex, path=path, tag=tag, language=language,
+                            has_error=has_error, limit=limit, context=context)
+    if output_format == "json":
+        click.echo(cells.render_json(hits), nl=False)
+    else:
+        click.echo(cells.render_text(hits, color=sys.stdout.isatty()), nl=False)
+    sys.exit(0 if hits else 1)
+
+
+@cli.command()
 @click.option("--format", "output_format", type=click.Choice(["sql", "markdown", "metadata"]), default="sql",
               show_default=True, help="SQL statements, the README's Markdown tables, or Datasette metadata JSON.")
 def schema(output_format: str) -> None:

@@ -88,7 +88,8 @@ def workdir(tmp_path, monkeypatch):
 
 
 def test_readme_shell_examples_run(workdir):
-    commands = [line for block in _blocks("bash") for line in block.splitlines() if line.startswith("nbsql ")]
+    commands = [line for block in _blocks("bash") for line in block.splitlines()
+                if line.startswith("nbsql ") and not line.startswith("nbsql serve")]  # serve: test_serve.py
     assert len(commands) >= 4
     for line in commands:
         result = CliRunner().invoke(cli, shlex.split(line)[1:])
@@ -137,3 +138,32 @@ def test_readme_python_examples_run(workdir, capsys):
         exec(compile(block, "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "9 loaded" in out and "analysis/sales_analysis.ipynb" in out
+
+
+def test_readme_serve_example_runs(workdir):
+    """`nbsql serve --open` as the README shows it (BROWSER=true stands in for a browser)."""
+    import socket
+    import time
+    import urllib.request
+
+    (line,) = [line for block in _blocks("bash") for line in block.splitlines() if line.startswith("nbsql serve")]
+    assert CliRunner().invoke(cli, ["load", "sample_notebooks", "-q"]).exit_code == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "NBSQL_DB"} | {"BROWSER": "true"}
+    server = subprocess.Popen([sys.executable, "-m", "nbsql", *shlex.split(line)[1:], "--port", str(port)],
+                              env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 20
+        while True:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/notebooks/notebooks", timeout=1).read()
+                break
+            except OSError:
+                assert time.time() < deadline, "nbsql serve never answered"
+                time.sleep(0.2)
+        assert b"sales_analysis.ipynb" in page
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -1,0 +1,83 @@
+"""Datasette plugin: notebook-aware cell rendering, a notebook page, an image gallery.
+
+Registered through the ``datasette`` entry point, so a plain ``datasette notebooks.db`` gets it.
+Hooks name only the arguments they use and return None for values that are not theirs.
+"""
+
+from __future__ import annotations
+
+import html
+
+from datasette import hookimpl
+from markupsafe import Markup
+
+from ..metadata import MARK_END, MARK_START
+from . import render
+from .pages import gallery_page, image_route, notebook_page, pygments_css_route
+
+_RASTER_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"))
+
+
+def _get(row, name: str):
+    try:
+        return row[name]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _raster_mime(data: bytes) -> str | None:
+    return next((mime for magic, mime in _RASTER_MAGIC if data.startswith(magic)), None)
+
+
+@hookimpl
+def render_cell(row, value, column, table, database, datasette):
+    if isinstance(value, bytes):
+        mime = _raster_mime(value)  # any image BLOB, in tables and in query results
+        if mime is None:
+            return None
+        href = None
+        if table and _get(row, "id") is not None:
+            href = datasette.urls.table(database, table) + f"/{_get(row, 'id')}.blob?_blob_column={column}"
+        return render.image(mime, value, href=href)
+    if not isinstance(value, str):
+        return None
+    if table is None and column in ("source_snippet", "output_snippet"):
+        escaped = html.escape(value).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+        return Markup(f'<span class="nbsql-snippet">{escaped}</span>')
+    if table == "notebooks" and column == "path" and _get(row, "id") is not None:
+        return Markup(f'<a href="{datasette.urls.path("/-/nbsql/notebooks/")}{_get(row, "id")}'
+                      f'?database={html.escape(database)}">{html.escape(value)}</a>')
+    if table in ("cells", "code_cells") and column == "source":
+        kind = _get(row, "cell_type") or ("code" if table == "code_cells" else None)
+        if kind == "markdown":
+            return render.markdown(value)
+        if kind == "code":
+            return render.code(value, _get(row, "language"))
+        return None
+    if table == "output_data" and column == "text":
+        mime = _get(row, "mime") or ""
+        if mime == "image/svg+xml":
+            return render.image(mime, value.encode("utf-8", "surrogatepass"))
+        if mime == "text/html":
+            return render.sanitize(value)
+        if mime == "text/markdown":
+            return render.markdown(value)
+        return None
+    if table in ("outputs", "error_outputs") and column in ("traceback_text", "text"):
+        return render.preformatted(value)
+    return None
+
+
+@hookimpl
+def register_routes():
+    return [
+        (r"^/-/nbsql/notebooks/(?P<id>\d+)$", notebook_page),
+        (r"^/-/nbsql/gallery$", gallery_page),
+        (r"^/-/nbsql/images/(?P<id>\d+)$", image_route),
+        (r"^/-/nbsql/pygments\.css$", pygments_css_route),
+    ]
+
+
+@hookimpl
+def extra_css_urls(datasette):
+    return [datasette.urls.static_plugins("nbsql", "nbsql.css"), datasette.urls.path("/-/nbsql/pygments.css")]

@@ -1,0 +1,158 @@
+"""The plugin's own pages: a whole notebook with its findings, an image gallery, image bytes."""
+
+from __future__ import annotations
+
+import json
+
+from datasette.utils.asgi import NotFound, Response
+from markupsafe import Markup
+
+from ..search import fts_query
+from . import render
+
+#: Our pages run no script at all; images only from this server or data: URLs.
+CSP = ("default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+       "script-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+_SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                     "Referrer-Policy": "no-referrer"}
+_BUNDLE_ORDER = ("image/png", "image/jpeg", "image/gif", "image/svg+xml", "text/html", "text/markdown",
+                 "text/latex", "application/json", "text/plain")
+
+
+async def _database(datasette, request):
+    """The database named by ``?database=``, else the first one holding nbsql's tables."""
+    name = request.args.get("database")
+    names = [name] if name else list(datasette.databases)
+    for candidate in names:
+        if candidate not in datasette.databases:
+            continue
+        db = datasette.get_database(candidate)
+        if await db.table_exists("notebooks") and await db.table_exists("cells"):
+            return db
+    raise NotFound("no nbsql database here")
+
+
+def _render_output(output: dict, bundle: list[dict], language: str | None) -> Markup:
+    if output["output_type"] == "stream":
+        css = "nbsql-stderr" if output["stream_name"] == "stderr" else "nbsql-stream"
+        return render.preformatted(output["text"] or "", css)
+    if output["output_type"] == "error":
+        return render.preformatted(output["traceback_text"] or output["text"] or "", "nbsql-error")
+    by_mime = {d["mime"]: d for d in bundle}
+    for mime in _BUNDLE_ORDER:
+        entry = by_mime.get(mime)
+        if entry is None:
+            continue
+        if mime in render.RASTER_MIMES and entry["data"] is not None:
+            return render.image(mime, entry["data"], alt=f"output of cell {output['cell_position']}")
+        if mime == "image/svg+xml" and entry["text"]:
+            return render.image(mime, entry["text"].encode("utf-8", "surrogatepass"))
+        if mime == "text/html" and entry["text"]:
+            return Markup('<div class="nbsql-html">') + render.sanitize(entry["text"]) + Markup("</div>")
+        if mime == "text/markdown" and entry["text"]:
+            return render.markdown(entry["text"])
+        if entry["text"]:
+            return render.preformatted(entry["text"])
+    return render.preformatted(output["text"] or "")
+
+
+async def notebook_page(request, datasette):
+    """``/-/nbsql/notebooks/<id>``: the notebook top to bottom, findings beside their cells."""
+    db = await _database(datasette, request)
+    notebook_id = int(request.url_vars["id"])
+    notebook = (await db.execute("SELECT * FROM notebooks WHERE id = ?", [notebook_id])).first()
+    if notebook is None:
+        raise NotFound(f"no notebook {notebook_id}")
+    cells = (await db.execute("SELECT id, position, cell_type, source, execution_count, cell_id, attachments "
+                              "FROM cells WHERE notebook = ? ORDER BY position", [notebook_id])).rows
+    outputs = (await db.execute("SELECT o.*, c.position AS cell_position FROM outputs o JOIN cells c ON c.id = o.cell "
+                                "WHERE o.notebook = ? ORDER BY c.position, o.position", [notebook_id])).rows
+    data = (await db.execute("SELECT output, mime, text, data FROM output_data WHERE notebook = ?",
+                             [notebook_id])).rows
+    findings = (await db.execute("SELECT f.*, r.slug FROM findings f LEFT JOIN rules r ON r.code = f.rule "
+                                 "WHERE f.notebook = ? ORDER BY f.position, f.line, f.rule", [notebook_id])).rows
+    bundles: dict[int, list[dict]] = {}
+    for row in data:
+        bundles.setdefault(row["output"], []).append(dict(row))
+    outputs_by_cell: dict[int, list] = {}
+    for output in outputs:
+        outputs_by_cell.setdefault(output["cell"], []).append(output)
+    findings_by_cell: dict[int | None, list] = {}
+    for finding in findings:
+        findings_by_cell.setdefault(finding["position"], []).append(dict(finding))
+    language = notebook["language"]
+    rendered = []
+    for cell in cells:
+        if cell["cell_type"] == "markdown":
+            attachments = json.loads(cell["attachments"]) if cell["attachments"] else None
+            body = render.markdown(cell["source"] or "", attachments)
+        elif cell["cell_type"] == "code":
+            body = render.code(cell["source"] or "", language)
+        else:
+            body = render.preformatted(cell["source"] or "", "nbsql-raw")
+        rendered.append({
+            "position": cell["position"], "cell_type": cell["cell_type"], "cell_id": cell["cell_id"],
+            "execution_count": cell["execution_count"], "body": body,
+            "outputs": [_render_output(dict(o), bundles.get(o["id"], []), language)
+                        for o in outputs_by_cell.get(cell["id"], [])],
+            "findings": findings_by_cell.get(cell["position"], []),
+        })
+    context = {"notebook": dict(notebook), "cells": rendered, "notebook_findings": findings_by_cell.get(None, []),
+               "database": db.name, "counts": _severity_counts(findings)}
+    page = await datasette.render_template("nbsql_notebook.html", context, request=request)
+    return Response.html(page, headers=_SECURITY_HEADERS)
+
+
+def _severity_counts(findings) -> dict[str, int]:
+    counts = {"error": 0, "warning": 0, "info": 0}
+    for finding in findings:
+        counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
+    return counts
+
+
+async def gallery_page(request, datasette):
+    """``/-/nbsql/gallery?q=&path=``: images from many notebooks, each linking to its cell."""
+    db = await _database(datasette, request)
+    term, path = request.args.get("q", "").strip(), request.args.get("path", "").strip()
+    limit = max(1, min(int(request.args.get("limit", "60") or 60), 500))
+    clauses, params = ["d.mime IN ('image/png', 'image/jpeg', 'image/gif', 'image/svg+xml')",
+                       "d.invalid_base64 = 0"], []
+    if path:
+        clauses.append("n.path GLOB ?")
+        params.append(path if any(ch in path for ch in "*?[") else f"*{path}*")
+    if term and fts_query(term):
+        clauses.append("d.cell IN (SELECT rowid FROM cells_fts WHERE cells_fts MATCH ?)")
+        params.append(fts_query(term))
+    sql = ("SELECT d.id, d.mime, d.size, CASE WHEN d.mime = 'image/svg+xml' THEN d.text END AS svg, "
+           "n.id AS notebook, n.path, c.position FROM output_data d JOIN cells c ON c.id = d.cell "
+           f"JOIN notebooks n ON n.id = d.notebook WHERE {' AND '.join(clauses)} "
+           "ORDER BY n.path, c.position, d.id LIMIT ?")
+    rows = (await db.execute(sql, [*params, limit])).rows
+    images = []
+    for row in rows:
+        if row["svg"] is not None:
+            tag = render.image(row["mime"], row["svg"].encode("utf-8", "surrogatepass"))
+        else:
+            src = datasette.urls.path(f"/-/nbsql/images/{row['id']}?database={db.name}")
+            tag = Markup(f'<img class="nbsql-image" src="{Markup.escape(src)}" alt="image from '
+                         f'{Markup.escape(row["path"])}" loading="lazy">')
+        images.append({"tag": tag, "path": row["path"], "position": row["position"], "notebook": row["notebook"],
+                       "size": row["size"], "mime": row["mime"]})
+    context = {"images": images, "q": term, "path": path, "database": db.name, "limit": limit}
+    page = await datasette.render_template("nbsql_gallery.html", context, request=request)
+    return Response.html(page, headers=_SECURITY_HEADERS)
+
+
+async def image_route(request, datasette):
+    """``/-/nbsql/images/<id>``: the bytes of a raster image (never SVG: it could carry script)."""
+    db = await _database(datasette, request)
+    row = (await db.execute("SELECT mime, data FROM output_data WHERE id = ?", [int(request.url_vars["id"])])).first()
+    if row is None or row["mime"] not in render.RASTER_MIMES or row["data"] is None:
+        raise NotFound("no such image")
+    headers = {**_SECURITY_HEADERS, "Content-Security-Policy": "default-src 'none'; sandbox",
+               "Cache-Control": "max-age=3600"}
+    return Response(row["data"], content_type=row["mime"], headers=headers)
+
+
+async def pygments_css_route(request, datasette):
+    return Response(render.pygments_css(), content_type="text/css", headers={"Cache-Control": "max-age=3600"})

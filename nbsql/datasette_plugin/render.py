@@ -1,0 +1,101 @@
+"""Notebook content to safe HTML: sanitised markdown and HTML outputs, highlighted code, images.
+
+Everything that came from a notebook passes through nh3 (the Rust ammonia sanitiser): no
+script, no event handler, no ``javascript:`` URL, no iframe, no style element survives, and
+images may only be ``data:`` URLs of raster formats (remote images would be beacons).
+SVG is only ever shown through ``<img src="data:image/svg+xml;base64,...">``, where browsers
+do not run its scripts. Sanitisers, the markdown parser and lexers are built once.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from functools import lru_cache
+
+import nh3
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import TextLexer, get_lexer_by_name
+from pygments.util import ClassNotFound
+
+from ..text import strip_ansi
+
+RASTER_MIMES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+_DATA_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*$")
+_SAFE_LINK = re.compile(r"^(https?:|mailto:|#|/(?!/)|[\w.-]+(/|$|\.))", re.I)
+_TAGS = nh3.ALLOWED_TAGS | {"tfoot"}
+_ATTRIBUTES = {**{tag: set(values) for tag, values in nh3.ALLOWED_ATTRIBUTES.items()},
+               "table": {"summary", "align"}, "th": {"rowspan", "colspan", "align", "scope"},
+               "td": {"rowspan", "colspan", "align"}, "*": {"title"}}
+_MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+FORMATTER = HtmlFormatter(cssclass="nbsql-code", nowrap=False)
+_LANGUAGE_ALIASES = {"python3": "python", "ipython3": "python", "ipython": "python", "pyspark": "python",
+                     "r": "r", "julia": "julia", "c++": "cpp", "c#": "csharp"}
+
+
+def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
+    if tag == "img" and attribute == "src":
+        return value if _DATA_IMAGE.match(value) else None
+    if attribute == "href":
+        return value if _SAFE_LINK.match(value.strip()) else None
+    return value
+
+
+def sanitize(markup: str) -> Markup:
+    """HTML from a notebook, made safe (tables keep their structure; pandas' class is kept)."""
+    cleaned = nh3.clean(markup, tags=_TAGS, attributes=_ATTRIBUTES, attribute_filter=_attribute_filter,
+                        allowed_classes={"table": {"dataframe"}}, url_schemes={"http", "https", "mailto", "data"},
+                        link_rel="noopener noreferrer nofollow")
+    return Markup(cleaned)
+
+
+def markdown(source: str, attachments: dict | None = None) -> Markup:
+    """Markdown (with its inline HTML) rendered and sanitised; ``attachment:`` images resolved."""
+    rendered = _MARKDOWN.render(source)
+    if attachments and "attachment:" in rendered:
+        def inline(match: re.Match) -> str:
+            bundle = attachments.get(html.unescape(match.group(1))) or {}
+            for mime in RASTER_MIMES:
+                if isinstance(bundle.get(mime), str):
+                    return f'src="data:{mime};base64,{"".join(bundle[mime].split())}"'
+            return 'src=""'
+
+        rendered = re.sub(r'src="attachment:([^"]+)"', inline, rendered)
+    return sanitize(rendered)
+
+
+@lru_cache(maxsize=64)
+def _lexer(language: str | None):
+    name = _LANGUAGE_ALIASES.get((language or "python").lower(), (language or "python").lower())
+    try:
+        return get_lexer_by_name(name)
+    except ClassNotFound:
+        return TextLexer()
+
+
+def code(source: str, language: str | None = "python") -> Markup:
+    """Source highlighted by Pygments (its output escapes the source)."""
+    return Markup(highlight(source, _lexer(language), FORMATTER))
+
+
+def preformatted(text: str, css: str = "nbsql-text") -> Markup:
+    return Markup(f'<pre class="{css}">{html.escape(strip_ansi(text))}</pre>')
+
+
+def image(mime: str, data: bytes, alt: str = "output image", href: str | None = None,
+          max_bytes: int = 2_000_000) -> Markup:
+    """An inline image for raster bytes or SVG text (always as an ``<img>``), size-capped."""
+    if len(data) > max_bytes:
+        label = f"{mime} image, {len(data):,} bytes"
+        return Markup(f'<a href="{html.escape(href)}">{label}</a>' if href else f"<span>{label}</span>")
+    encoded = base64.b64encode(data).decode()
+    tag = f'<img class="nbsql-image" src="data:{mime};base64,{encoded}" alt="{html.escape(alt)}" loading="lazy">'
+    return Markup(f'<a href="{html.escape(href)}">{tag}</a>' if href else tag)
+
+
+def pygments_css() -> str:
+    return FORMATTER.get_style_defs(".nbsql-code")

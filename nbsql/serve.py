@@ -1,0 +1,41 @@
+"""``nbsql serve``: Datasette on an nbsql database, read-only, with nbsql's metadata and plugin."""
+
+from __future__ import annotations
+
+import threading
+import webbrowser
+from pathlib import Path
+
+from .database import NbsqlError, check_sqlite_file, default_db
+from .metadata import datasette_metadata
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+#: Datasette settings: arbitrary SQL keeps a time limit; facets stay quick on big tables.
+SETTINGS = {"sql_time_limit_ms": 3000, "facet_time_limit_ms": 500, "max_returned_rows": 1000}
+
+
+def make_datasette(db: str | Path | None = None):
+    """A Datasette app on ``db`` (opened read-only by Datasette) with nbsql's metadata."""
+    from datasette.app import Datasette
+
+    path = Path(db or default_db())
+    if not path.is_file():
+        raise NbsqlError(f"no database at {path}: run 'nbsql load PATH' first")
+    check_sqlite_file(path)
+    return Datasette([str(path)], metadata=datasette_metadata(path.stem), settings=SETTINGS,
+                     cors=False)
+
+
+def serve(db: str | Path | None = None, host: str = "127.0.0.1", port: int = 8001, open_browser: bool = False,
+          warn=print) -> None:
+    """Serve until interrupted. Binding beyond this machine prints a warning."""
+    import uvicorn
+
+    datasette = make_datasette(db)
+    if host not in LOCAL_HOSTS:
+        warn(f"Warning: serving on {host}: anyone who can reach this machine can read the notebooks.")
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    warn(f"Serving {db or default_db()} at {url} (Ctrl+C to stop)")
+    if open_browser:
+        threading.Timer(1.0, webbrowser.open, [url]).start()
+    uvicorn.run(datasette.app(), host=host, port=port, log_level="warning")

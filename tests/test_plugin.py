@@ -1,0 +1,214 @@
+"""The Datasette plugin and nbsql serve, through Datasette's own test client on real databases."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from datasette.app import Datasette
+from markupsafe import Markup
+
+import nbsql
+from nbsql.datasette_plugin import render, render_cell
+from nbsql.metadata import CANNED_QUERIES, FACETS, datasette_metadata
+from nbsql.serve import make_datasette
+
+from .conftest import REAL, SAMPLES
+
+
+def get(datasette: Datasette, path: str):
+    return asyncio.run(datasette.client.get(path))
+
+
+@pytest.fixture(scope="module")
+def samples(samples_db) -> Datasette:
+    return make_datasette(samples_db)
+
+
+def test_plugin_is_registered_by_entry_point(samples_db):
+    plain = Datasette([str(samples_db)])  # no metadata: a bare `datasette notebooks.db`
+    plugins = json.loads(get(plain, "/-/plugins.json").text)
+    assert any(p["name"] == "nbsql" and "render_cell" in p["hooks"] for p in plugins)
+    assert get(plain, "/-/nbsql/notebooks/1").status_code == 200
+
+
+def test_render_cell_leaves_other_values_alone():
+    row = {"id": 1, "cell_type": "code"}
+    for value, column, table in [(1, "source", "cells"), ("x", "other", "cells"), ("x", "source", "mytable"),
+                                 (b"not an image", "data", "output_data"), (None, "source", "cells")]:
+        assert render_cell(row, value, column, table, "db", None) is None
+
+
+def test_render_cell_renders_our_columns():
+    code = render_cell({"cell_type": "code"}, "import os\nx = 1", "source", "cells", "db", None)
+    assert isinstance(code, Markup) and "nbsql-code" in code and "<span" in code
+    md = render_cell({"cell_type": "markdown"}, "# Title\n<script>alert(1)</script>", "source", "cells", "db", None)
+    assert "<h1>Title</h1>" in md and "<script" not in md
+    html = render_cell({"mime": "text/html"}, '<table class="dataframe"><tr><td onclick="x()">1</td></tr></table>',
+                       "text", "output_data", "db", None)
+    assert '<table class="dataframe">' in html and "<td>1</td>" in html and "onclick" not in html
+    svg = render_cell({"mime": "image/svg+xml"}, "<svg><script>alert(1)</script></svg>", "text", "output_data",
+                      "db", None)
+    assert svg.startswith('<img class="nbsql-image" src="data:image/svg+xml;base64,') and "<svg" not in svg
+    snippet = render_cell({}, "a \u27e6b<\u27e7 c", "source_snippet", None, "db", None)
+    assert snippet == '<span class="nbsql-snippet">a <mark>b&lt;</mark> c</span>'
+
+
+@pytest.mark.parametrize("payload", [
+    "<script>alert(1)</script>", '<img src=x onerror="alert(1)">', '<a href="javascript:alert(1)">x</a>',
+    "<svg><script>alert(1)</script></svg>", "<svg onload=alert(1)>", '<iframe src="http://127.0.0.1/"></iframe>',
+    "<style>body{background:url(http://127.0.0.1/css)}</style>", '<img src="http://127.0.0.1/beacon">',
+    '<object data="x"></object>', '<meta http-equiv="refresh" content="0;url=http://127.0.0.1/">',
+    '<a href="data:text/html,<script>alert(1)</script>">x</a>', '<form action="http://127.0.0.1/"><input></form>',
+])
+def test_sanitizer_removes_active_content(payload):
+    for rendered in (render.sanitize(payload), render.markdown(payload)):
+        lowered = rendered.lower()
+        for forbidden in ("<script", "onerror", "onload", "javascript:", "<iframe", "<style", "<object", "<meta",
+                          "http://127.0.0.1", "<svg", "data:text", "<form"):
+            assert forbidden not in lowered, (payload, rendered)
+
+
+def test_markdown_attachments_become_inline_images():
+    attachments = {"chart.png": {"image/png": "iVBORw0KGgo="}}
+    rendered = render.markdown("![chart](attachment:chart.png)", attachments)
+    assert 'src="data:image/png;base64,iVBORw0KGgo="' in rendered
+
+
+def test_table_pages_render_notebooks(samples):
+    cells = get(samples, "/samples/cells?cell_type=markdown&_size=5").text
+    assert "<h1>" in cells and "nbsql-code" not in cells
+    code = get(samples, "/samples/cells?cell_type=code&_size=5").text
+    assert 'class="nbsql-code"' in code
+    images = get(samples, "/samples/output_data?mime=image/png").text
+    assert 'src="data:image/png;base64,' in images and "_blob_column=data" in images
+    notebooks = get(samples, "/samples/notebooks").text
+    assert 'href="/-/nbsql/notebooks/1?database=samples"' in notebooks
+    outputs = get(samples, "/samples/outputs?output_type=error").text
+    assert "\x1b[" not in outputs and "pre class=\"nbsql-text\"" in outputs
+
+
+def test_metadata_labels_facets_and_descriptions(samples):
+    cells = get(samples, "/samples/cells.json?_size=1&_labels=on&_extra=facet_results").json()
+    assert isinstance(cells["rows"][0]["notebook"], dict) and cells["rows"][0]["notebook"]["label"].endswith(".ipynb")
+    page = get(samples, "/samples/findings").text
+    for facet in FACETS["findings"]:
+        assert f'data-column="{facet}"' in page
+    assert "Health findings: one row per problem found by a rule" in page
+
+
+@pytest.mark.parametrize("name", sorted(CANNED_QUERIES))
+def test_canned_queries_answer(samples, name):
+    assert len(CANNED_QUERIES) >= 12
+    response = get(samples, f"/samples/{name}.json?_shape=array&q=plot&package=pandas")
+    assert response.status_code == 200, response.text
+    rows = response.json()
+    if name not in ("duplicate_cells", "load_problems"):
+        assert rows, f"{name} found nothing in the sample notebooks"
+
+
+def test_search_box_on_cells_table(samples):
+    rows = get(samples, "/samples/cells.json?_search=dataframe&_shape=array").json()
+    assert rows and all("dataframe" in (r["source"] or "").lower() or r["cell_type"] for r in rows)
+
+
+def test_notebook_page_shows_findings_beside_cells(samples, samples_db):
+    with sqlite3.connect(samples_db) as conn:
+        notebook, position, rule = conn.execute(
+            "SELECT notebook, position, rule FROM findings WHERE position IS NOT NULL LIMIT 1").fetchone()
+    response = get(samples, f"/-/nbsql/notebooks/{notebook}")
+    assert response.status_code == 200
+    assert "script-src 'none'" in response.headers["content-security-policy"]
+    page = response.text
+    cell = page.split(f'id="cell-{position}"', 1)[1].split('class="nbsql-cell ', 1)[0]
+    assert rule in cell and "nbsql-finding" in cell
+    assert get(samples, "/-/nbsql/notebooks/99999").status_code == 404
+
+
+def test_gallery_and_images(samples):
+    page = get(samples, "/-/nbsql/gallery").text
+    ids = [int(i) for i in __import__("re").findall(r"/-/nbsql/images/(\d+)", page)]
+    assert ids and "data:image/svg+xml;base64," in page
+    image = get(samples, f"/-/nbsql/images/{ids[0]}?database=samples")
+    assert image.status_code == 200 and image.content.startswith((b"\x89PNG", b"\xff\xd8", b"GIF8"))
+    assert "sandbox" in image.headers["content-security-policy"]
+    filtered = get(samples, "/-/nbsql/gallery?q=regression&path=legacy/*").text
+    assert "legacy/" in filtered and "teaching/" not in filtered.split("nbsql-gallery\">", 1)[1]
+
+
+def test_serve_reads_only(samples_db):
+    datasette = make_datasette(samples_db)
+    write = get(datasette, "/samples.json?sql=" + urllib.request.quote("DELETE FROM notebooks"))
+    assert write.status_code == 400
+    slow = get(datasette, "/samples.json?sql=" + urllib.request.quote(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"))
+    assert slow.status_code == 400 and "interrupted" in slow.text.lower()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(url: str, seconds: float = 20) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} never answered")
+
+
+def test_serve_binds_localhost_and_warns_for_all_interfaces(samples_db):
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "nbsql", "serve", "--db", str(samples_db), "--port", str(port)],
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        _wait(f"http://127.0.0.1:{port}/-/versions.json")
+        listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
+        if listening:  # ss is in iproute2; where it is missing the bind address is still checked below
+            assert [line.split()[3] for line in listening.splitlines()] == [f"127.0.0.1:{port}"]
+    finally:
+        server.terminate()
+        server.wait(10)
+    result = subprocess.run([sys.executable, "-m", "nbsql", "serve", "--db", "missing.db"], capture_output=True,
+                            text=True)
+    assert result.returncode == 2 and "no database at missing.db" in result.stderr
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "nbsql", "serve", "--db", str(samples_db), "--host", "0.0.0.0",
+                               "--port", str(port)], stderr=subprocess.PIPE, text=True)
+    try:
+        _wait(f"http://127.0.0.1:{port}/-/versions.json")
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert "Warning: serving on 0.0.0.0" in server.stderr.read()
+
+
+def test_serving_while_loading_stays_consistent(tmp_path):
+    """Readers see whole notebooks only: the cell count always matches the notebooks' own counts."""
+    db = tmp_path / "live.db"
+    nbsql.load(SAMPLES, db)
+    datasette = make_datasette(db)
+    sql = ("SELECT (SELECT count(*) FROM cells) = (SELECT coalesce(sum(cell_count), 0) FROM notebooks) AS whole, "
+           "(SELECT count(*) FROM notebooks) AS notebooks")
+    loader = threading.Thread(target=nbsql.load, args=(REAL,), kwargs={"db": db, "jobs": 2})
+    loader.start()
+    answers = []
+    while loader.is_alive():
+        answers.append(get(datasette, "/live.json?_shape=array&sql=" + urllib.request.quote(sql)).json()[0])
+    loader.join()
+    assert len(answers) > 3 and all(a["whole"] == 1 for a in answers)
+    assert len({a["notebooks"] for a in answers}) > 1, "the load was not observed in progress"
