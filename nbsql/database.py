@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -40,16 +40,17 @@ def check_sqlite_file(path: str | Path) -> None:
         raise NbsqlError(f"{path} is not a SQLite database")
 
 
-def open_for_writing(path: str | Path, rebuild: bool = False) -> sqlite3.Connection:
+def open_for_writing(path: str | Path, rebuild: bool = False, journal: bool = True) -> sqlite3.Connection:
     """Open (creating if needed) a database with the current schema, in WAL mode.
 
     The tables are recreated when ``rebuild`` is set or the file holds another schema version.
+    ``journal=False`` is for a file nobody else sees until it is complete (see :func:`building`).
     """
     check_sqlite_file(path)
     try:
         conn = sqlite3.connect(path, isolation_level=None, timeout=60)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA journal_mode = {'WAL' if journal else 'OFF'}")
+        conn.execute(f"PRAGMA synchronous = {'NORMAL' if journal else 'OFF'}")
         conn.execute("PRAGMA foreign_keys = ON")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         has_tables = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'notebooks'").fetchone() is not None
@@ -65,6 +66,47 @@ def open_for_writing(path: str | Path, rebuild: bool = False) -> sqlite3.Connect
             schema.drop(conn)
         schema.create(conn)
     return conn
+
+
+def is_empty(path: str | Path) -> bool:
+    """True when ``path`` does not exist or is an nbsql database holding nothing yet."""
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return True
+    try:
+        check_sqlite_file(path)
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            if conn.execute("PRAGMA user_version").fetchone()[0] != schema.SCHEMA_VERSION:
+                return False
+            return not conn.execute("SELECT 1 FROM notebooks UNION ALL SELECT 1 FROM load_errors LIMIT 1").fetchone()
+    except (NbsqlError, sqlite3.Error):
+        return False
+
+
+@contextmanager
+def building(path: str | Path) -> Iterator[str]:
+    """Build a new database in a side file and move it over ``path`` when complete.
+
+    Without a journal, writing is about a third cheaper; crash safety comes from the side file:
+    ``path`` first gets the empty schema (a killed build leaves that valid, empty database) and is
+    replaced atomically only once the build has finished.
+    """
+    side = f"{path}.building"
+    for leftover in (side, f"{side}-journal"):
+        if os.path.exists(leftover):
+            os.remove(leftover)
+    with closing(sqlite3.connect(path, isolation_level=None)) as placeholder:
+        if placeholder.execute("SELECT 1 FROM sqlite_master WHERE name = 'notebooks'").fetchone() is None:
+            with transaction(placeholder):
+                schema.create(placeholder)
+    try:
+        yield side
+        with closing(sqlite3.connect(side, isolation_level=None)) as finished:
+            finished.execute("PRAGMA journal_mode = WAL")
+        os.replace(side, path)
+    finally:
+        if os.path.exists(side):
+            os.remove(side)
 
 
 @contextmanager

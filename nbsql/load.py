@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from . import __version__
-from .database import NbsqlError, default_db, open_for_writing, transaction
+from .database import NbsqlError, building, check_sqlite_file, default_db, is_empty, open_for_writing, transaction
 from .health.check import check_notebook
 from .health.config import Settings
 from .health.store import finding_rows, run_corpus_rules, store_rules
@@ -139,7 +139,19 @@ def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None,
             raise NbsqlError(f"no such file or folder: {path}")
     exclude = tuple(exclude)
     db = str(db or default_db())
-    conn = open_for_writing(db, rebuild=full)
+    check_sqlite_file(db)
+    if is_empty(db):
+        with building(db) as side:
+            return _load(paths, db, open_for_writing(side, journal=False), started, exclude=exclude, jobs=jobs,
+                         prune=prune, follow_symlinks=follow_symlinks, checks=checks, settings=settings,
+                         progress=progress, full=full)
+    return _load(paths, db, open_for_writing(db, rebuild=full), started, exclude=exclude, jobs=jobs, prune=prune,
+                 follow_symlinks=follow_symlinks, checks=checks, settings=settings, progress=progress, full=full)
+
+
+def _load(paths: list, db: str, conn, started: float, *, exclude: tuple[str, ...], jobs: int | None, prune: bool,
+          follow_symlinks: bool, checks: bool, settings: Settings | None,
+          progress: Callable[[int, int], None] | None, full: bool) -> LoadReport:
     try:
         scanned = [(root, found, os.path.isdir(path)) for path in paths
                    for root, found in [find_notebooks(path, exclude, follow_symlinks)]]
@@ -162,7 +174,8 @@ def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None,
                          "removed = ?, failed = ? WHERE id = ?",
                          (now(), round(report.seconds, 3), report.seen, report.loaded, report.unchanged,
                           report.removed, report.failed, load_id))
-        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
     finally:
         conn.close()
     return report

@@ -197,29 +197,59 @@ def test_serial_and_parallel_loads_are_identical(tmp_path):
     assert table_dump(tmp_path / "serial.db") == table_dump(tmp_path / "parallel.db")
 
 
-def test_killed_load_leaves_a_sound_database_and_a_rerun_completes_it(tmp_path):
-    db = tmp_path / "killed.db"
-    command = [sys.executable, "-m", "nbsql", "load", str(REAL), "--db", str(db), "--jobs", "2", "--quiet"]
+def _kill_when(command: list[str], ready, seconds: float = 60) -> None:
+    """Run ``command`` and SIGKILL its whole process group once ``ready()`` holds."""
     process = subprocess.Popen(command, start_new_session=True)
-    deadline = time.time() + 60
-    loaded = 0
-    while time.time() < deadline and process.poll() is None:
-        time.sleep(0.05)
-        try:
-            with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
-                loaded = conn.execute("SELECT count(*) FROM notebooks").fetchone()[0]
-        except sqlite3.Error:
-            continue
-        if loaded >= 100:
-            break
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    assert 0 < loaded < len(notebook_files(REAL)), "the load must be killed part-way"
+    deadline = time.time() + seconds
+    try:
+        while time.time() < deadline and process.poll() is None:
+            time.sleep(0.05)
+            if ready():
+                break
+        assert process.poll() is None, "the load finished before it could be killed"
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _count(db: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+            return conn.execute("SELECT count(*) FROM notebooks").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def _load_command(db: Path) -> list[str]:
+    return [sys.executable, "-m", "nbsql", "load", str(REAL), "--db", str(db), "--jobs", "2", "--quiet"]
+
+
+def test_killed_load_leaves_a_sound_database_and_a_rerun_completes_it(tmp_path):
+    """A load into a database that holds notebooks commits batch by batch (WAL): kill it part-way."""
+    db, clean = tmp_path / "killed.db", tmp_path / "clean.db"
+    for target in (db, clean):
+        nbsql.load(SAMPLES, target)
+    samples = _count(db)
+    _kill_when(_load_command(db), lambda: _count(db) >= samples + 100)
+    assert samples + 100 <= _count(db) < samples + len(notebook_files(REAL)), "the load must be killed part-way"
     check_database(db)
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT finished FROM loads").fetchone()[0] is None
+        assert conn.execute("SELECT finished FROM loads ORDER BY id DESC").fetchone()[0] is None
     nbsql.load(REAL, db)
-    clean = tmp_path / "clean.db"
+    nbsql.load(REAL, clean)
+    check_database(db)
+    assert table_dump(db) == table_dump(clean)
+
+
+def test_killed_fresh_build_leaves_an_empty_database(tmp_path):
+    """A first load builds in a side file: killed, it leaves the empty schema and no half notebook."""
+    db, clean = tmp_path / "fresh.db", tmp_path / "clean.db"
+    side = tmp_path / "fresh.db.building"
+    _kill_when(_load_command(db), lambda: side.exists() and side.stat().st_size > 5_000_000)
+    check_database(db)
+    assert _count(db) == 0
+    nbsql.load(REAL, db)
+    assert not side.exists()
     nbsql.load(REAL, clean)
     check_database(db)
     assert table_dump(db) == table_dump(clean)

@@ -256,9 +256,7 @@ def hard_coded_secret(nb: NotebookContext, limits):
     """
     for cell in nb.cells:
         texts = [("source", cell.source)] if cell.cell_type == "code" else []
-        texts += [("output", o.text) for o in cell.outputs if o.text]
-        texts += [("output", value) for o in cell.outputs for mime, value in o.data.items()
-                  if isinstance(value, str) and (mime.startswith("text/") or mime.endswith("json"))]
+        texts += [("output", text) for o in cell.outputs for text in (o.text, o.evalue, _shown_text(o.data)) if text]
         for where, text in texts:
             for line, kind in find_secrets(text):
                 yield hit(f"{kind} in the cell's {where}", cell.position, line if where == "source" else None,
@@ -268,6 +266,15 @@ def hard_coded_secret(nb: NotebookContext, limits):
 
 
 #: Per library: how a draw looks ({alias} is the name it was imported as) and how a seed looks.
+def _shown_text(data: dict) -> str | None:
+    """The text a bundle shows: its plain text, else its first textual representation."""
+    plain = data.get("text/plain")
+    if isinstance(plain, str):
+        return plain
+    return next((v for m, v in data.items() if isinstance(v, str) and (m.startswith("text/") or m.endswith("json"))),
+                None)
+
+
 _RANDOM = {
     "numpy": (r"\b{alias}\.random\.(?!seed\b|default_rng\(\s*[^\s)]|RandomState\(\s*[^\s)]|Generator\b)\w+\(",
               r"\b{alias}\.random\.seed\(\s*[^\s)]|default_rng\(\s*[^\s)]|RandomState\(\s*[^\s)]"),

@@ -10,15 +10,18 @@ from ..context import NotebookContext
 from ..registry import hit, rule
 
 _HTML_H1 = re.compile(r"<h1[\s>]", re.I)
+_MAYBE_H1 = re.compile(r"^ {0,3}#[ \t]|^ {0,3}=+[ \t]*\r?$", re.M)
 _MARKDOWN = MarkdownIt("commonmark")
 
 
 def _has_h1(source: str) -> bool:
     """A level-1 heading, as a markdown parser sees it (not a '#' line inside a code block)."""
-    if "#" not in source and "=" not in source and "<" not in source:
+    if _HTML_H1.search(source):
+        return True
+    if not _MAYBE_H1.search(source):
         return False
     tokens = _MARKDOWN.parse(source.replace("\r\n", "\n"))
-    return any(t.type == "heading_open" and t.tag == "h1" for t in tokens) or bool(_HTML_H1.search(source))
+    return any(t.type == "heading_open" and t.tag == "h1" for t in tokens)
 _PORTABLE = re.compile(r"^[A-Za-z0-9._-]+$")
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\.|$)", re.I)
 
