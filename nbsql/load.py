@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Iterator
 
 from . import __version__
 from .database import NbsqlError, building, check_sqlite_file, default_db, is_empty, open_for_writing, transaction
-from .health.check import check_notebook
+from .health.check import check_notebook, prepare_checks
 from .health.config import Settings
 from .health.store import finding_rows, run_corpus_rules, store_rules
 from .model import NotebookError
@@ -251,6 +251,8 @@ def _results(tasks: list[Task], jobs: int | None, settings: Settings | None) -> 
         _use_settings(settings)
         yield from map(process_task, tasks)
         return
+    if settings is not None:
+        prepare_checks()  # compiled once here, inherited by the forked workers
     method = "fork" if sys.platform.startswith("linux") else None
-    with multiprocessing.get_context(method).Pool(jobs, _use_settings, (settings,), maxtasksperchild=500) as pool:
+    with multiprocessing.get_context(method).Pool(jobs, _use_settings, (settings,)) as pool:
         yield from pool.imap(process_task, tasks, chunksize=2)

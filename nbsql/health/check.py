@@ -32,6 +32,15 @@ def check_failed(nb: NotebookContext, limits):
     return ()
 
 
+def prepare_checks() -> None:
+    """Build what the rules need once (secret detectors, schema validators), e.g. before forking."""
+    from .secrets import prepare as prepare_secrets
+    from .validate import prepare as prepare_validators
+
+    prepare_secrets()
+    prepare_validators()
+
+
 def check_notebook(notebook: Notebook, facts: dict[int, CodeFacts], settings: Settings, *, path: str = "",
                    size: int = 0, raw: Any = None, python: bool = True) -> list[Finding]:
     """Findings of every notebook- and cell-scope rule, suppressions applied."""

@@ -42,6 +42,10 @@ def _scoped(pattern: re.Pattern) -> str:
     return f"(?i:{text})" if pattern.flags & re.IGNORECASE else f"(?:{text})"
 
 
+def prepare() -> None:
+    _detectors()
+
+
 def find_secrets(text: str) -> list[tuple[int, str]]:
     """(1-based line, kind of secret) for each secret in ``text``."""
     if not text:

@@ -13,6 +13,13 @@ def _validator(version: int, minor: int, name: str):
     return get_validator(version=version, version_minor=minor, name=name)
 
 
+def prepare() -> None:
+    """Compile the validators of nbformat 3 and 4.0-4.5."""
+    for major, minors in ((3, (0,)), (4, range(6))):
+        for minor in minors:
+            _validator(major, minor, "fastjsonschema")
+
+
 def _version(raw: dict) -> tuple[int, int] | None:
     major, minor = raw.get("nbformat"), raw.get("nbformat_minor")
     if major not in (3, 4):
