@@ -56,6 +56,23 @@ class LoadReport:
                 f"in {self.seconds:.2f}s ({self.notebooks_per_second:.0f} notebooks/s)")
 
 
+@dataclass(frozen=True)
+class LoadOptions:
+    """How one run loads (``settings`` None: without the health checks)."""
+
+    full: bool = False
+    jobs: int | None = None
+    exclude: tuple[str, ...] = ()
+    prune: bool = True
+    follow_symlinks: bool = False
+    settings: Settings | None = None
+
+    def as_json(self) -> dict:
+        return {"full": self.full, "jobs": self.jobs, "exclude": list(self.exclude), "prune": self.prune,
+                "follow_symlinks": self.follow_symlinks,
+                "checks": self.settings.fingerprint if self.settings else None}
+
+
 @dataclass(frozen=True, slots=True)
 class Task:
     root: str
@@ -137,35 +154,30 @@ def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None,
     for path in paths:
         if not os.path.lexists(path):
             raise NbsqlError(f"no such file or folder: {path}")
-    exclude = tuple(exclude)
+    options = LoadOptions(full, jobs, tuple(exclude), prune, follow_symlinks,
+                          (settings or Settings()) if checks else None)
     db = str(db or default_db())
     check_sqlite_file(db)
     if is_empty(db):
         with building(db) as side:
-            return _load(paths, db, open_for_writing(side, journal=False), started, exclude=exclude, jobs=jobs,
-                         prune=prune, follow_symlinks=follow_symlinks, checks=checks, settings=settings,
-                         progress=progress, full=full)
-    return _load(paths, db, open_for_writing(db, rebuild=full), started, exclude=exclude, jobs=jobs, prune=prune,
-                 follow_symlinks=follow_symlinks, checks=checks, settings=settings, progress=progress, full=full)
+            return _load(paths, db, open_for_writing(side, journal=False), options, started, progress)
+    return _load(paths, db, open_for_writing(db, rebuild=full), options, started, progress)
 
 
-def _load(paths: list, db: str, conn, started: float, *, exclude: tuple[str, ...], jobs: int | None, prune: bool,
-          follow_symlinks: bool, checks: bool, settings: Settings | None,
-          progress: Callable[[int, int], None] | None, full: bool) -> LoadReport:
+def _load(paths: list, db: str, conn, options: LoadOptions, started: float,
+          progress: Callable[[int, int], None] | None) -> LoadReport:
+    settings = options.settings
     try:
         scanned = [(root, found, os.path.isdir(path)) for path in paths
-                   for root, found in [find_notebooks(path, exclude, follow_symlinks)]]
-        settings = (settings or Settings()) if checks else None
-        options = {"full": full, "jobs": jobs, "exclude": list(exclude), "prune": prune,
-                   "follow_symlinks": follow_symlinks, "checks": settings.fingerprint if settings else None}
+                   for root, found in [find_notebooks(path, options.exclude, options.follow_symlinks)]]
         with transaction(conn):
             store_rules(conn)
             load_id = conn.execute(
                 "INSERT INTO loads(started, roots, options, nbsql_version) VALUES (?, ?, ?, ?)",
-                (now(), json.dumps([os.path.abspath(p) for p in paths]), json.dumps(options), __version__),
+                (now(), json.dumps([os.path.abspath(p) for p in paths]), json.dumps(options.as_json()), __version__),
             ).lastrowid
         report = LoadReport(db=db, load_id=load_id)
-        _run(conn, report, scanned, prune, jobs, settings, progress)
+        _run(conn, report, scanned, options.prune, options.jobs, settings, progress)
         if settings is not None:
             run_corpus_rules(conn, settings)
         report.seconds = time.perf_counter() - started
