@@ -7,6 +7,7 @@ Hooks name only the arguments they use and return None for values that are not t
 from __future__ import annotations
 
 import html
+import json
 
 from datasette import hookimpl
 from markupsafe import Markup
@@ -26,6 +27,8 @@ def _get(row, name: str):
 
 
 def _raster_mime(data: bytes) -> str | None:
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
     return next((mime for magic, mime in _RASTER_MAGIC if data.startswith(magic)), None)
 
 
@@ -39,6 +42,9 @@ def render_cell(row, value, column, table, database, datasette):
         if table and _get(row, "id") is not None:
             href = datasette.urls.table(database, table) + f"/{_get(row, 'id')}.blob?_blob_column={column}"
         return render.image(mime, value, href=href)
+    if table is None and column == "notebook" and isinstance(value, int) and datasette is not None:
+        return Markup(f'<a href="{datasette.urls.path("/-/nbsql/notebooks/")}{value}?database={html.escape(database)}">'
+                      f"{value}</a>")  # canned queries name the notebook id this way
     if not isinstance(value, str):
         return None
     if table is None and column in ("source_snippet", "output_snippet"):
@@ -50,7 +56,8 @@ def render_cell(row, value, column, table, database, datasette):
     if table in ("cells", "code_cells") and column == "source":
         kind = _get(row, "cell_type") or ("code" if table == "code_cells" else None)
         if kind == "markdown":
-            return render.markdown(value)
+            attachments = _get(row, "attachments")
+            return render.markdown(value, json.loads(attachments) if attachments else None)
         if kind == "code":
             return render.code(value, _get(row, "language"))
         return None

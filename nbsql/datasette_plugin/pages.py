@@ -15,7 +15,7 @@ CSP = ("default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inlin
        "script-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 _SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
                      "Referrer-Policy": "no-referrer"}
-_BUNDLE_ORDER = ("image/png", "image/jpeg", "image/gif", "image/svg+xml", "text/html", "text/markdown",
+_BUNDLE_ORDER = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml", "text/html", "text/markdown",
                  "text/latex", "application/json", "text/plain")
 
 
@@ -114,8 +114,9 @@ async def gallery_page(request, datasette):
     """``/-/nbsql/gallery?q=&path=``: images from many notebooks, each linking to its cell."""
     db = await _database(datasette, request)
     term, path = request.args.get("q", "").strip(), request.args.get("path", "").strip()
-    limit = max(1, min(int(request.args.get("limit", "60") or 60), 500))
-    clauses, params = ["d.mime IN ('image/png', 'image/jpeg', 'image/gif', 'image/svg+xml')",
+    limit = request.args.get("limit", "")
+    limit = max(1, min(int(limit), 500)) if limit.isdigit() else 60
+    clauses, params = ["d.mime IN ('image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/svg+xml')",
                        "d.invalid_base64 = 0"], []
     if path:
         clauses.append("n.path GLOB ?")

@@ -26,7 +26,7 @@ from ..text import strip_ansi
 
 RASTER_MIMES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 _DATA_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*$")
-_SAFE_LINK = re.compile(r"^(https?:|mailto:|#|/(?!/)|[\w.-]+(/|$|\.))", re.I)
+_SAFE_LINK = re.compile(r"^(https?:|mailto:|#|/(?![/\\])|[\w.-]+(/|$|\.))", re.I)
 _TAGS = nh3.ALLOWED_TAGS | {"tfoot"}
 _ATTRIBUTES = {**{tag: set(values) for tag, values in nh3.ALLOWED_ATTRIBUTES.items()},
                "table": {"summary", "align"}, "th": {"rowspan", "colspan", "align", "scope"},
