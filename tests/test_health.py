@@ -284,3 +284,13 @@ def test_agreement_with_an_independent_computation(corpus_db):
     assert union("NB008", "NB009") == expected["empty"]
     assert union("NB005", "NB006") == expected["non_executed"]
     assert len(expected["out_of_order"]) > 50 and len(expected["skips"]) > 100
+
+
+def test_python_rules_stay_silent_on_other_languages(samples_db):
+    """The R and Julia samples are full of things Python rules would flag; only neutral rules speak."""
+    python_only = {code for code, rule in RULES.items() if rule.python_only}
+    with open_db(samples_db) as conn:
+        rows = conn.execute("SELECT DISTINCT f.rule FROM findings f JOIN notebooks n ON n.id = f.notebook "
+                            "WHERE n.language IN ('r', 'julia')").fetchall()
+        neutral = {r[0] for r in rows}
+    assert neutral and not neutral & python_only

@@ -2,8 +2,9 @@
 
 Running every detector on every line costs about 80 µs a line, and even the union of their
 patterns is slow on megabytes of outputs. So a literal gate (the words and token prefixes the
-detectors key on; a test checks it lets each detector's example through) picks the lines, the
-union of the detectors' patterns confirms them, and only then the detectors run.
+detectors key on; the rule fixtures and tests check it lets secrets through) picks the lines, and
+on those only the detectors whose own patterns match run: a regex-based detector when one of
+its patterns matches, the keyword detector when a secret-like word is assigned a string.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from functools import lru_cache
 #: Detectors left out: entropy guesses fire on hashes, ids and base64 data everywhere in
 #: notebooks, and public IP addresses are not secrets.
 _SKIPPED = {"Base64 High Entropy String", "Hex High Entropy String", "Public IP (ipv4)"}
-_KEYWORDS = r"(?i:pass(?:word|wd|phrase)?|secret|token|api_?key|private_?key|credential|auth)"
+#: A secret-like word given a quoted value (``password = "..."``, ``"token": '...'``): the keyword
+#: detector's case.
+_KEYWORD_ASSIGNED = re.compile(r"(?i:pass|pwd|secret|token|key|auth|cred)[\w-]*['\"\]]*\s*(?:[:=]=?|!=|,|\()\s*"
+                               r"[rbuf]{0,2}['\"]")
 #: Words and token prefixes the detectors key on (checked with ``in`` on lower-cased text: fast).
 _GATE_WORDS = ("key", "pass", "pwd", "secret", "token", "auth", "cred", "akia", "asia", "akc", "xox", "k_live",
                "sk-", "sg.", "begin", "eyj", "npm_", "pypi", "sq0", "eaaa", "slack", "-us")
@@ -32,8 +36,8 @@ def _detectors():
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
     plugins = [cls() for kind, cls in get_mapping_from_secret_type_to_class().items() if kind not in _SKIPPED]
-    patterns = [_scoped(p) for plugin in plugins for p in getattr(plugin, "denylist", ())]
-    return plugins, re.compile("|".join(patterns + [_KEYWORDS]))
+    return [(plugin, re.compile("|".join(_scoped(p) for p in plugin.denylist)) if getattr(plugin, "denylist", None)
+             else _KEYWORD_ASSIGNED) for plugin in plugins]
 
 
 def _scoped(pattern: re.Pattern) -> str:
@@ -52,12 +56,12 @@ def find_secrets(text: str) -> list[tuple[int, str]]:
         return []
     if not _gate(text):
         return []
-    plugins, trigger = _detectors()
+    detectors = _detectors()
     found = []
     for number, line in enumerate(text.splitlines(), 1):
-        if len(line) > 2000 or not _gate(line) or not trigger.search(line):
+        if len(line) > 2000 or not _gate(line):
             continue
-        kinds = {secret.type for plugin in plugins
+        kinds = {secret.type for plugin, pattern in detectors if pattern.search(line)
                  for secret in plugin.analyze_line(filename="cell.py", line=line, line_number=number)}
         found.extend((number, kind) for kind in sorted(kinds))
     return found
