@@ -199,8 +199,8 @@ class _Scan:
                         node.comparators + [node.left])
         elif name == "Constant" and isinstance(node.value, str) and node.end_lineno != node.lineno:
             self.string_lines.update(range(node.lineno + 1, node.end_lineno + 1))
-        for field in node._fields:
-            value = getattr(node, field, None)
+        for attribute in node._fields:
+            value = getattr(node, attribute, None)
             if isinstance(value, list):
                 for item in value:
                     if isinstance(item, ast.AST):

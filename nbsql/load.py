@@ -207,7 +207,7 @@ def _run(conn, report: LoadReport, scanned: list[tuple[str, list[Found], bool]],
     tasks: list[Task] = []
     failed_early: list[FileResult] = []
     seen_keys: set[tuple[str, str]] = set()
-    for root, found, _ in scanned:
+    for _, found, _ in scanned:
         for item in found:
             key = (item.root, item.path)
             if key in seen_keys:

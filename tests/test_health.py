@@ -6,8 +6,6 @@ import csv
 import io
 import json
 import re
-import shutil
-import sqlite3
 from pathlib import Path
 
 import jsonschema
@@ -19,7 +17,7 @@ from nbsql.cli import cli
 from nbsql.health import Settings, health
 from nbsql.health.registry import RULES
 
-from .conftest import EDGE, REAL, REPO, SAMPLES, open_db
+from .conftest import REAL, REPO, SAMPLES, open_db
 
 SARIF_SCHEMA = json.loads((REPO / "tests" / "data" / "sarif-2.1.0.json").read_text())
 

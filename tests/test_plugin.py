@@ -11,7 +11,6 @@ import sys
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 from datasette.app import Datasette
@@ -19,7 +18,7 @@ from markupsafe import Markup
 
 import nbsql
 from nbsql.datasette_plugin import render, render_cell
-from nbsql.metadata import CANNED_QUERIES, FACETS, datasette_metadata
+from nbsql.metadata import CANNED_QUERIES, FACETS
 from nbsql.serve import make_datasette
 
 from .conftest import REAL, SAMPLES

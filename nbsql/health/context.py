@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import ast
 import json
-import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from pyflakes.checker import Checker
 
-from ..code import CodeFacts, mask_ipython
+from ..code import CodeFacts
 from ..model import Cell, Notebook
 
 
