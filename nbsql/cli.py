@@ -164,12 +164,15 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
               help="Address to bind; anything beyond this machine prints a warning.")
 @click.option("--port", "-p", type=click.IntRange(0, 65535), default=8001, show_default=True, help="Port.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the browser.")
-def serve(db: str, host: str, port: int, open_browser: bool) -> None:
+@click.option("--metadata", "-m", type=click.Path(exists=True, dir_okay=False),
+              help="A Datasette metadata.json to use instead of the one generated from the schema.")
+def serve(db: str, host: str, port: int, open_browser: bool, metadata: str | None) -> None:
     """Explore the database in Datasette (read-only, with notebook-aware pages)."""
     from .serve import serve as run_server
 
     with _user_errors():
-        run_server(db, host=host, port=port, open_browser=open_browser, warn=lambda m: click.echo(m, err=True))
+        run_server(db, host=host, port=port, open_browser=open_browser, metadata=metadata,
+                   warn=lambda m: click.echo(m, err=True))
 
 
 @cli.command()

@@ -134,7 +134,10 @@ CANNED_QUERIES: dict[str, dict[str, str]] = {
 
 
 def datasette_metadata(database: str = "notebooks") -> dict:
-    """Titles and descriptions of the database, tables, views and columns; facets, sorts, queries."""
+    """Titles and descriptions of the database, tables, views and columns; facets, sorts, queries.
+
+    A new document each call: Datasette writes into the metadata it is given.
+    """
     tables: dict[str, dict] = {}
     for table in schema.TABLES:
         entry: dict = {"description": table.description,
@@ -142,7 +145,7 @@ def datasette_metadata(database: str = "notebooks") -> dict:
         if table.label_column:
             entry["label_column"] = table.label_column
         if table.name in FACETS:
-            entry["facets"] = FACETS[table.name]
+            entry["facets"] = list(FACETS[table.name])
         sort = SORTS.get(table.name)
         if sort:
             entry["sort_desc" if sort.startswith("-") else "sort"] = sort.lstrip("-")
@@ -153,4 +156,4 @@ def datasette_metadata(database: str = "notebooks") -> dict:
         tables[view.name] = {"description": view.description}
     return {"title": schema.DATABASE_TITLE, "description": schema.DATABASE_DESCRIPTION,
             "databases": {database: {"description": schema.DATABASE_DESCRIPTION, "tables": tables,
-                                     "queries": CANNED_QUERIES}}}
+                                     "queries": {name: dict(q) for name, q in CANNED_QUERIES.items()}}}}

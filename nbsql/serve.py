@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import webbrowser
 from pathlib import Path
@@ -14,24 +15,36 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 SETTINGS = {"sql_time_limit_ms": 3000, "facet_time_limit_ms": 500, "max_returned_rows": 1000}
 
 
-def make_datasette(db: str | Path | None = None):
-    """A Datasette app on ``db`` (opened read-only by Datasette) with nbsql's metadata."""
+def make_datasette(db: str | Path | None = None, metadata: str | Path | None = None):
+    """A Datasette app on ``db`` (opened read-only by Datasette) with nbsql's metadata.
+
+    ``metadata`` names a metadata.json to use instead (for example an edited copy of the
+    repository's ``metadata.json``); by default it is generated from the schema.
+    """
     from datasette.app import Datasette
 
     path = Path(db or default_db())
     if not path.is_file():
         raise NbsqlError(f"no database at {path}: run 'nbsql load PATH' first")
     check_sqlite_file(path)
-    return Datasette([str(path)], metadata=datasette_metadata(path.stem), settings=SETTINGS,
-                     cors=False)
+    document = datasette_metadata(path.stem)
+    if metadata is not None:
+        try:
+            document = json.loads(Path(metadata).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise NbsqlError(f"cannot read metadata {metadata}: {exc}") from None
+        databases = document.get("databases", {})
+        if path.stem not in databases and len(databases) == 1:  # written for another file name
+            document["databases"] = {path.stem: next(iter(databases.values()))}
+    return Datasette([str(path)], metadata=document, settings=SETTINGS, cors=False)
 
 
 def serve(db: str | Path | None = None, host: str = "127.0.0.1", port: int = 8001, open_browser: bool = False,
-          warn=print) -> None:
+          metadata: str | Path | None = None, warn=print) -> None:
     """Serve until interrupted. Binding beyond this machine prints a warning."""
     import uvicorn
 
-    datasette = make_datasette(db)
+    datasette = make_datasette(db, metadata)
     if host not in LOCAL_HOSTS:
         warn(f"Warning: serving on {host}: anyone who can reach this machine can read the notebooks.")
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"

@@ -211,3 +211,14 @@ def test_serving_while_loading_stays_consistent(tmp_path):
     loader.join()
     assert len(answers) > 3 and all(a["whole"] == 1 for a in answers)
     assert len({a["notebooks"] for a in answers}) > 1, "the load was not observed in progress"
+
+
+def test_serve_uses_the_repository_metadata_json(samples_db):
+    from .conftest import REPO
+
+    datasette = make_datasette(samples_db, REPO / "metadata.json")  # written for notebooks.db: renamed to samples
+    page = get(datasette, "/samples/findings").text
+    assert "Health findings: one row per problem found by a rule" in page
+    assert get(datasette, "/samples/findings_by_rule.json?_shape=array").status_code == 200
+    with pytest.raises(nbsql.NbsqlError, match="cannot read metadata"):
+        make_datasette(samples_db, REPO / "README.md")
