@@ -29,7 +29,7 @@ from .writer import FileResult, Writer, now
 
 #: Files below this count are parsed in-process: starting workers would cost more.
 PARALLEL_THRESHOLD = 16
-BATCH_FILES = 200
+BATCH_FILES = 50
 BATCH_BYTES = 32 * 1024 * 1024
 
 
