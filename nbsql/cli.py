@@ -160,7 +160,7 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
 
 @cli.command()
 @DB_OPTION
-@click.option("--host", "-h", default="127.0.0.1", show_default=True,
+@click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; anything beyond this machine prints a warning.")
 @click.option("--port", "-p", type=click.IntRange(0, 65535), default=8001, show_default=True, help="Port.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the browser.")
