@@ -6,6 +6,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...rows import PYTHON_LANGUAGES
 from ..manifests import PROVIDED_BY_JUPYTER, declared_in, distributions_for, manifest_files, nearest_manifest
 from ..registry import hit, rule
 
@@ -17,8 +18,8 @@ class CorpusContext:
     def notebooks(self, python_only: bool = False):
         sql = "SELECT id, root, path, language FROM notebooks"
         if python_only:
-            sql += " WHERE language IS NULL OR language IN ('python', 'python2', 'python3', 'ipython', 'pyspark')"
-        return self.conn.execute(sql).fetchall()
+            sql += f" WHERE language IS NULL OR language IN ({', '.join('?' * len(PYTHON_LANGUAGES))})"
+        return self.conn.execute(sql, sorted(PYTHON_LANGUAGES) if python_only else []).fetchall()
 
 
 @rule("NB116", "duplicate-across-notebooks", "info", "corpus", "A code cell also appears in other notebooks",
