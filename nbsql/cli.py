@@ -112,6 +112,12 @@ def health(paths: tuple[str, ...], db: str, select: tuple[str, ...], ignore: tup
         except KeyError as exc:
             raise NbsqlError(f"unknown rule selector {exc.args[0]!r} (see 'nbsql rules')") from None
         result = checks.health(paths, db, settings=settings, severity=severity, jobs=jobs)
+    if result.unchecked:
+        click.echo(f"Warning: {result.unchecked} notebook(s) were loaded with --no-checks and have no findings; "
+                   "give their paths to 'nbsql health' to check them.", err=True)
+    if result.stale:
+        click.echo(f"Warning: {result.stale} notebook(s) were checked with other rules or thresholds; give their "
+                   "paths to 'nbsql health' to check them again.", err=True)
     if statistics:
         stats = report.statistics(result.rows, result.notebooks)
         output.write(report.render_statistics(stats, result.notebooks, output_format, result.figures))

@@ -202,12 +202,18 @@ def test_rules_command():
 def test_load_without_checks_and_rechecking(tmp_path):
     db = tmp_path / "nb.db"
     nbsql.load(SAMPLES, db, checks=False)
+    warned = CliRunner().invoke(cli, ["health", "--db", str(db)])
+    assert "9 notebook(s) were loaded with --no-checks" in warned.stderr and warned.exit_code == 0
     with open_db(db) as conn:
         assert conn.execute("SELECT count(*) FROM findings").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM rules").fetchone()[0] == len(RULES)
     report = nbsql.load(SAMPLES, db)  # checks now on: every notebook is checked, though unchanged
     assert report.loaded == 9
     assert nbsql.load(SAMPLES, db).unchanged == 9
+    config = tmp_path / "nbsql.toml"
+    config.write_text("[rules.NB113]\nmax_lines = 3\n")
+    stale = CliRunner().invoke(cli, ["health", "--db", str(db), "--config", str(config)])
+    assert "Warning: 9 notebook(s) were checked with other rules or thresholds" in stale.stderr
     changed = Settings(thresholds={"NB113": {"max_lines": 3}})
     assert nbsql.load(SAMPLES, db, settings=changed).loaded == 9
 

@@ -20,6 +20,8 @@ class HealthReport:
     notebooks: int
     settings: Settings
     figures: list[dict] = field(default_factory=list)
+    unchecked: int = 0  # notebooks loaded with --no-checks: they have no findings
+    stale: int = 0  # notebooks checked with other rules or thresholds than ``settings``
 
     @property
     def failed(self) -> bool:
@@ -41,7 +43,11 @@ def health(paths: Iterable[str | Path] = (), db: str | Path | None = None, *, se
         load_notebooks(paths, db, jobs=jobs, settings=settings)
     with closing(connect(db)) as conn:
         rows = read_findings(conn, settings, paths, severity)
-        return HealthReport(rows, notebooks_in_scope(conn, paths), settings, pimentel(conn, paths))
+        unchecked, stale = conn.execute(
+            "SELECT count(*) FILTER (WHERE checked_with IS NULL), "
+            "count(*) FILTER (WHERE checked_with IS NOT NULL AND checked_with != ?) FROM notebooks",
+            (settings.fingerprint,)).fetchone()
+        return HealthReport(rows, notebooks_in_scope(conn, paths), settings, pimentel(conn, paths), unchecked, stale)
 
 
 __all__ = ["Finding", "HealthReport", "RULES", "Rule", "Settings", "find", "health", "load_settings"]
