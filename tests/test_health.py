@@ -149,8 +149,9 @@ def test_configuration_thresholds_select_and_per_path_ignores(repo):
     assert "NB001" not in result.output and "NB102" not in result.output
     assert result.exit_code == 0  # fail-on = error and the only error is ignored for that path
     Path("nbsql.toml").write_text('select = ["NB113"]\n')  # nbsql.toml wins over pyproject.toml
-    assert {r.split(": ")[1].split()[0] for r in run("health", "--db", "nb.db").output.splitlines()[:-1]} == \
-        {"NB113"}
+    reported = run("health", "--db", "nb.db")
+    assert {r.split(": ")[1].split()[0] for r in reported.stdout.splitlines()[:-1]} == {"NB113"}
+    assert "were checked with other rules or thresholds" in reported.stderr  # nbsql.toml sets default thresholds
 
 
 @pytest.mark.parametrize("content, message", [
