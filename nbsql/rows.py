@@ -35,9 +35,6 @@ class NotebookRows:
     notebook: dict[str, Any]
     tables: dict[str, list[tuple]] = field(default_factory=dict)
 
-    def count(self) -> int:
-        return sum(len(rows) for rows in self.tables.values())
-
 
 def to_json(value: Any) -> str | None:
     """JSON text for storage (None stays NULL); orjson, with stdlib json for huge integers."""

@@ -10,8 +10,8 @@ from ..model import Notebook
 from . import rules  # noqa: F401  (registers every rule)
 from .config import Settings
 from .context import NotebookContext
-from .registry import RULES, Finding, hit, ordered, rule
-from .suppress import cell_suppressions, notebook_suppressions, suppressed
+from .registry import Finding, hit, ordered, rule
+from .suppress import cell_suppressions, notebook_suppressions, unsuppressed
 
 
 @rule("NB000", "check-failed", "error", "notebook", "A rule failed on this notebook")
@@ -53,23 +53,7 @@ def check_notebook(notebook: Notebook, facts: dict[int, CodeFacts], settings: Se
             found.extend(replace(f, code=item.code) for f in item.check(context, settings.limits(item.code)))
         except Exception as exc:  # a bug in one rule must not lose the notebook or the other rules
             found.append(replace(hit(f"rule {item.code} failed: {type(exc).__name__}: {exc}"[:300]), code="NB000"))
-    return _unsuppressed(found, notebook)
-
-
-def _unsuppressed(found: list[Finding], notebook: Notebook) -> list[Finding]:
-    whole = notebook_suppressions(notebook)
-    per_cell = {}
-    kept = []
-    for finding in found:
-        if suppressed(finding.code, whole):
-            continue
-        if finding.position is not None:
-            if finding.position not in per_cell:
-                per_cell[finding.position] = cell_suppressions(notebook.cells[finding.position])
-            if suppressed(finding.code, per_cell[finding.position]):
-                continue
-        kept.append(finding)
-    return kept
-
-
-__all__ = ["RULES", "check_notebook"]
+    kept = unsuppressed(((None, f) for f in found), lambda _: notebook_suppressions(notebook.metadata),
+                        lambda _, position: cell_suppressions(notebook.cells[position].tags,
+                                                              notebook.cells[position].source))
+    return [finding for _, finding in kept]

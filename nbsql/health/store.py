@@ -6,14 +6,14 @@ import json
 import sqlite3
 
 from ..database import transaction
-from ..model import Cell, Notebook
+from ..model import Notebook
 from ..rows import to_json
 from .check import check_failed  # noqa: F401  (registers NB000 before the rules table is written)
 from .config import Settings
 from .manifests import clear_manifest_caches
 from .registry import RULES, Finding, ordered
 from .rules.corpus import CorpusContext
-from .suppress import cell_suppressions, notebook_suppressions, suppressed
+from .suppress import cell_suppressions, notebook_suppressions, unsuppressed
 
 _RULE_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead")
 
@@ -64,23 +64,13 @@ def run_corpus_rules(conn: sqlite3.Connection, settings: Settings) -> int:
 
 def _unsuppressed(conn: sqlite3.Connection, found: list[tuple[int, Finding]]) -> list[tuple[int, Finding]]:
     """Apply the suppressions written in the notebooks, read back from the database."""
-    whole: dict[int, frozenset[str]] = {}
-    cells: dict[tuple[int, int], frozenset[str]] = {}
-    kept = []
-    for notebook, finding in found:
-        if notebook not in whole:
-            metadata = conn.execute("SELECT metadata FROM notebooks WHERE id = ?", (notebook,)).fetchone()[0]
-            whole[notebook] = notebook_suppressions(Notebook(4, None, 4, json.loads(metadata or "{}"), ()))
-        if suppressed(finding.code, whole[notebook]):
-            continue
-        if finding.position is not None:
-            key = (notebook, finding.position)
-            if key not in cells:
-                source, tags = conn.execute("SELECT source, tags FROM cells WHERE notebook = ? AND position = ?",
-                                            key).fetchone()
-                cells[key] = cell_suppressions(Cell(finding.position, "code", source,
-                                                    {"tags": json.loads(tags or "[]")}))
-            if suppressed(finding.code, cells[key]):
-                continue
-        kept.append((notebook, finding))
-    return kept
+    def notebook_codes(notebook: int) -> frozenset[str]:
+        metadata = conn.execute("SELECT metadata FROM notebooks WHERE id = ?", (notebook,)).fetchone()[0]
+        return notebook_suppressions(json.loads(metadata or "{}"))
+
+    def cell_codes(notebook: int, position: int) -> frozenset[str]:
+        source, tags = conn.execute("SELECT source, tags FROM cells WHERE notebook = ? AND position = ?",
+                                    (notebook, position)).fetchone()
+        return cell_suppressions(json.loads(tags or "[]"), source or "")
+
+    return unsuppressed(found, notebook_codes, cell_codes)

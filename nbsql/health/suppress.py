@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Any, Callable, Hashable, Iterable
 
-from ..model import Cell, Notebook
-from .registry import resolve
+from .registry import Finding, resolve
 
 _COMMENT = re.compile(r"nbsql:\s*ignore(?:\[([^\]]*)\])?")
 ALL = frozenset({"*"})
@@ -21,25 +21,25 @@ def _codes(selectors: list[str]) -> frozenset[str]:
     return frozenset(codes)
 
 
-def cell_suppressions(cell: Cell) -> frozenset[str]:
-    """Codes ignored in ``cell``: ``{"*"}`` for all."""
+def cell_suppressions(tags: Iterable[str], source: str) -> frozenset[str]:
+    """Codes ignored in a cell with these tags and source: ``{"*"}`` for all."""
     selectors: list[str] = []
-    for tag in cell.tags:
+    for tag in tags:
         if tag == "nbsql-ignore":
             return ALL
         if tag.startswith("nbsql-ignore:"):
             selectors += tag.split(":", 1)[1].split(",")
-    if "nbsql" in cell.source:
-        for match in _COMMENT.finditer(cell.source):
+    if "nbsql" in source:
+        for match in _COMMENT.finditer(source):
             if match.group(1) is None:
                 return ALL
             selectors += match.group(1).split(",")
     return _codes(selectors)
 
 
-def notebook_suppressions(notebook: Notebook) -> frozenset[str]:
+def notebook_suppressions(metadata: dict[str, Any]) -> frozenset[str]:
     """Codes listed in the notebook metadata ``{"nbsql": {"ignore": [...]}}``."""
-    config = notebook.metadata.get("nbsql")
+    config = metadata.get("nbsql")
     ignore = config.get("ignore") if isinstance(config, dict) else None
     if isinstance(ignore, str):
         ignore = [ignore]
@@ -48,5 +48,27 @@ def notebook_suppressions(notebook: Notebook) -> frozenset[str]:
     return ALL if "*" in ignore or "ALL" in ignore else _codes([i for i in ignore if isinstance(i, str)])
 
 
-def suppressed(code: str, codes: frozenset[str]) -> bool:
+def _suppressed(code: str, codes: frozenset[str]) -> bool:
     return "*" in codes or code in codes
+
+
+def unsuppressed(found: Iterable[tuple[Hashable, Finding]], notebook_codes: Callable[[Hashable], frozenset[str]],
+                 cell_codes: Callable[[Hashable, int], frozenset[str]]) -> list[tuple[Hashable, Finding]]:
+    """The (notebook, finding) pairs no suppression covers; each notebook's and cell's
+    suppressions are looked up once, on first need."""
+    whole: dict[Hashable, frozenset[str]] = {}
+    cells: dict[tuple[Hashable, int], frozenset[str]] = {}
+    kept = []
+    for notebook, finding in found:
+        if notebook not in whole:
+            whole[notebook] = notebook_codes(notebook)
+        if _suppressed(finding.code, whole[notebook]):
+            continue
+        if finding.position is not None:
+            key = (notebook, finding.position)
+            if key not in cells:
+                cells[key] = cell_codes(notebook, finding.position)
+            if _suppressed(finding.code, cells[key]):
+                continue
+        kept.append((notebook, finding))
+    return kept
