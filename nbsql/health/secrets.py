@@ -20,15 +20,25 @@ _SKIPPED = {"Base64 High Entropy String", "Hex High Entropy String", "Public IP 
 _KEYWORD_ASSIGNED = re.compile(r"(?i:pass|pwd|secret|token|key|auth|cred)[\w-]*['\"\]]*\s*(?:[:=]=?|!=|,|\()\s*"
                                r"[rbuf]{0,2}['\"]")
 #: Words and token prefixes the detectors key on (checked with ``in`` on lower-cased text: fast).
-_GATE_WORDS = ("key", "pass", "pwd", "secret", "token", "auth", "cred", "akia", "asia", "akc", "xox", "k_live",
-               "sk-", "sg.", "begin", "eyj", "npm_", "pypi", "sq0", "eaaa", "slack", "-us")
-_GATE_PATTERN = re.compile(r"gh[pousr]_|gl[a-z]{2,4}-|AP[\dA-F][a-zA-Z0-9]{8}|://[^\s:@/]+:[^\s@]+@|\d{8,10}:|"
-                           r"[MNO][\w-]{23,25}\.|\b(?:AC|SK)[a-z0-9]{32}")
+_GATE_WORDS = ("key", "pass", "pwd", "secret", "token", "auth", "cred", "akia", "asia", "abia", "acca", "a3t", "akc",
+               "xox", "k_live", "sk-", "sg.", "begin", "eyj", "npm_", "pypi", "sq0", "eaaa", "slack", "-us",
+               "gr1348941")
+#: Token shapes without a gate word, as separate patterns that each start with a literal (a union,
+#: or a pattern starting with a character class, is tried at every position: ten times slower).
+_GATE_PATTERNS = tuple(re.compile(p) for p in (
+    r"gh[pousr]_|gl[a-z]{2,4}-|AP[\dA-F][a-zA-Z0-9]{8}|://[^\s:@/]+:[^\s@]+@",
+    r":[\w-]{35}",  # Telegram bot token: digits, ':', 35 characters
+    r"\.[\w-]{6}\.[\w-]{27}",  # Discord bot token: three dot-separated parts
+    r"(?:AC|SK)[a-z0-9]{32}",  # Twilio
+))
 
 
 def _gate(text: str) -> bool:
     lowered = text.lower()
-    return any(word in lowered for word in _GATE_WORDS) or _GATE_PATTERN.search(text) is not None
+    for word in _GATE_WORDS:
+        if word in lowered:
+            return True
+    return any(pattern.search(text) for pattern in _GATE_PATTERNS)
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,58 @@
+"""The literal gate in front of detect-secrets never hides a secret the detectors would find."""
+
+from __future__ import annotations
+
+import pytest
+
+from nbsql.health.secrets import _detectors, find_secrets
+
+#: One line per detector nbsql runs, each shaped like the detector's own pattern.
+SAMPLES = {
+    "Artifactory Credentials": ['token = "AKCp5abcdefghij12345"', 'x = "AP6abcdefgh123"'],
+    "AWS Access Key": ["id = AKIAIOSFODNN7EXAMPLE", "id = ABIAIOSFODNN7EXAMPLE", "id = A3TXIOSFODNN7EXAMPLE",
+                       "id = ACCAIOSFODNN7EXAMPLE", "id = ASIAIOSFODNN7EXAMPLE"],
+    "Azure Storage Account access key": ["AccountKey=" + "aB3+" * 22],
+    "Basic Auth Credentials": ["url = 'https://user:hunter2@example.com/data'"],
+    "Discord Bot Token": ["M" + "a1B2" * 6 + "." + "x9Y8z7" + "." + "q" * 27],
+    "GitHub Token": ["ghp_" + "A1b2" * 9],
+    "GitLab Token": ["glpat-" + "x1Y2z3" * 4, "GR1348941" + "y7Z8" * 6, "glcbt-" + "ab12" * 6],
+    "JSON Web Token": ["eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"],
+    "Secret Keyword": ['password = "hunter2-is-not-a-good-one"'],
+    "Mailchimp Access Key": ["key " + "0a1b2c3d" * 4 + "-us12"],
+    "NPM tokens": ["//registry.npmjs.org/:_authToken=npm_abcdefabcdef"],
+    "OpenAI Token": ["sk-" + "a1B2" * 5 + "T3BlbkFJ" + "c3D4" * 5],
+    "Private Key": ["-----BEGIN RSA PRIVATE KEY-----"],
+    "PyPI Token": ["pypi-AgEIcHlwaS5vcmc" + "a1B2" * 18],
+    "SendGrid API Key": ["SG." + "a1B2" * 5 + "xy" + "." + "c3D4" * 10 + "xyz"],
+    "Slack Token": ["xoxb-123-456-abc123", "https://hooks.slack.com/services/T0001/B0001/XXXXXXXX"],
+    "Square OAuth Secret": ["sq0csp-" + "a1B2" * 10 + "xyz"],
+    "Stripe Access Key": ["sk_live_" + "a1B2" * 6],
+    "Telegram Bot Token": ["123456789:" + "A1b2C" * 7],
+    "Cloudant Credentials": ['cloudant_password = "' + "0123456789abcdef" * 4 + '"'],
+    "IBM COS HMAC Credentials": ['secret_access_key = "' + "0123456789abcdef" * 3 + '"'],
+    "SoftLayer Credentials": ['softlayer_api_key = "' + "0123456789abcdef" * 4 + '"'],
+    "IBM Cloud IAM Key": ['ibm_cloud_iam_api_key = "' + "a1B2_c3D4-" * 4 + 'abcd"'],
+    "Twilio API Key": ["sid = AC" + "0a1b2c3d" * 4, "sid = SK" + "0a1b2c3d" * 4],
+}
+
+
+def _ungated(line: str) -> list[tuple[int, str]]:
+    kinds = {secret.type for plugin, _ in _detectors()
+             for secret in plugin.analyze_line(filename="cell.py", line=line, line_number=1)}
+    return [(1, kind) for kind in sorted(kinds)]
+
+
+@pytest.mark.parametrize("kind, line", [(k, line) for k, lines in SAMPLES.items() for line in lines])
+def test_gate_lets_every_detector_through(kind, line):
+    expected = _ungated(line)
+    assert (1, kind) in expected, "the sample does not trip its own detector"
+    assert find_secrets(line) == expected
+    assert find_secrets(f"print('hello')\n\n{line}\nx = 1") == [(3, k) for _, k in expected]
+
+
+def test_every_detector_has_a_sample():
+    assert {plugin.secret_type for plugin, _ in _detectors()} == set(SAMPLES)
+
+
+def test_plain_text_has_no_secrets():
+    assert find_secrets("import pandas as pd\ndf = pd.read_csv('data.csv')\nprint(df.head())") == []
