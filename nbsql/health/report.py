@@ -10,6 +10,8 @@ import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
+import orjson
+
 from .. import __version__
 from .config import Settings
 from .registry import RULES, SEVERITIES, ordered
@@ -64,17 +66,20 @@ def read_findings(conn: sqlite3.Connection, settings: Settings, paths: Iterable[
     query = ("SELECT n.root, n.path, f.rule, f.severity, f.message, f.position, f.cell_id, f.line, f.details "
              "FROM findings f JOIN notebooks n ON n.id = f.notebook ORDER BY n.root, n.path, f.position IS NOT NULL, "
              "f.position, f.line, f.rule, f.id")
-    ignored_by_path: dict[str, set[str]] = {}
+    notebooks: dict[tuple[str, str], tuple[str, set[str]] | None] = {}  # shown path and ignored rules, or None
     for root, path, code, level, message, position, cell_id, line, details in conn.execute(query):
-        if code not in enabled or _RANK[level] > _RANK[severity] or (prefixes and not _under(root, path, prefixes)):
+        if code not in enabled or _RANK[level] > _RANK[severity]:
             continue
-        if path not in ignored_by_path:
-            ignored_by_path[path] = settings.ignored_for(path)
-        if code in ignored_by_path[path]:
+        key = (root, path)
+        if key not in notebooks:
+            in_scope = not prefixes or _under(root, path, prefixes)
+            notebooks[key] = (_shown_path(root, path), settings.ignored_for(path)) if in_scope else None
+        notebook = notebooks[key]
+        if notebook is None or code in notebook[1]:
             continue
         slug = RULES[code].slug if code in RULES else code
-        rows.append(Row(_shown_path(root, path), code, slug, level, message, position, cell_id, line,
-                        json.loads(details) if details else None))
+        rows.append(Row(notebook[0], code, slug, level, message, position, cell_id, line,
+                        orjson.loads(details) if details else None))
     return rows
 
 
@@ -100,7 +105,10 @@ def _text(rows: list[Row]) -> str:
 
 
 def _json(rows: list[Row]) -> str:
-    return json.dumps([asdict(r) for r in rows], indent=2, ensure_ascii=False) + "\n"
+    try:
+        return orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n"  # dataclasses natively: fast
+    except TypeError:  # an integer beyond 64 bits in some details
+        return json.dumps([asdict(r) for r in rows], indent=2, ensure_ascii=False) + "\n"
 
 
 def _csv(rows: list[Row]) -> str:
