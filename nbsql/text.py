@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07|[@-Z\\-_])")
 
@@ -38,6 +39,7 @@ def without_comment(line: str) -> str:
     return (line if start is None else line[:start]).rstrip()
 
 
+@lru_cache(maxsize=1024)  # asked for by the rows and by several rules, for the same cells
 def normalised_source(source: str) -> str:
     """Source without comments (quotes respected), blank lines and trailing spaces."""
     lines = (without_comment(line) for line in source.splitlines())

@@ -1,0 +1,85 @@
+"""Schema validation: fastjsonschema's verdict equals jsonschema's; the generated code is cached."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from nbsql.health import validate
+from nbsql.read import parse_json
+
+from .conftest import CORPUS, SAMPLES
+
+VALID = {"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": [
+    {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": "x = 1"}]}
+INVALID = {**VALID, "cells": [{"cell_type": "code", "metadata": {}, "source": 1}]}
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(validate.CACHE_ENVIRONMENT_VARIABLE, str(folder))
+    validate._fast_validator.cache_clear()
+    yield folder
+    validate._fast_validator.cache_clear()
+
+
+def test_verdicts_agree_with_jsonschema_on_the_corpus_edge_cases_and_samples():
+    files = sorted((CORPUS / "edge").rglob("*.ipynb")) + sorted(SAMPLES.glob("*.ipynb"))
+    checked = 0
+    for path in files:
+        try:
+            raw = parse_json(path.read_bytes())
+        except Exception:
+            continue
+        version = validate._version(raw) if isinstance(raw, dict) else None
+        if version is None:
+            continue
+        expected = not any(True for _ in validate._wording_validator(*version).iter_errors(raw))
+        assert (list(validate.schema_errors(raw)) == []) == expected, path
+        checked += 1
+    assert checked > 50
+
+
+def test_generated_code_is_cached_and_used(cache):
+    assert list(validate.schema_errors(VALID)) == []
+    assert len(list(validate.schema_errors(INVALID))) == 1
+    cached = list(cache.glob("nbformat-v4.4-*.py"))
+    assert len(cached) == 1
+    cached[0].write_text("def validate(data):\n    return data\n")  # accepts anything: shows it is read
+    validate._fast_validator.cache_clear()
+    assert list(validate.schema_errors(INVALID)) == []
+
+
+def test_a_damaged_cache_file_is_regenerated(cache):
+    list(validate.schema_errors(VALID))
+    [cached] = cache.glob("nbformat-v4.4-*.py")
+    cached.write_text("def validate(data:\n")
+    validate._fast_validator.cache_clear()
+    assert len(list(validate.schema_errors(INVALID))) == 1
+    assert "def validate(data:\n" != cached.read_text()
+
+
+def test_an_unwritable_cache_only_costs_time(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv(validate.CACHE_ENVIRONMENT_VARIABLE, str(blocker))
+    validate._fast_validator.cache_clear()
+    try:
+        assert len(list(validate.schema_errors(INVALID))) == 1
+        assert list(validate.schema_errors(VALID)) == []
+    finally:
+        validate._fast_validator.cache_clear()
+
+
+def test_validation_leaves_the_notebook_unchanged():
+    raw = orjson.loads(orjson.dumps(VALID))
+    list(validate.schema_errors(raw))
+    assert raw == VALID
+
+
+def test_odd_minor_versions_use_the_nearest_schema():
+    assert list(validate.schema_errors({**VALID, "nbformat_minor": -3})) == [
+        "nbformat_minor: -3 is less than the minimum of 0"]
+    five = list(validate.schema_errors({**VALID, "nbformat_minor": 5}))  # 4.5 asks for cell ids
+    assert five and list(validate.schema_errors({**VALID, "nbformat_minor": 99})) == five
