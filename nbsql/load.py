@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -23,6 +23,7 @@ from .health.config import Settings
 from .health.store import finding_rows, run_corpus_rules, store_rules
 from .model import NotebookError
 from .read import normalise, parse_json
+from .roots import absorb, below, outermost, relative, stored_roots
 from .rows import NotebookRows, analyses_python, code_facts, notebook_rows
 from .walk import Found, find_notebooks
 from .writer import FileResult, Writer, now
@@ -195,6 +196,7 @@ def _load(paths: list, db: str, conn, options: LoadOptions, started: float,
 
 def _run(conn, report: LoadReport, scanned: list[tuple[str, list[Found], bool]], prune: bool,
          jobs: int | None, settings: Settings | None, progress: Callable[[int, int], None] | None) -> None:
+    scanned, scopes = _anchored(conn, scanned)
     roots = sorted({root for root, _, _ in scanned})
     wanted = settings.fingerprint if settings else None
     stored = {}
@@ -239,12 +241,36 @@ def _run(conn, report: LoadReport, scanned: list[tuple[str, list[Found], bool]],
     if progress:
         progress(total, total)
     if prune:
-        folder_roots = {root for root, _, is_folder in scanned if is_folder}
-        vanished = [value[0] for key, value in stored.items() if key[0] in folder_roots and key not in seen_keys]
-        stale_errors = [key for r in folder_roots for key in conn.execute(
-            "SELECT root, path FROM load_errors WHERE root = ?", (r,)) if tuple(key) not in seen_keys]
-        writer.prune(vanished, stale_errors)
+        def vanished_from(keys) -> list[tuple[str, str]]:
+            return [key for key in keys if key not in seen_keys
+                    and any(key[0] == root and below(key[1], prefix) for root, prefix in scopes)]
+
+        vanished = vanished_from(stored)
+        stale_errors = vanished_from(tuple(row) for root in {r for r, _ in scopes} for row in conn.execute(
+            "SELECT root, path FROM load_errors WHERE root = ?", (root,)))
+        writer.prune([stored[key][0] for key in vanished], stale_errors)
         report.removed = len(vanished)
+
+
+def _anchored(conn, scanned: list[tuple[str, list[Found], bool]]):
+    """Re-root each scan under the outermost loaded folder holding it (see :mod:`nbsql.roots`).
+
+    Returns the re-rooted scans and the (root, relative folder) scopes that pruning may empty.
+    """
+    folder_roots = [root for root, _, is_folder in scanned if is_folder]
+    with transaction(conn):
+        absorb(conn, folder_roots)
+    known = stored_roots(conn) | set(folder_roots)
+    anchored, scopes = [], []
+    for root, found, is_folder in scanned:
+        anchor = outermost(root, known)
+        prefix = relative(root, anchor)
+        if prefix:
+            found = [replace(f, root=anchor, path=prefix if f.path == "." else f"{prefix}/{f.path}") for f in found]
+        anchored.append((anchor, found, is_folder))
+        if is_folder:
+            scopes.append((anchor, prefix))
+    return anchored, scopes
 
 
 def _count(report: LoadReport, result: FileResult) -> None:

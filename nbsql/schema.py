@@ -69,7 +69,8 @@ _METRIC = "radon metric of Python code cells (NULL for other cells and cells tha
 TABLES: tuple[Table, ...] = (
     Table("notebooks", "One row per notebook file loaded", (
         _id("notebook"),
-        Column("root", "TEXT", "Absolute path of the folder the notebook was loaded from", constraint="NOT NULL"),
+        Column("root", "TEXT", "Absolute path of the outermost loaded folder holding the notebook (a file "
+               "is stored once, however many overlapping folders are loaded)", constraint="NOT NULL"),
         Column("path", "TEXT", "Path relative to the load root, with / separators", constraint="NOT NULL"),
         Column("name", "TEXT", "File name"),
         Column("size", "INTEGER", "File size in bytes"),

@@ -171,6 +171,85 @@ def test_no_prune_keeps_vanished_notebooks_and_full_rebuilds(tmp_path):
         assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == len(files) - 1
 
 
+def _two_level_repo(tmp_path: Path) -> tuple[Path, Path]:
+    """repo/ with sample notebooks at the top and in repo/sub/ (plus a broken one there)."""
+    repo = tmp_path / "repo"
+    copy_tree(SAMPLES, repo, limit=3)
+    copy_tree(SAMPLES, repo / "sub", limit=3)
+    (repo / "sub" / "broken.ipynb").write_text("{")
+    return repo, repo / "sub"
+
+
+def _stored(db: Path) -> dict[str, list]:
+    with open_db(db) as conn:
+        return {"notebooks": sorted(tuple(r) for r in conn.execute("SELECT root, path, id FROM notebooks")),
+                "errors": sorted(tuple(r) for r in conn.execute("SELECT root, path FROM load_errors"))}
+
+
+def test_overlapping_roots_in_one_run_store_each_file_once(tmp_path):
+    repo, sub = _two_level_repo(tmp_path)
+    report = nbsql.load([repo, sub], tmp_path / "nb.db")
+    assert (report.seen, report.loaded, report.failed) == (7, 6, 1)
+    stored = _stored(tmp_path / "nb.db")
+    assert {root for root, _, _ in stored["notebooks"]} == {str(repo)}
+    assert stored["errors"] == [(str(repo), "sub/broken.ipynb")]
+    check_database(tmp_path / "nb.db")
+
+
+def test_an_outer_load_takes_over_an_inner_root_keeping_ids(tmp_path):
+    repo, sub = _two_level_repo(tmp_path)
+    db = tmp_path / "nb.db"
+    nbsql.load(sub, db)
+    inner_ids = {path: i for _, path, i in _stored(db)["notebooks"]}
+    report = nbsql.load(repo, db)
+    assert (report.loaded, report.unchanged, report.failed) == (3, 3, 1)  # sub's notebooks were not reloaded
+    stored = _stored(db)
+    assert {root for root, _, _ in stored["notebooks"]} == {str(repo)} and len(stored["notebooks"]) == 6
+    assert {path: i for _, path, i in stored["notebooks"] if path.startswith("sub/")} == \
+        {f"sub/{path}": i for path, i in inner_ids.items()}
+    assert stored["errors"] == [(str(repo), "sub/broken.ipynb")]
+    check_database(db)
+
+
+def test_an_inner_load_refreshes_and_prunes_only_its_folder(tmp_path):
+    repo, sub = _two_level_repo(tmp_path)
+    db = tmp_path / "nb.db"
+    nbsql.load(repo, db)
+    before = _stored(db)
+    gone = sorted(sub.rglob("*.ipynb"))[0]
+    gone.unlink()
+    (sub / "broken.ipynb").unlink()
+    report = nbsql.load(sub, db)
+    assert (report.seen, report.unchanged, report.removed) == (2, 2, 1)
+    after = _stored(db)
+    gone_path = "sub/" + gone.relative_to(sub).as_posix()
+    assert after["notebooks"] == [row for row in before["notebooks"] if row[1] != gone_path]
+    assert after["errors"] == []
+    # a single file below a loaded root is refreshed in place too
+    top = sorted(p for p in repo.rglob("*.ipynb") if sub not in p.parents)[0]
+    top.write_bytes(top.read_bytes().replace(b'"cells": [', b'"cells": [{"cell_type": "raw", "metadata": {}, '
+                                                             b'"source": "new"}, ', 1))
+    assert nbsql.load(top, db).loaded == 1
+    assert _stored(db)["notebooks"] == after["notebooks"]
+    check_database(db)
+
+
+def test_a_file_stored_under_two_roots_keeps_the_outer_row(tmp_path):
+    repo, sub = _two_level_repo(tmp_path)
+    db = tmp_path / "nb.db"
+    nbsql.load(sub, db)
+    with sqlite3.connect(db) as conn:  # as an older nbsql could leave it: the same file under repo too
+        conn.execute("CREATE TEMP TABLE copy AS SELECT * FROM notebooks")
+        conn.execute("UPDATE copy SET id = id + 1000, root = ?, path = 'sub/' || path, mtime = 0, sha256 = ''",
+                     (str(repo),))
+        conn.execute("INSERT INTO notebooks SELECT * FROM copy")
+    nbsql.load(repo, db)
+    stored = _stored(db)
+    assert len(stored["notebooks"]) == 6
+    assert sorted(i for _, path, i in stored["notebooks"] if path.startswith("sub/")) == [1001, 1002, 1003]
+    check_database(db)
+
+
 def test_a_notebook_that_breaks_moves_to_load_errors_and_back(tmp_path):
     files = copy_tree(SAMPLES, tmp_path / "repo")
     db = tmp_path / "nb.db"
