@@ -7,6 +7,9 @@ noise on a shared machine hits every measure alike:
 * floor      -- read every notebook's bytes and parse them with ``nbsql.read.parse_json`` (orjson),
                 in-process: nbsql's own parser, the floor the targets are judged against;
 * json floor -- the same with the stdlib ``json.loads``, for comparison;
+* ast.parse  -- the time ``ast.parse`` alone takes over every code cell (IPython lines masked as nbsql
+                masks them): work any loader computing radon's per-cell metrics must do, so
+                (floor + ast.parse) / cores bounds how fast such a load can be on this machine;
 * full       -- ``nbsql.load(corpus, db)`` (checks on, the default) into a fresh database, in a fresh
                 interpreter, which reports its own peak RSS and that of its largest (reaped) worker;
 * rerun      -- ``nbsql.load`` again on that database with nothing changed, in a fresh interpreter;
@@ -20,7 +23,10 @@ exits 0: it is a benchmark, not a test.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
+import os
+import warnings
 import shutil
 import statistics
 import subprocess
@@ -31,8 +37,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from nbsql.code import mask_ipython
 from nbsql.model import NotebookError
-from nbsql.read import parse_json
+from nbsql.read import normalise, parse_json
 from nbsql.walk import find_notebooks
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -70,6 +77,32 @@ def floor_once(files: list[str], stdlib: bool = False) -> float:
         except (NotebookError, ValueError, RecursionError):  # json.JSONDecodeError is a ValueError
             pass
     return time.perf_counter() - started
+
+
+def ast_parse_once(files: list[str]) -> float:
+    """Seconds spent in ``ast.parse`` alone over every non-empty code cell (reading, JSON and
+    nbsql's normalising are not counted)."""
+    spent = 0.0
+    for path in files:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        try:
+            notebook = normalise(parse_json(data))
+        except (NotebookError, ValueError, RecursionError):
+            continue
+        for cell in notebook.cells:
+            masked = mask_ipython(cell.source) if cell.cell_type == "code" and cell.source.strip() else None
+            if masked is None:
+                continue
+            started = time.perf_counter()
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    ast.parse(masked)
+            except (SyntaxError, ValueError, MemoryError, RecursionError):
+                pass
+            spent += time.perf_counter() - started
+    return spent
 
 
 def nbsql_once(corpus: Path, db: Path, jobs: int | None, checks: bool = True) -> dict[str, Any]:
@@ -148,19 +181,23 @@ def main(argv: list[str] | None = None) -> int:
 
     floors: list[float] = []
     json_floors: list[float] = []
+    parses: list[float] = []
     fulls: list[dict[str, Any]] = []
     reruns: list[dict[str, Any]] = []
     bares: list[dict[str, Any]] = []
     for _ in range(max(1, args.repeat)):  # interleaved, so noise affects all measures alike
         floors.append(floor_once(files))
         json_floors.append(floor_once(files, stdlib=True))
+        parses.append(ast_parse_once(files))
         with tempfile.TemporaryDirectory(prefix="bench-nbsql-") as tmp:
             db = Path(tmp) / "bench.sqlite"
             fulls.append(nbsql_once(corpus, db, args.jobs))
             reruns.append(nbsql_once(corpus, db, args.jobs))
             bares.append(nbsql_once(corpus, Path(tmp) / "bare.sqlite", args.jobs, checks=False))
 
-    floor_s, json_s = statistics.median(floors), statistics.median(json_floors)
+    floor_s, json_s, parse_s = statistics.median(floors), statistics.median(json_floors), statistics.median(parses)
+    cores = args.jobs or os.cpu_count() or 1
+    bound_s = (floor_s + parse_s) / cores
     full_s = statistics.median(r["seconds"] for r in fulls)
     bare_s = statistics.median(r["seconds"] for r in bares)
     rerun_s = statistics.median(r["seconds"] for r in reruns)
@@ -179,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     rss_of = lambda runs: f"{max(max(r['rss_main_mb'], r['rss_worker_mb']) for r in runs):.0f}"
     rows = [("floor (read+orjson)", floors, "1.00x floor", "-"),
             ("json floor (read+json)", json_floors, f"{json_s / floor_s:.2f}x floor", "-"),
+            ("ast.parse of code cells", parses, f"{parse_s / floor_s:.2f}x floor", "-"),
             ("full load (checks)", [r["seconds"] for r in fulls], f"{full_ratio:.2f}x floor", rss_of(fulls)),
             ("full load (no checks)", [r["seconds"] for r in bares], f"{bare_ratio:.2f}x floor", rss_of(bares)),
             ("unchanged re-run", [r["seconds"] for r in reruns], f"{rerun_ratio:.3f}x full",
@@ -198,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     print(target("rerun / full", f"{rerun_ratio:.3f}x", f"{RERUN_TARGET:g}x", rerun_ratio <= RERUN_TARGET))
     print(target("peak RSS", f"{peak_rss:.0f} MB", f"{RSS_TARGET_MB:g} MB", peak_rss <= RSS_TARGET_MB)
           + f"  (main {rss_main:.0f} MB, largest worker {rss_worker:.0f} MB)")
+    print(f"  bound: (floor + ast.parse) / {cores} cores = {bound_s:.3f}s = {bound_s / floor_s:.2f}x floor: no load that "
+          f"computes per-cell metrics can be faster here")
     if any(r["loaded"] for r in reruns):
         print("  warning: the unchanged re-run loaded notebooks again")
 
@@ -225,10 +265,11 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(json.dumps({
             "corpus": str(corpus), "notebooks": n, "bytes": total_bytes, "repeat": len(floors), "jobs": args.jobs,
-            "floor_seconds": floors, "json_floor_seconds": json_floors, "full": fulls, "full_no_checks": bares,
+            "floor_seconds": floors, "json_floor_seconds": json_floors, "ast_parse_seconds": parses, "full": fulls, "full_no_checks": bares,
             "rerun": reruns,
-            "median_seconds": {"floor": floor_s, "json_floor": json_s, "full": full_s, "full_no_checks": bare_s,
-                               "rerun": rerun_s},
+            "median_seconds": {"floor": floor_s, "json_floor": json_s, "ast_parse": parse_s, "full": full_s,
+                               "full_no_checks": bare_s, "rerun": rerun_s},
+            "parse_bound_seconds": bound_s,
             "full_over_floor": full_ratio, "full_over_json_floor": full_s / json_s,
             "no_checks_over_floor": bare_ratio, "no_checks_over_json_floor": bare_s / json_s,
             "rerun_over_full": rerun_ratio, "peak_rss_mb": peak_rss,
