@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import sqlite3
 from contextlib import closing, contextmanager
@@ -68,33 +69,15 @@ def open_for_writing(path: str | Path, rebuild: bool = False, journal: bool = Tr
     return conn
 
 
-def is_empty(path: str | Path) -> bool:
-    """True when ``path`` does not exist or is an nbsql database holding nothing yet."""
-    path = Path(path)
-    if not path.exists() or path.stat().st_size == 0:
-        return True
-    try:
-        check_sqlite_file(path)
-        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
-            if conn.execute("PRAGMA user_version").fetchone()[0] != schema.SCHEMA_VERSION:
-                return False
-            return not conn.execute("SELECT 1 FROM notebooks UNION ALL SELECT 1 FROM load_errors LIMIT 1").fetchone()
-    except (NbsqlError, sqlite3.Error):
-        return False
-
-
 @contextmanager
 def building(path: str | Path) -> Iterator[str]:
     """Build a new database in a side file and move it over ``path`` when complete.
 
-    Without a journal, writing is about a third cheaper; crash safety comes from the side file:
-    ``path`` first gets the empty schema (a killed build leaves that valid, empty database) and is
-    replaced atomically only once the build has finished.
+    Without a journal, writing is about a third cheaper; crash safety comes from the side file
+    (``<path>.building-<pid>``): ``path`` first gets the empty schema (a killed build leaves that
+    valid, empty database) and is replaced atomically only once the build has finished.
     """
-    side = f"{path}.building"
-    for leftover in (side, f"{side}-journal"):
-        if os.path.exists(leftover):
-            os.remove(leftover)
+    side = f"{path}.building-{os.getpid()}"
     with closing(sqlite3.connect(path, isolation_level=None)) as placeholder:
         if placeholder.execute("SELECT 1 FROM sqlite_master WHERE name = 'notebooks'").fetchone() is None:
             with transaction(placeholder):
@@ -107,6 +90,25 @@ def building(path: str | Path) -> Iterator[str]:
     finally:
         if os.path.exists(side):
             os.remove(side)
+
+
+def remove_stale_builds(path: str | Path) -> None:
+    """Delete side files that killed builds of ``path`` left behind (their process is gone)."""
+    path = Path(path)
+    for side in path.parent.glob(glob.escape(path.name) + ".building-*"):
+        pid = side.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            side.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but belongs to someone else
+        return True
+    return True
 
 
 @contextmanager

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -250,6 +251,18 @@ def test_a_file_stored_under_two_roots_keeps_the_outer_row(tmp_path):
     check_database(db)
 
 
+def test_a_reader_of_an_empty_database_sees_the_first_load(tmp_path):
+    """A server opened on an empty database keeps its file: the first load must write into it."""
+    (tmp_path / "empty").mkdir()
+    db = tmp_path / "nb.db"
+    nbsql.load(tmp_path / "empty", db)
+    with closing(nbsql.connect(db)) as reader:
+        assert reader.execute("SELECT count(*) FROM notebooks").fetchone()[0] == 0
+        report = nbsql.load(SAMPLES, db)
+        assert reader.execute("SELECT count(*) FROM notebooks").fetchone()[0] == report.loaded > 0
+    check_database(db)
+
+
 def test_a_notebook_that_breaks_moves_to_load_errors_and_back(tmp_path):
     files = copy_tree(SAMPLES, tmp_path / "repo")
     db = tmp_path / "nb.db"
@@ -323,12 +336,14 @@ def test_killed_load_leaves_a_sound_database_and_a_rerun_completes_it(tmp_path):
 def test_killed_fresh_build_leaves_an_empty_database(tmp_path):
     """A first load builds in a side file: killed, it leaves the empty schema and no half notebook."""
     db, clean = tmp_path / "fresh.db", tmp_path / "clean.db"
-    side = tmp_path / "fresh.db.building"
-    _kill_when(_load_command(db), lambda: side.exists() and side.stat().st_size > 5_000_000)
+    def side_size() -> int:
+        return sum(side.stat().st_size for side in tmp_path.glob("fresh.db.building-*"))
+
+    _kill_when(_load_command(db), lambda: side_size() > 5_000_000)
     check_database(db)
     assert _count(db) == 0
     nbsql.load(REAL, db)
-    assert not side.exists()
+    assert not list(tmp_path.glob("fresh.db.building-*")), "the killed build's side file is cleaned up"
     nbsql.load(REAL, clean)
     check_database(db)
     assert table_dump(db) == table_dump(clean)
