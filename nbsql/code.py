@@ -103,6 +103,13 @@ def mask_ipython(source: str) -> str | None:
     return "\n".join(lines)
 
 
+def parse_quietly(source: str) -> ast.Module:
+    """``ast.parse`` without warnings: invalid escapes and the like are the notebook's business."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(source)
+
+
 def analyze(source: str) -> CodeFacts:
     """Metrics, imports and definitions of one Python cell, from a single parse that is kept."""
     installs = tuple(_installs(source))
@@ -110,9 +117,7 @@ def analyze(source: str) -> CodeFacts:
     if masked is None:
         return CodeFacts(is_python=False, imports=installs)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # invalid escapes and the like are the notebook's business
-            tree = ast.parse(masked)
+        tree = parse_quietly(masked)
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
         line = getattr(exc, "lineno", None)
         message = getattr(exc, "msg", None) or str(exc)
@@ -263,7 +268,7 @@ def _imports_line_by_line(source: str) -> list[Import]:
             continue
         for end in range(number, min(number + 20, len(lines)) + 1):
             try:
-                tree = ast.parse("\n".join(l.strip() for l in lines[number - 1:end]))
+                tree = parse_quietly("\n".join(l.strip() for l in lines[number - 1:end]))
             except (SyntaxError, ValueError):
                 continue
             for node in tree.body:

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from .code import CodeFacts, analyze
+from .code import CodeFacts, analyze, parse_quietly
 from .model import Cell, Notebook, Output
 from .read import is_json_mime, title_of
 from .text import source_hash, strip_ansi
@@ -196,8 +196,8 @@ def _scrap_row(index: int, cell: int, output: int, scrap: dict) -> tuple:
 def _assignments(source: str):
     """``name = value`` pairs of a parameters cell (values as JSON, else as written)."""
     try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+        tree = parse_quietly(source)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
         return
     for node in tree.body:
         target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else \

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import ast
+import warnings
 
+import orjson
 import pytest
 from radon.metrics import halstead_visitor_report, mi_compute
 from radon.visitors import ComplexityVisitor, HalsteadVisitor
 
 from nbsql.code import analyze, mask_ipython
+from nbsql.health.config import Settings
+from nbsql.load import process_bytes
 from nbsql.model import NotebookError
 from nbsql.read import read_notebook
 
@@ -81,6 +85,20 @@ def _python_cells(paths):
                     continue
 
 
+def test_analysis_prints_no_warnings_about_the_notebooks_code():
+    """Invalid escapes in a parsed cell, a cell read line by line and a parameters cell stay quiet."""
+    cell = {"cell_type": "code", "execution_count": None, "outputs": []}
+    raw = {"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": [
+        {**cell, "metadata": {}, "source": "path = '\\d+'\nimport re"},
+        {**cell, "metadata": {}, "source": "import os\npattern = '\\w'\nif x:"},
+        {**cell, "metadata": {"tags": ["parameters"]}, "source": "pattern = '\\s'"}]}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rows = process_bytes(orjson.dumps(raw), "x.ipynb", Settings())
+    assert caught == [] and len(rows.tables["imports"]) == 2 and len(rows.tables["parameters"]) == 1
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::SyntaxWarning")  # radon parses on its own
 @pytest.mark.parametrize("folder", [SAMPLES, REAL], ids=["samples", "real"])
 def test_metrics_equal_radons_own_visitors(folder):
     """The single-pass counts give exactly what radon's visitors give, on thousands of real cells."""
