@@ -79,8 +79,10 @@ class NotebookContext:
         if not body:
             return []
         module = ast.Module(body=body, type_ignores=[])
+        names_typing = any(item.module in _TYPING_MODULES for facts in self.facts.values() for item in facts.imports
+                           if item.kind in ("import", "from"))
         try:
-            checker = _Checker(module, builtins=IPYTHON_NAMES)
+            checker = _Checker(module, names_typing, builtins=IPYTHON_NAMES)
         except RecursionError:
             return []
         parents = getattr(checker, "_parents", None)  # pyflakes >= 3.1 keeps parent links here
@@ -95,8 +97,29 @@ class NotebookContext:
         return problems
 
 
+#: The modules whose names pyflakes' CALL handler asks about (``_is_typing``).
+_TYPING_MODULES = frozenset({"typing", "typing_extensions"})
+
+
 class _Checker(Checker):
-    """pyflakes' Checker, keeping the node each message is about."""
+    """pyflakes' Checker, keeping the node each message is about.
+
+    pyflakes asks of every call up to nine times whether it calls a member of ``typing`` (cast,
+    TypeVar, NamedTuple...), each time searching the scope stack; in a notebook that imports no
+    typing module every answer is no, and the call is handled as pyflakes then handles it.
+    """
+
+    def __init__(self, tree: ast.AST, names_typing: bool, **options):
+        self.names_typing = names_typing
+        super().__init__(tree, **options)
+
+    def CALL(self, node: ast.Call) -> None:  # noqa: N802 (pyflakes' handler name)
+        if self.names_typing:
+            return super().CALL(node)
+        if (isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Constant)
+                and isinstance(node.func.value.value, str) and node.func.attr == "format"):
+            self._handle_string_dot_format(node)
+        self.handleChildren(node)
 
     def report(self, messageClass, *args, **kwargs):  # noqa: N803 (pyflakes' own signature)
         message = messageClass(self.filename, *args, **kwargs)
