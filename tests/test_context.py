@@ -1,4 +1,4 @@
-"""The shared views rules read: pyflakes' findings mapped to cells, and its faster call handler."""
+"""The shared views rules read: pyflakes' findings mapped to cells, and nbsql's shortcuts in it."""
 
 from __future__ import annotations
 
@@ -25,9 +25,10 @@ def _name_problems() -> dict[str, list]:
     return found
 
 
-def test_the_call_handler_shortcut_finds_exactly_what_pyflakes_finds(monkeypatch):
+def test_the_shortcuts_find_exactly_what_pyflakes_finds(monkeypatch):
     fast = _name_problems()
     monkeypatch.setattr(context._Checker, "CALL", Checker.CALL)
+    monkeypatch.setattr(context._Checker, "futuresAllowed", Checker.futuresAllowed)
     assert _name_problems() == fast
     assert sum(map(len, fast.values())) > 1000
 
