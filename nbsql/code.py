@@ -79,6 +79,8 @@ def mask_ipython(source: str) -> str | None:
 
     Returns None when a cell magic makes the whole cell another language (``%%bash``...).
     """
+    if "%" not in source and "!" not in source and "?" not in source:
+        return source  # nothing to mask
     lines = source.split("\n")
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None and lines[first].lstrip().startswith("%%"):
@@ -126,7 +128,7 @@ def analyze(source: str) -> CodeFacts:
     scan = _Scan()
     try:
         scan.visit(tree, None)
-        complexity = ComplexityVisitor.from_ast(tree) if scan.branches else None
+        complexity = _Complexity.from_ast(tree) if scan.branches else None
     except RecursionError:
         return CodeFacts(is_python=True, parse_error="nested too deeply to analyse", imports=installs)
     imports = scan.imports
@@ -156,6 +158,31 @@ _OPERAND_FIELD = {"Name": "id", "Attribute": "attr", "Constant": "value"}
 #: Nodes that radon's ComplexityVisitor scores; a tree without them has complexity 1.
 _BRANCHING = frozenset({"Try", "TryStar", "BoolOp", "If", "IfExp", "Match", "For", "AsyncFor", "While",
                         "comprehension", "Assert", "FunctionDef", "AsyncFunctionDef", "ClassDef"})
+
+
+#: Leaf node types that carry nothing any count needs (contexts and operators, which the parent
+#: node's handling reads directly); neither the scan nor radon's visitor needs to visit them.
+_LEAVES = tuple(cls for base in (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+                for cls in base.__subclasses__())
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(node_type: type) -> tuple[str, ...]:
+    """The fields of ``node_type`` that may hold nodes worth visiting (cached per type)."""
+    fields = tuple(f for f in node_type._fields if f not in ("ctx", "op", "ops"))
+    _CHILD_FIELDS[node_type] = fields
+    return fields
+
+
+class _Complexity(ComplexityVisitor):
+    """radon's ComplexityVisitor, told to skip the leaves it scores nothing for (same results)."""
+
+    def _skip(self, node: ast.AST) -> None:
+        pass
+
+
+for _leaf in _LEAVES:
+    setattr(_Complexity, f"visit_{_leaf.__name__}", _Complexity._skip)
 
 
 class _Scan:
@@ -204,7 +231,8 @@ class _Scan:
                         node.comparators + [node.left])
         elif name == "Constant" and isinstance(node.value, str) and node.end_lineno != node.lineno:
             self.string_lines.update(range(node.lineno + 1, node.end_lineno + 1))
-        for attribute in node._fields:
+        fields = _CHILD_FIELDS.get(type(node))
+        for attribute in _child_fields(type(node)) if fields is None else fields:
             value = getattr(node, attribute, None)
             if isinstance(value, list):
                 for item in value:

@@ -48,6 +48,6 @@ def absorb(conn: sqlite3.Connection, outer_roots: Iterable[str]) -> None:
             continue
         prefix = relative(root, outer) + "/"
         for table in ("notebooks", "load_errors"):
-            conn.execute(f"DELETE FROM {table} WHERE root = ? AND ? || path IN (SELECT path FROM {table} WHERE root = ?)",
-                         (root, prefix, outer))
+            conn.execute(f"DELETE FROM {table} WHERE root = ? AND ? || path IN "
+                         f"(SELECT path FROM {table} WHERE root = ?)", (root, prefix, outer))
             conn.execute(f"UPDATE {table} SET root = ?, path = ? || path WHERE root = ?", (outer, prefix, root))

@@ -110,9 +110,9 @@ def test_metrics_equal_radons_own_visitors(folder):
         volume = halstead_visitor_report(HalsteadVisitor.from_ast(tree)).volume
         assert facts.halstead_volume == round(volume, 2), source
         assert facts.complexity == complexity.total_complexity, source
-        blocks = sorted((b.name, b.lineno, b.complexity) for b in complexity.blocks)
+        blocks = sorted((b.name, b.lineno, b.endline, b.complexity) for b in complexity.blocks)
         not_closures = [d for d in facts.definitions if d.kind != "function" or "." not in d.qualified_name]
-        assert sorted((d.name, d.line, d.complexity) for d in not_closures) == blocks, source
+        assert sorted((d.name, d.line, d.end_line, d.complexity) for d in not_closures) == blocks, source
         share = facts.comments * 100 / facts.sloc if facts.sloc else 0
         assert facts.maintainability == round(mi_compute(volume, complexity.total_complexity, facts.lloc, share), 2)
         checked += 1

@@ -286,7 +286,10 @@ _RANDOM = {
     "tensorflow": (r"\b{alias}\.random\.(uniform|normal|shuffle|truncated_normal|categorical)\(",
                    r"set_seed\(|set_random_seed\("),
 }
-_SEED_EVERYTHING = re.compile(r"seed_everything\(")
+#: Text every seed pattern of a library contains.
+_NUMPY_SEEDS = ("seed(", "default_rng(", "RandomState(")
+_SEED_WORDS = {"numpy": _NUMPY_SEEDS, "numpy.random": _NUMPY_SEEDS, "random": ("seed(",), "torch": ("manual_seed(",),
+               "tensorflow": ("set_seed(", "set_random_seed(")}
 
 
 @rule("NB110", "unseeded-random", "warning", "notebook", "Random numbers are drawn without a seed",
@@ -320,12 +323,16 @@ def unseeded_random(nb: NotebookContext, limits):
     if not aliases:
         return
     code = [(cell, normalised_source(cell.source)) for cell, _ in _python_cells(nb)]  # comments do not seed
-    if any(_SEED_EVERYTHING.search(source) for _, source in code):
+    everything = "\n".join(source for _, source in code)  # for literal pre-checks that spare most searches
+    if "seed_everything(" in everything:
         return
     for module, names in sorted(aliases.items()):
         use, seed = _RANDOM[module]
         for alias in sorted(names):
-            if any(re.search(seed.format(alias=re.escape(alias)), source) for _, source in code):
+            if any(word in everything for word in _SEED_WORDS[module]) and \
+                    any(re.search(seed.format(alias=re.escape(alias)), source) for _, source in code):
+                continue
+            if f"{alias}." not in everything:
                 continue
             pattern = re.compile(use.format(alias=re.escape(alias)))
             for cell, source in code:

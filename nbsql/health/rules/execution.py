@@ -247,8 +247,8 @@ def error_output(nb: NotebookContext, limits):
         for output in cell.outputs:
             if output.output_type == "error":
                 name = output.ename or "error"
-                yield hit(f"saved error output: {name}: {(output.evalue or '').splitlines()[0][:120] if output.evalue else ''}"
-                          .rstrip(": "), cell.position, error_name=name)
+                value = output.evalue.splitlines()[0][:120] if output.evalue else ""
+                yield hit(f"saved error output: {name}: {value}".rstrip(": "), cell.position, error_name=name)
 
 
 @rule("NB012", "stderr-output", "info", "cell", "A cell's saved output has text on stderr")
