@@ -9,6 +9,7 @@ cannot be read or written only costs that time again.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from functools import lru_cache
@@ -36,20 +37,76 @@ def _schema_text(major: int, minor: int) -> str:
     return (Path(module.__file__).parent / module.nbformat_schema[(major, minor)]).read_text(encoding="utf-8")
 
 
+def exclusive_choices(schema: Any, definitions: dict | None = None) -> Any:
+    """``schema`` with each ``oneOf`` whose choices exclude one another turned into an ``anyOf``.
+
+    When no value can match two choices (different JSON types, or a required property whose
+    allowed values differ), "exactly one" and "at least one" are the same test; but a validator
+    tries every choice of a ``oneOf`` and can stop at the first match of an ``anyOf``. Each
+    failed try raises an exception: two per code cell and three per output with nbformat's
+    schema, most of the validation time. Likely choices (code cells, streams...) go first.
+    """
+    definitions = schema.get("definitions", {}) if definitions is None else definitions
+    if isinstance(schema, list):
+        return [exclusive_choices(item, definitions) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {key: exclusive_choices(value, definitions) for key, value in schema.items()}
+    choices = result.get("oneOf")
+    if isinstance(choices, list) and _excluding(choices, definitions):
+        del result["oneOf"]
+        result["anyOf"] = sorted(choices, key=_likelihood)
+    return result
+
+
+#: Choices tried first: the cells and outputs most notebooks are made of, lists of lines.
+_LIKELY = ("#/definitions/code_cell", "#/definitions/markdown_cell", "#/definitions/stream",
+           "#/definitions/display_data", "#/definitions/execute_result")
+
+
+def _likelihood(choice: dict) -> int:
+    if choice.get("type") == "array":
+        return 0
+    reference = choice.get("$ref")
+    return _LIKELY.index(reference) if reference in _LIKELY else len(_LIKELY)
+
+
+def _excluding(choices: list, definitions: dict) -> bool:
+    """Whether no value can satisfy two of ``choices`` (judged from their types or a tag property)."""
+    resolved = []
+    for choice in choices:
+        reference = choice.get("$ref", "") if isinstance(choice, dict) else ""
+        if reference and not reference.startswith("#/definitions/"):
+            return False
+        resolved.append(definitions.get(reference.rsplit("/", 1)[-1]) if reference else choice)
+    if not all(isinstance(r, dict) for r in resolved):
+        return False
+    types = [r.get("type") for r in resolved]
+    if all(isinstance(t, str) for t in types) and len(set(types)) == len(types) and \
+            not {"integer", "number"} <= set(types):
+        return True
+    for tag in set.intersection(*(set(r.get("required", ())) for r in resolved)):
+        allowed = [r.get("properties", {}).get(tag, {}).get("enum") for r in resolved]
+        if all(isinstance(values, list) for values in allowed):
+            flat = [json.dumps(v, sort_keys=True) for values in allowed for v in values]
+            if len(flat) == len(set(flat)):
+                return True
+    return False
+
+
 def _generated_code(major: int, minor: int) -> str:
     """fastjsonschema's code for one schema version, from the cache when it is there."""
-    import json
-
     import fastjsonschema
 
-    text = _schema_text(major, minor)
+    schema = exclusive_choices(json.loads(_schema_text(major, minor)))
+    text = json.dumps(schema, sort_keys=True)
     key = hashlib.sha256(f"{fastjsonschema.VERSION}\n{sorted(_OPTIONS.items())}\n{text}".encode()).hexdigest()[:20]
     path = cache_dir() / f"nbformat-v{major}.{minor}-{key}.py"
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         pass
-    code = fastjsonschema.compile_to_code(json.loads(text), **_OPTIONS)
+    code = fastjsonschema.compile_to_code(schema, **_OPTIONS)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False) as out:
