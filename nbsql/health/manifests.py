@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+import os
 import re
 import sys
 from functools import lru_cache
@@ -16,6 +18,7 @@ else:  # pragma: no cover
 #: Files that declare a project's dependencies (Python first; R and Julia count as declared too).
 MANIFEST_PATTERNS = ("requirements*.txt", "pyproject.toml", "environment.yml", "environment.yaml", "setup.py",
                      "setup.cfg", "Pipfile", "Project.toml", "renv.lock", "DESCRIPTION")
+_MANIFEST_NAME = re.compile("|".join(fnmatch.translate(p) for p in MANIFEST_PATTERNS))
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 #: Import names whose distribution is named otherwise, for distributions not installed here
@@ -56,6 +59,7 @@ def distributions_for(package: str) -> set[str]:
     return {normalise(n) for n in names}
 
 
+@lru_cache(maxsize=4096)
 def nearest_manifest(folder: Path, root: Path) -> Path | None:
     """The first folder from ``folder`` up to ``root`` holding a manifest: its manifest files' folder."""
     for candidate in [folder, *folder.parents]:
@@ -73,9 +77,11 @@ def manifest_files(folder: Path) -> tuple[Path, ...]:
 
 @lru_cache(maxsize=4096)
 def _manifests_in(folder: Path) -> tuple[Path, ...]:
-    found: list[Path] = []
-    for pattern in MANIFEST_PATTERNS:
-        found += [p for p in folder.glob(pattern) if p.is_file()]
+    try:
+        with os.scandir(folder) as entries:  # one listing, not one per pattern
+            found = [Path(e.path) for e in entries if _MANIFEST_NAME.match(e.name) and e.is_file()]
+    except OSError:
+        return ()
     return tuple(sorted(found))
 
 
@@ -149,4 +155,5 @@ def _requirement_lines(lines) -> set[str]:
 def clear_manifest_caches() -> None:
     """Forget what was read from the file system (files may have changed since the last load)."""
     _manifests_in.cache_clear()
+    nearest_manifest.cache_clear()
     declared_in.cache_clear()
