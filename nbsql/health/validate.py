@@ -9,9 +9,13 @@ cannot be read or written only costs that time again.
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.machinery
+import importlib.util
 import json
 import os
 import tempfile
+import types
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -30,11 +34,14 @@ def cache_dir() -> Path:
 
 
 def _schema_text(major: int, minor: int) -> str:
-    import nbformat.v3
-    import nbformat.v4
-
-    module = nbformat.v4 if major == 4 else nbformat.v3
-    return (Path(module.__file__).parent / module.nbformat_schema[(major, minor)]).read_text(encoding="utf-8")
+    """nbformat's schema file for a version, found without importing nbformat (a tenth of a second)."""
+    spec = importlib.util.find_spec("nbformat")
+    folder = Path(next(iter(spec.submodule_search_locations))) / f"v{major}" if spec else None
+    name = f"nbformat.v4.{minor}.schema.json" if major == 4 else f"nbformat.v{major}.schema.json"
+    if folder is None or not (folder / name).is_file():  # laid out otherwise: ask nbformat itself
+        module = importlib.import_module(f"nbformat.v{major}")
+        folder, name = Path(module.__file__).parent, module.nbformat_schema[(major, minor)]
+    return (folder / name).read_text(encoding="utf-8")
 
 
 def exclusive_choices(schema: Any, definitions: dict | None = None) -> Any:
@@ -94,8 +101,8 @@ def _excluding(choices: list, definitions: dict) -> bool:
     return False
 
 
-def _generated_code(major: int, minor: int) -> str:
-    """fastjsonschema's code for one schema version, from the cache when it is there."""
+def _generated_code(major: int, minor: int) -> tuple[str, Path | None]:
+    """fastjsonschema's code for one schema version, and its cache file (None if it could not be kept)."""
     import fastjsonschema
 
     schema = exclusive_choices(json.loads(_schema_text(major, minor)))
@@ -103,7 +110,7 @@ def _generated_code(major: int, minor: int) -> str:
     key = hashlib.sha256(f"{fastjsonschema.VERSION}\n{sorted(_OPTIONS.items())}\n{text}".encode()).hexdigest()[:20]
     path = cache_dir() / f"nbformat-v{major}.{minor}-{key}.py"
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8"), path
     except (OSError, UnicodeDecodeError):
         pass
     code = fastjsonschema.compile_to_code(schema, **_OPTIONS)
@@ -113,19 +120,28 @@ def _generated_code(major: int, minor: int) -> str:
             out.write(code)
         os.replace(out.name, path)  # whole or not at all, even with several processes writing
     except OSError:
-        pass
-    return code
+        return code, None
+    for older in path.parent.glob(f"nbformat-v{major}.{minor}-*.py"):  # other schema or library versions
+        if older != path:
+            older.unlink(missing_ok=True)
+    return code, path
 
 
 @lru_cache(maxsize=16)
 def _fast_validator(major: int, minor: int) -> Callable[[Any], Any]:
+    code, path = _generated_code(major, minor)
     namespace: dict[str, Any] = {}
     try:
-        exec(compile(_generated_code(major, minor), f"<nbformat v{major}.{minor} validator>", "exec"), namespace)
+        if path is None:
+            exec(compile(code, f"<nbformat v{major}.{minor} validator>", "exec"), namespace)
+        else:  # imported from the cache file, so Python keeps its bytecode in __pycache__ too
+            module = types.ModuleType(f"_nbsql_validator_v{major}_{minor}")
+            importlib.machinery.SourceFileLoader(module.__name__, str(path)).exec_module(module)
+            namespace = vars(module)
     except SyntaxError:  # a damaged cache file: generate afresh
         for stale in cache_dir().glob(f"nbformat-v{major}.{minor}-*.py"):
             stale.unlink(missing_ok=True)
-        exec(_generated_code(major, minor), namespace)
+        exec(_generated_code(major, minor)[0], namespace)
     return namespace["validate"]
 
 
