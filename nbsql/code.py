@@ -127,8 +127,9 @@ def analyze(source: str) -> CodeFacts:
                          imports=tuple(_imports_line_by_line(masked)) + installs)
     scan = _Scan()
     try:
-        scan.visit(tree, None)
-        complexity = _Complexity.from_ast(tree) if scan.branches else None
+        branching = scan.visit_module(tree)
+        # statements without a scored node add nothing to radon's results: it reads only the others
+        complexity = _Complexity.from_ast(ast.Module(body=branching, type_ignores=[])) if branching else None
     except RecursionError:
         return CodeFacts(is_python=True, parse_error="nested too deeply to analyse", imports=installs)
     imports = scan.imports
@@ -203,6 +204,16 @@ class _Scan:
         self.operators_seen: set[str] = set()
         self.operands_seen: set = set()
         self.branches = False  # whether radon's complexity visitor has anything to score
+
+    def visit_module(self, tree: ast.Module) -> list[ast.stmt]:
+        """Visit every statement; return the top-level ones holding a node radon's complexity scores."""
+        branching = []
+        for statement in tree.body:
+            self.branches = False
+            self.visit(statement, None)
+            if self.branches:
+                branching.append(statement)
+        return branching
 
     def visit(self, node: ast.AST, context: str | None) -> None:
         name = type(node).__name__
