@@ -168,7 +168,10 @@ def _text(value: JSON, what: str, warnings: list[str]) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, list):
-        return "".join(v if isinstance(v, str) else json.dumps(v) for v in value)
+        try:
+            return "".join(value)  # lines of text, nearly always
+        except TypeError:
+            return "".join(v if isinstance(v, str) else json.dumps(v) for v in value)
     if value is None:
         return ""
     warnings.append(f"{what} is {_kind_of(value)}; stored as text")
@@ -248,8 +251,11 @@ def _output(raw: JSON, where: str, warnings: list[str]) -> Output:
 
 def _mime_value(mime: str, value: JSON) -> JSON:
     """Join multi-line string data; JSON mime types keep their structure."""
-    if isinstance(value, list) and not is_json_mime(mime) and all(isinstance(v, str) for v in value):
-        return "".join(value)
+    if isinstance(value, list) and not is_json_mime(mime):
+        try:
+            return "".join(value)
+        except TypeError:  # not all text: kept as it is
+            return value
     return value
 
 
