@@ -78,6 +78,9 @@ def building(path: str | Path) -> Iterator[str]:
     valid, empty database) and is replaced atomically only once the build has finished.
     """
     side = f"{path}.building-{os.getpid()}"
+    for leftover in (side, f"{side}-journal"):  # a killed build's, when process ids come round again
+        if os.path.exists(leftover):
+            os.remove(leftover)
     with closing(sqlite3.connect(path, isolation_level=None)) as placeholder:
         if placeholder.execute("SELECT 1 FROM sqlite_master WHERE name = 'notebooks'").fetchone() is None:
             with transaction(placeholder):
@@ -97,7 +100,7 @@ def remove_stale_builds(path: str | Path) -> None:
     path = Path(path)
     for side in path.parent.glob(glob.escape(path.name) + ".building-*"):
         pid = side.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
             side.unlink(missing_ok=True)
 
 

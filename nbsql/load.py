@@ -260,10 +260,9 @@ def _anchored(conn, scanned: list[tuple[str, list[Found], bool]]):
 
     Returns the re-rooted scans and the (root, relative folder) scopes that pruning may empty.
     """
-    folder_roots = [root for root, _, is_folder in scanned if is_folder]
     with transaction(conn):
-        absorb(conn, folder_roots)
-    known = stored_roots(conn) | set(folder_roots)
+        known = stored_roots(conn) | {root for root, _, _ in scanned}
+        absorb(conn, known)
     anchored, scopes = [], []
     for root, found, is_folder in scanned:
         anchor = outermost(root, known)

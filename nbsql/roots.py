@@ -27,8 +27,8 @@ def relative(path: str, root: str) -> str:
 
 
 def below(path: str, prefix: str) -> bool:
-    """Whether a stored relative ``path`` lies in the relative folder ``prefix`` ('' is the root)."""
-    return not prefix or path.startswith(prefix + "/")
+    """Whether a stored relative ``path`` is the relative folder ``prefix`` or lies in it ('' is the root)."""
+    return not prefix or path == prefix or path.startswith(prefix + "/")
 
 
 def stored_roots(conn: sqlite3.Connection) -> set[str]:
@@ -38,16 +38,23 @@ def stored_roots(conn: sqlite3.Connection) -> set[str]:
 def absorb(conn: sqlite3.Connection, outer_roots: Iterable[str]) -> None:
     """Re-key rows stored under a root inside one of ``outer_roots`` to the outer root, keeping ids.
 
-    A file stored under both (a database from before this rule) keeps only its outer row.
-    Call inside a transaction.
+    A file stored under both (a database from before this rule) keeps only its outer row, and a
+    file both stored and recorded as failed keeps only its notebook. Call inside a transaction.
     """
     outer_roots = list(outer_roots)
+    moved = False
     for root in stored_roots(conn):
         outer = outermost(root, outer_roots)
         if outer == root:
             continue
-        prefix = relative(root, outer) + "/"
+        moved = True
+        prefix = relative(root, outer)
+        new_path = "CASE WHEN path = '.' THEN :prefix ELSE :prefix || '/' || path END"  # '.': the folder itself
         for table in ("notebooks", "load_errors"):
-            conn.execute(f"DELETE FROM {table} WHERE root = ? AND ? || path IN "
-                         f"(SELECT path FROM {table} WHERE root = ?)", (root, prefix, outer))
-            conn.execute(f"UPDATE {table} SET root = ?, path = ? || path WHERE root = ?", (outer, prefix, root))
+            names = {"root": root, "prefix": prefix, "outer": outer}
+            conn.execute(f"DELETE FROM {table} WHERE root = :root AND {new_path} IN "
+                         f"(SELECT path FROM {table} WHERE root = :outer)", names)
+            conn.execute(f"UPDATE {table} SET root = :outer, path = {new_path} WHERE root = :root", names)
+    if moved:
+        conn.execute("DELETE FROM load_errors WHERE EXISTS "
+                     "(SELECT 1 FROM notebooks n WHERE n.root = load_errors.root AND n.path = load_errors.path)")

@@ -251,6 +251,53 @@ def test_a_file_stored_under_two_roots_keeps_the_outer_row(tmp_path):
     check_database(db)
 
 
+def test_a_single_file_load_does_not_split_a_folders_notebooks(tmp_path):
+    repo, sub = _two_level_repo(tmp_path)
+    db = tmp_path / "nb.db"
+    nbsql.load(sub, db)
+    top = repo / "top.ipynb"
+    shutil.copy(sorted(sub.rglob("*.ipynb"))[0], top)
+    nbsql.load(top, db)  # its folder, repo, becomes a root holding sub
+    report = nbsql.load(sub, db)
+    assert (report.loaded, report.unchanged) == (0, 3)
+    stored = _stored(db)
+    assert len(stored["notebooks"]) == 4 and {root for root, _, _ in stored["notebooks"]} == {str(repo)}
+    assert stored["errors"] == [(str(repo), "sub/broken.ipynb")]
+    check_database(db)
+
+
+def test_a_folder_that_could_not_be_listed_is_cleared_once_it_can(tmp_path, monkeypatch):
+    repo, sub = _two_level_repo(tmp_path)
+    db = tmp_path / "nb.db"
+    nbsql.load(repo, db)
+    listing = os.scandir
+
+    def refuse(path="."):
+        if str(path) == str(sub):
+            raise PermissionError(13, "Permission denied")
+        return listing(path)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "scandir", refuse)
+        report = nbsql.load(sub, db)
+    assert report.failed == 1 and report.removed == 3
+    assert (str(repo), "sub") in _stored(db)["errors"]
+    report = nbsql.load(sub, db)
+    assert (report.loaded, report.failed) == (3, 1)  # the broken notebook only
+    assert _stored(db)["errors"] == [(str(repo), "sub/broken.ipynb")]
+
+
+def test_a_side_file_left_under_our_own_process_id_is_not_reused(tmp_path):
+    """Process ids come round again (in containers, often the same one): such a file is stale."""
+    repo, sub = _two_level_repo(tmp_path)
+    db = tmp_path / "nb.db"
+    nbsql.load(sub, f"{db}.building-{os.getpid()}")
+    nbsql.load(repo / "analysis", db)
+    assert all(path.startswith("analysis/") or "/" not in path for _, path, _ in _stored(db)["notebooks"])
+    assert {root for root, _, _ in _stored(db)["notebooks"]} == {str(repo / "analysis")}
+    assert not list(tmp_path.glob("nb.db.building-*"))
+
+
 def test_a_reader_of_an_empty_database_sees_the_first_load(tmp_path):
     """A server opened on an empty database keeps its file: the first load must write into it."""
     (tmp_path / "empty").mkdir()
