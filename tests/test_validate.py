@@ -52,13 +52,22 @@ def test_generated_code_is_cached_and_used(cache):
     assert list(validate.schema_errors(INVALID)) == []
 
 
-def test_a_damaged_cache_file_is_regenerated(cache):
+@pytest.mark.parametrize("damage", ["def validate(data:\n", "", "import no_such_module\n"])
+def test_a_damaged_cache_file_is_regenerated(cache, damage):
     list(validate.schema_errors(VALID))
     [cached] = cache.glob("nbformat-v4.4-*.py")
-    cached.write_text("def validate(data:\n")
+    cached.write_text(damage)
     validate._fast_validator.cache_clear()
     assert len(list(validate.schema_errors(INVALID))) == 1
-    assert "def validate(data:\n" != cached.read_text()
+    assert "def validate(" in cached.read_text()
+    assert not list(cache.glob("*.tmp"))
+
+
+def test_a_cache_folder_others_may_write_to_is_not_used(cache):
+    cache.mkdir()
+    cache.chmod(0o777)
+    assert len(list(validate.schema_errors(INVALID))) == 1
+    assert list(cache.iterdir()) == []
 
 
 def test_an_unwritable_cache_only_costs_time(tmp_path, monkeypatch):

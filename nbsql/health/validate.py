@@ -2,8 +2,8 @@
 
 The verdict comes from fastjsonschema validators of nbformat's own schema files. Generating one
 takes about 55 ms (a third of a second for all seven versions), so the generated code is kept in
-a cache folder, keyed by a hash of the schema and of the fastjsonschema version; a cache that
-cannot be read or written only costs that time again.
+a cache folder, keyed by a hash of the schema and of the fastjsonschema version. A cache that
+cannot be read or written only costs that time again; one that others may write to is not used.
 """
 
 from __future__ import annotations
@@ -101,48 +101,61 @@ def _excluding(choices: list, definitions: dict) -> bool:
     return False
 
 
-def _generated_code(major: int, minor: int) -> tuple[str, Path | None]:
-    """fastjsonschema's code for one schema version, and its cache file (None if it could not be kept)."""
+@lru_cache(maxsize=16)
+def _fast_validator(major: int, minor: int) -> Callable[[Any], Any]:
+    """fastjsonschema's validator for one schema version, its generated code cached when possible."""
     import fastjsonschema
 
     schema = exclusive_choices(json.loads(_schema_text(major, minor)))
     text = json.dumps(schema, sort_keys=True)
     key = hashlib.sha256(f"{fastjsonschema.VERSION}\n{sorted(_OPTIONS.items())}\n{text}".encode()).hexdigest()[:20]
-    path = cache_dir() / f"nbformat-v{major}.{minor}-{key}.py"
-    try:
-        return path.read_text(encoding="utf-8"), path
-    except (OSError, UnicodeDecodeError):
-        pass
-    code = fastjsonschema.compile_to_code(schema, **_OPTIONS)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False) as out:
-            out.write(code)
-        os.replace(out.name, path)  # whole or not at all, even with several processes writing
-    except OSError:
-        return code, None
-    for older in path.parent.glob(f"nbformat-v{major}.{minor}-*.py"):  # other schema or library versions
-        if older != path:
-            older.unlink(missing_ok=True)
-    return code, path
-
-
-@lru_cache(maxsize=16)
-def _fast_validator(major: int, minor: int) -> Callable[[Any], Any]:
-    code, path = _generated_code(major, minor)
-    namespace: dict[str, Any] = {}
-    try:
-        if path is None:
-            exec(compile(code, f"<nbformat v{major}.{minor} validator>", "exec"), namespace)
-        else:  # imported from the cache file, so Python keeps its bytecode in __pycache__ too
+    folder = _private_cache()
+    path = folder / f"nbformat-v{major}.{minor}-{key}.py" if folder else None
+    if path is not None:
+        try:  # imported as a module, so Python can keep its bytecode in __pycache__ too
             module = types.ModuleType(f"_nbsql_validator_v{major}_{minor}")
             importlib.machinery.SourceFileLoader(module.__name__, str(path)).exec_module(module)
-            namespace = vars(module)
-    except SyntaxError:  # a damaged cache file: generate afresh
-        for stale in cache_dir().glob(f"nbformat-v{major}.{minor}-*.py"):
-            stale.unlink(missing_ok=True)
-        exec(_generated_code(major, minor)[0], namespace)
+            return module.validate
+        except Exception:  # not there yet, damaged, emptied or removed meanwhile: generate it
+            pass
+    code = fastjsonschema.compile_to_code(schema, **_OPTIONS)
+    if path is not None:
+        _store(path, code)
+    namespace: dict[str, Any] = {}
+    exec(compile(code, f"<nbformat v{major}.{minor} validator>", "exec"), namespace)
     return namespace["validate"]
+
+
+def _private_cache() -> Path | None:
+    """The cache folder, created if needed, when only this user can write to it (its files are run)."""
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = folder.stat()
+    except OSError:
+        return None
+    if not folder.is_dir() or (hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022)):
+        return None
+    return folder
+
+
+def _store(path: Path, code: str) -> None:
+    """Write ``code`` to ``path`` whole or not at all, and drop the files of other versions."""
+    temporary = None
+    try:
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False) as out:
+            temporary = out.name
+            out.write(code)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except OSError:
+        if temporary and os.path.exists(temporary):
+            os.remove(temporary)
+        return
+    for older in path.parent.glob(path.name.rsplit("-", 1)[0] + "-*.py"):  # other schema or library versions
+        if older != path:
+            older.unlink(missing_ok=True)
 
 
 @lru_cache(maxsize=16)
