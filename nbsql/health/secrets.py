@@ -15,18 +15,14 @@ from functools import lru_cache
 #: Detectors left out: entropy guesses fire on hashes, ids and base64 data everywhere in
 #: notebooks, and public IP addresses are not secrets.
 _SKIPPED = {"Base64 High Entropy String", "Hex High Entropy String", "Public IP (ipv4)"}
-#: A secret-like word given a quoted value (``password = "..."``, ``"token": '...'``): the keyword
-#: detector's case.
-_KEYWORD_ASSIGNED = re.compile(r"(?i:pass|pwd|secret|token|key|auth|cred)[\w-]*['\"\]]*\s*(?:[:=]=?|!=|,|\()\s*"
-                               r"[rbuf]{0,2}['\"]")
 #: Words and token prefixes the detectors key on (checked with ``in`` on lower-cased text: fast).
-_GATE_WORDS = ("key", "pass", "pwd", "secret", "token", "auth", "cred", "akia", "asia", "abia", "acca", "a3t", "akc",
-               "xox", "k_live", "sk-", "sg.", "begin", "eyj", "npm_", "pypi", "sq0", "eaaa", "slack", "-us",
-               "gr1348941")
+_GATE_WORDS = ("key", "pass", "pw", "secret", "token", "auth", "cred", "contrase", "aws", "softlayer", "akia", "asia",
+               "abia", "acca", "a3t", "akc", "xox", "k_live", "sk-", "sg.", "begin", "eyj", "npm_", "pypi", "sq0",
+               "eaaa", "slack", "-us", "gr1348941")
 #: Token shapes without a gate word, as separate patterns that each start with a literal (a union,
 #: or a pattern starting with a character class, is tried at every position: ten times slower).
 _GATE_PATTERNS = tuple(re.compile(p) for p in (
-    r"gh[pousr]_|gl[a-z]{2,4}-|AP[\dA-F][a-zA-Z0-9]{8}|://[^\s:@/]+:[^\s@]+@",
+    r"gh[pousr]_|gl[a-z]{2,6}-|AP[\dA-F][a-zA-Z0-9]{8}|://[^\s:@/]+:[^\s@]+@",
     r":[\w-]{35}",  # Telegram bot token: digits, ':', 35 characters
     r"\.[\w-]{6}\.[\w-]{27}",  # Discord bot token: three dot-separated parts
     r"(?:AC|SK)[a-z0-9]{32}",  # Twilio
@@ -45,9 +41,12 @@ def _gate(text: str) -> bool:
 def _detectors():
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
+    from detect_secrets.plugins.keyword import DENYLIST
+
+    keyword = re.compile("|".join(DENYLIST), re.IGNORECASE)  # every pattern of the keyword detector has one
     plugins = [cls() for kind, cls in get_mapping_from_secret_type_to_class().items() if kind not in _SKIPPED]
     return [(plugin, re.compile("|".join(_scoped(p) for p in plugin.denylist)) if getattr(plugin, "denylist", None)
-             else _KEYWORD_ASSIGNED) for plugin in plugins]
+             else keyword) for plugin in plugins]
 
 
 def _scoped(pattern: re.Pattern) -> str:
