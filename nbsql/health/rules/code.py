@@ -238,7 +238,8 @@ def absolute_path(nb: NotebookContext, limits):
 def hard_coded_secret(nb: NotebookContext, limits):
     """## What it does
     Flags cloud keys, private keys, tokens and passwords in code cells, saved outputs and
-    notebook metadata, using the detectors of Yelp's detect-secrets.
+    notebook metadata, using the detectors of Yelp's detect-secrets (all but the entropy and IP
+    address guesses). Lines longer than 2,000 characters, such as minified data, are not read.
 
     ## Why is this bad?
     Notebooks get shared and pushed; a secret in one is a leaked secret, even after the cell is
