@@ -46,9 +46,25 @@ def _offset_plan(table: schema.Table) -> list[tuple[int, str]]:
     return plan
 
 
-_PLANS = {name: _offset_plan(schema.TABLE[name]) for name in schema.CONTENT_TABLES}
-_INSERT = {name: f"INSERT INTO {name} VALUES ({', '.join('?' * len(schema.TABLE[name].columns))})"
-           for name in schema.CONTENT_TABLES}
+def _insert(table: schema.Table) -> tuple[str, tuple[str, ...]]:
+    """The INSERT of a content table and the tables whose id bases follow each row's own values.
+
+    Rows carry notebook-local ids; each is sent with the bases appended and SQLite adds them
+    (NULL stays NULL), so the writer copies no row in Python.
+    """
+    plan = dict(_offset_plan(table))
+    count = len(table.columns)
+    bases = tuple(dict.fromkeys(plan.values()))
+    values = []
+    for index in range(count):
+        target = plan.get(index)
+        base = f"?{count + 1 + bases.index(target)}" if target else None
+        values.append(f"?{index + 1}" if base is None else base if target == "notebooks" else f"?{index + 1} + {base}")
+    return f"INSERT INTO {table.name} VALUES ({', '.join(values)})", bases
+
+
+_INSERT = {name: _insert(schema.TABLE[name]) for name in schema.CONTENT_TABLES}
+_INSERT_FTS = f"INSERT INTO {schema.FTS_TABLE}(rowid, source, outputs) VALUES (?1 + ?4, ?2, ?3)"
 _NOTEBOOK_COLUMNS = schema.TABLE["notebooks"].column_names
 _INSERT_NOTEBOOK = f"INSERT INTO notebooks VALUES ({', '.join('?' * len(_NOTEBOOK_COLUMNS))})"
 _UPDATE_NOTEBOOK = "UPDATE notebooks SET " + ", ".join(f"{c} = ?" for c in _NOTEBOOK_COLUMNS[1:]) + " WHERE id = ?"
@@ -85,8 +101,7 @@ class Writer:
                     conn.execute("DELETE FROM load_errors WHERE root = ? AND path = ?", key)
             for name, rows in pending.items():
                 if rows:
-                    conn.executemany(_INSERT.get(name) or f"INSERT INTO {name}(rowid, source, outputs) "
-                                                           "VALUES (?, ?, ?)", rows)
+                    conn.executemany(_INSERT[name][0] if name in _INSERT else _INSERT_FTS, rows)
 
     def _next_id(self, table: str) -> int:
         return self.conn.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0]
@@ -110,19 +125,12 @@ class Writer:
     def _queue_content(rows: NotebookRows, notebook_id: int, bases: dict[str, int],
                        pending: dict[str, list[tuple]]) -> None:
         for name in schema.CONTENT_TABLES:
-            plan = _PLANS[name]
-            out = pending[name]
-            for local in rows.tables[name]:
-                row = list(local)
-                for index, target in plan:
-                    if target == "notebooks":
-                        row[index] = notebook_id
-                    elif row[index] is not None:
-                        row[index] += bases[target]
-                out.append(row)
-        cell_base = bases["cells"]
-        pending[schema.FTS_TABLE].extend((cell_base + position, source, outputs)
-                                         for position, source, outputs in rows.tables[schema.FTS_TABLE])
+            local = rows.tables[name]
+            if local:
+                extra = tuple(notebook_id if target == "notebooks" else bases[target] for target in _INSERT[name][1])
+                pending[name].extend([row + extra for row in local])
+        cells = (bases["cells"],)
+        pending[schema.FTS_TABLE].extend([row + cells for row in rows.tables[schema.FTS_TABLE]])
         for name in schema.CONTENT_TABLES:
             bases[name] += len(rows.tables[name])
 
