@@ -95,6 +95,26 @@ def building(path: str | Path) -> Iterator[str]:
             os.remove(side)
 
 
+@contextmanager
+def one_load_at_a_time(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<path>.lock`` while loading: concurrent loads of one database
+    (parallel pre-commit runs, say) wait their turn instead of replacing each other's first build.
+
+    The lock is released by the system if the process dies. Without ``fcntl`` (Windows), or when
+    the lock file cannot be opened, loads go on unlocked.
+    """
+    try:
+        import fcntl
+
+        handle = open(f"{path}.lock", "a")
+    except (ImportError, OSError):
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def remove_stale_builds(path: str | Path) -> None:
     """Delete side files that killed builds of ``path`` left behind (their process is gone)."""
     path = Path(path)

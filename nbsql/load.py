@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from . import __version__
-from .database import (NbsqlError, building, check_sqlite_file, default_db, open_for_writing,
+from .database import (NbsqlError, building, check_sqlite_file, default_db, one_load_at_a_time, open_for_writing,
                        remove_stale_builds, transaction)
 from .health.check import check_notebook, prepare_checks
 from .health.config import Settings
@@ -161,11 +161,12 @@ def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None,
                           (settings or Settings()) if checks else None)
     db = str(db or default_db())
     check_sqlite_file(db)
-    remove_stale_builds(db)
-    if not os.path.exists(db):  # nobody can have it open yet: build it aside, without a journal
-        with building(db) as side:
-            return _load(paths, db, open_for_writing(side, journal=False), options, started, progress)
-    return _load(paths, db, open_for_writing(db, rebuild=full), options, started, progress)
+    with one_load_at_a_time(db):
+        remove_stale_builds(db)
+        if not os.path.exists(db):  # nobody can have it open yet: build it aside, without a journal
+            with building(db) as side:
+                return _load(paths, db, open_for_writing(side, journal=False), options, started, progress)
+        return _load(paths, db, open_for_writing(db, rebuild=full), options, started, progress)
 
 
 def _load(paths: list, db: str, conn, options: LoadOptions, started: float,

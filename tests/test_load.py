@@ -295,7 +295,24 @@ def test_a_side_file_left_under_our_own_process_id_is_not_reused(tmp_path):
     nbsql.load(repo / "analysis", db)
     assert all(path.startswith("analysis/") or "/" not in path for _, path, _ in _stored(db)["notebooks"])
     assert {root for root, _, _ in _stored(db)["notebooks"]} == {str(repo / "analysis")}
-    assert not list(tmp_path.glob("nb.db.building-*"))
+    assert not (tmp_path / f"nb.db.building-{os.getpid()}").exists()
+
+
+def test_concurrent_first_loads_of_one_database_keep_both(tmp_path):
+    """Two loads into a database that does not exist yet (parallel pre-commit runs): one waits."""
+    first = copy_tree(REAL, tmp_path / "first", limit=40)
+    second = copy_tree(REAL, tmp_path / "second", limit=40)
+    db = tmp_path / "nb.db"
+    runs = [subprocess.Popen([sys.executable, "-m", "nbsql", "load", str(folder), "--db", str(db), "--quiet"])
+            for folder in (tmp_path / "first", tmp_path / "second")]
+    assert [run.wait(timeout=300) for run in runs] == [0, 0]
+    with open_db(db) as conn:
+        roots = dict(conn.execute("SELECT root, count(*) FROM notebooks GROUP BY root").fetchall())
+        failed = dict(conn.execute("SELECT root, count(*) FROM load_errors GROUP BY root").fetchall())
+    for folder, files in (("first", first), ("second", second)):
+        root = str(tmp_path / folder)
+        assert roots.get(root, 0) + failed.get(root, 0) == len(files)
+    check_database(db)
 
 
 def test_a_reader_of_an_empty_database_sees_the_first_load(tmp_path):
