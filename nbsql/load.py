@@ -6,6 +6,7 @@ worker processes here or on a distributed engine elsewhere.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -295,8 +296,15 @@ def _results(tasks: list[Task], jobs: int | None, settings: Settings | None) -> 
     if settings is not None:
         prepare_checks()  # compiled once here, inherited by the forked workers
     method = "fork" if sys.platform.startswith("linux") else None
-    with _Pool(jobs, _use_settings, (settings,), context=multiprocessing.get_context(method)) as pool:
-        yield from pool.imap(process_task, tasks, chunksize=2)
+    # Objects from before the fork are never collected in the workers: collecting one (an SQLite
+    # connection of another thread of the caller, say) could wait forever on a lock that thread
+    # held when the process forked.
+    gc.freeze()
+    try:
+        with _Pool(jobs, _use_settings, (settings,), context=multiprocessing.get_context(method)) as pool:
+            yield from pool.imap(process_task, tasks, chunksize=2)
+    finally:
+        gc.unfreeze()
 
 
 class _Pool(multiprocessing.pool.Pool):
