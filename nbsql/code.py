@@ -13,6 +13,7 @@ import shlex
 import sys
 import warnings
 from dataclasses import dataclass, field, replace
+from functools import cache
 
 from radon.metrics import mi_compute
 from radon.visitors import ComplexityVisitor
@@ -165,14 +166,12 @@ _BRANCHING = frozenset({"Try", "TryStar", "BoolOp", "If", "IfExp", "Match", "For
 #: node's handling reads directly); neither the scan nor radon's visitor needs to visit them.
 _LEAVES = tuple(cls for base in (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
                 for cls in base.__subclasses__())
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
+@cache
 def _child_fields(node_type: type) -> tuple[str, ...]:
-    """The fields of ``node_type`` that may hold nodes worth visiting (cached per type)."""
-    fields = tuple(f for f in node_type._fields if f not in ("ctx", "op", "ops"))
-    _CHILD_FIELDS[node_type] = fields
-    return fields
+    """The fields of ``node_type`` that may hold nodes worth visiting."""
+    return tuple(f for f in node_type._fields if f not in ("ctx", "op", "ops"))
 
 
 class _Complexity(ComplexityVisitor):
@@ -242,8 +241,7 @@ class _Scan:
                         node.comparators + [node.left])
         elif name == "Constant" and isinstance(node.value, str) and node.end_lineno != node.lineno:
             self.string_lines.update(range(node.lineno + 1, node.end_lineno + 1))
-        fields = _CHILD_FIELDS.get(type(node))
-        for attribute in _child_fields(type(node)) if fields is None else fields:
+        for attribute in _child_fields(type(node)):
             value = getattr(node, attribute, None)
             if isinstance(value, list):
                 for item in value:

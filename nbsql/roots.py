@@ -35,6 +35,10 @@ def stored_roots(conn: sqlite3.Connection) -> set[str]:
     return {root for (root,) in conn.execute("SELECT root FROM notebooks UNION SELECT root FROM load_errors")}
 
 
+#: A row's path once re-keyed under the outer root ('.' stands for the inner folder itself).
+_NEW_PATH = "CASE WHEN path = '.' THEN :prefix ELSE :prefix || '/' || path END"
+
+
 def absorb(conn: sqlite3.Connection, outer_roots: Iterable[str]) -> None:
     """Re-key rows stored under a root inside one of ``outer_roots`` to the outer root, keeping ids.
 
@@ -48,13 +52,11 @@ def absorb(conn: sqlite3.Connection, outer_roots: Iterable[str]) -> None:
         if outer == root:
             continue
         moved = True
-        prefix = relative(root, outer)
-        new_path = "CASE WHEN path = '.' THEN :prefix ELSE :prefix || '/' || path END"  # '.': the folder itself
+        names = {"root": root, "prefix": relative(root, outer), "outer": outer}
         for table in ("notebooks", "load_errors"):
-            names = {"root": root, "prefix": prefix, "outer": outer}
-            conn.execute(f"DELETE FROM {table} WHERE root = :root AND {new_path} IN "
+            conn.execute(f"DELETE FROM {table} WHERE root = :root AND {_NEW_PATH} IN "
                          f"(SELECT path FROM {table} WHERE root = :outer)", names)
-            conn.execute(f"UPDATE {table} SET root = :outer, path = {new_path} WHERE root = :root", names)
+            conn.execute(f"UPDATE {table} SET root = :outer, path = {_NEW_PATH} WHERE root = :root", names)
     if moved:
         conn.execute("DELETE FROM load_errors WHERE EXISTS "
                      "(SELECT 1 FROM notebooks n WHERE n.root = load_errors.root AND n.path = load_errors.path)")

@@ -57,9 +57,12 @@ def _insert(table: schema.Table) -> tuple[str, tuple[str, ...]]:
     bases = tuple(dict.fromkeys(plan.values()))
     values = []
     for index in range(count):
-        target = plan.get(index)
-        base = f"?{count + 1 + bases.index(target)}" if target else None
-        values.append(f"?{index + 1}" if base is None else base if target == "notebooks" else f"?{index + 1} + {base}")
+        own, target = f"?{index + 1}", plan.get(index)
+        if target is None:
+            values.append(own)
+            continue
+        base = f"?{count + 1 + bases.index(target)}"
+        values.append(base if target == "notebooks" else f"{own} + {base}")
     return f"INSERT INTO {table.name} VALUES ({', '.join(values)})", bases
 
 
