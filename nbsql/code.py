@@ -169,7 +169,7 @@ _LEAVES = tuple(cls for base in (ast.expr_context, ast.operator, ast.unaryop, as
 
 
 @cache
-def _child_fields(node_type: type) -> tuple[str, ...]:
+def child_fields(node_type: type) -> tuple[str, ...]:
     """The fields of ``node_type`` that may hold nodes worth visiting."""
     return tuple(f for f in node_type._fields if f not in ("ctx", "op", "ops"))
 
@@ -179,6 +179,13 @@ class _Complexity(ComplexityVisitor):
 
     def _skip(self, node: ast.AST) -> None:
         pass
+
+    def visit_Name(self, node: ast.Name | ast.Constant) -> None:  # noqa: N802 (ast's name)
+        """A name or constant scores nothing and holds nothing; only its line counts (a definition's end)."""
+        if node.lineno > self._max_line:
+            self._max_line = node.lineno
+
+    visit_Constant = visit_Name
 
 
 for _leaf in _LEAVES:
@@ -239,16 +246,25 @@ class _Scan:
         elif name == "Compare":
             self._tally(context, [type(op).__name__ for op in node.ops], len(node.comparators) + 1,
                         node.comparators + [node.left])
-        elif name == "Constant" and isinstance(node.value, str) and node.end_lineno != node.lineno:
-            self.string_lines.update(range(node.lineno + 1, node.end_lineno + 1))
-        for attribute in _child_fields(type(node)):
+        for attribute in child_fields(type(node)):
             value = getattr(node, attribute, None)
             if isinstance(value, list):
                 for item in value:
                     if isinstance(item, ast.AST):
-                        self.visit(item, context)
+                        self._visit_child(item, context)
             elif isinstance(value, ast.AST):
-                self.visit(value, context)
+                self._visit_child(value, context)
+
+    def _visit_child(self, node: ast.AST, context: str | None) -> None:
+        """Visit ``node``, handling the commonest leaves (names, constants) without a call of :meth:`visit`."""
+        kind = type(node)
+        if kind is ast.Name:
+            return
+        if kind is ast.Constant:
+            if isinstance(node.value, str) and node.end_lineno != node.lineno:
+                self.string_lines.update(range(node.lineno + 1, node.end_lineno + 1))
+            return
+        self.visit(node, context)
 
     def _tally(self, context: str | None, operators, operand_count: int, operands) -> None:
         self.operators += len(operators)
