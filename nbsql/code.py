@@ -365,19 +365,22 @@ def _installs(source: str):
 
 
 def _definitions(visitor: ComplexityVisitor):
-    def function(f, kind: str, prefix: str):
-        qualified = f"{prefix}{f.name}"
-        yield Definition(kind, f.name, qualified, f.lineno, f.endline, f.complexity)
-        for inner in f.closures:
-            yield from function(inner, "function", qualified + ".")
-
     for f in visitor.functions:
-        yield from function(f, "function", "")
+        yield from _function(f, "function", "")
     stack = [(c, "") for c in visitor.classes]
     while stack:
         cls, prefix = stack.pop(0)
         qualified = f"{prefix}{cls.name}"
         yield Definition("class", cls.name, qualified, cls.lineno, cls.endline, cls.complexity)
         for method in cls.methods:
-            yield from function(method, "method", qualified + ".")
+            yield from _function(method, "method", qualified + ".")
         stack.extend((inner, qualified + ".") for inner in cls.inner_classes)
+
+
+def _function(f, kind: str, prefix: str):
+    """A function's definition and its closures' (a module-level function: a recursive closure
+    would be a reference cycle)."""
+    qualified = f"{prefix}{f.name}"
+    yield Definition(kind, f.name, qualified, f.lineno, f.endline, f.complexity)
+    for inner in f.closures:
+        yield from _function(inner, "function", qualified + ".")

@@ -112,6 +112,14 @@ def _use_settings(settings: Settings | None) -> None:
     _settings = settings
 
 
+def _start_worker(settings: Settings | None) -> None:
+    """A worker process's initializer."""
+    _use_settings(settings)
+    # A cell's syntax tree is thousands of objects, freed by reference counting; collecting young
+    # objects every 700 allocations (the default) mostly finds live ones: a twentieth of the work.
+    gc.set_threshold(10_000, 10, 10)
+
+
 def process_task(task: Task) -> FileResult:
     """Read one file and run the per-file step; every failure becomes an error result."""
     result = FileResult(task.root, task.path, task.size, task.mtime)
@@ -301,7 +309,7 @@ def _results(tasks: list[Task], jobs: int | None, settings: Settings | None) -> 
     # held when the process forked.
     gc.freeze()
     try:
-        with _Pool(jobs, _use_settings, (settings,), context=multiprocessing.get_context(method)) as pool:
+        with _Pool(jobs, _start_worker, (settings,), context=multiprocessing.get_context(method)) as pool:
             yield from pool.imap(process_task, tasks, chunksize=2)
     finally:
         gc.unfreeze()

@@ -94,6 +94,12 @@ class NotebookContext:
             name = message.message_args[0] if message.message_args else None
             problems.append(NameProblem(type(message).__name__, position, message.lineno,
                                         message.message % message.message_args, str(name) if name else None))
+        # Break pyflakes' reference cycles (its cached bound handlers refer back to the checker, a
+        # used binding to its scope), so that the notebook's trees are freed now rather than by the
+        # cyclic garbage collector, whose passes over so many objects cost a sixth of a load
+        for scope in checker.deadScopes:
+            scope.clear()
+        vars(checker).clear()
         return problems
 
 
