@@ -29,6 +29,7 @@ def test_the_shortcuts_find_exactly_what_pyflakes_finds(monkeypatch):
     fast = _name_problems()
     monkeypatch.setattr(context._Checker, "CALL", Checker.CALL)
     monkeypatch.setattr(context._Checker, "futuresAllowed", Checker.futuresAllowed)
+    monkeypatch.setattr(context._Checker, "addBinding", Checker.addBinding)
     for name, handler in vars(Checker).items():
         if handler is Checker.handleChildren:
             monkeypatch.setattr(context._Checker, name, handler)
