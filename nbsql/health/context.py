@@ -116,7 +116,7 @@ class _Checker(Checker):
     answer is no; it works out for every node whether ``from __future__`` imports are still
     allowed, which stays no once the first other statement has been seen; it visits every
     context and operator leaf and every constant only to ignore them (a string is read only inside
-    an annotation), which is a third of all the nodes it visits; and it binds each of some 170
+    an annotation), over a quarter of all the nodes it visits; and it binds each of some 170
     builtins through its general binding logic, for every notebook.
     """
 
