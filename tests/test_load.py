@@ -100,6 +100,9 @@ def test_samples_fill_every_table(samples_db):
         assert conn.execute("SELECT count(*) FROM cells WHERE papermill_status = 'completed'").fetchone()[0] > 0
         assert conn.execute("SELECT count(*) FROM cells WHERE attachments IS NOT NULL").fetchone()[0] > 0
         assert conn.execute("SELECT count(*) FROM cells WHERE parse_error IS NOT NULL").fetchone()[0] > 0
+        # None is stored as NULL (the writer registers an adapter for None, to bind it faster)
+        assert {r[0] for r in conn.execute("SELECT DISTINCT typeof(sloc) || typeof(execution_count) FROM cells "
+                                           "WHERE cell_type = 'markdown'")} == {"nullnull"}
 
 
 def test_images_are_stored_as_decoded_bytes(samples_db):
