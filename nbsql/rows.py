@@ -175,7 +175,7 @@ def _data_row(index: int, output: int, cell: int, mime: str, value: Any) -> tupl
     invalid = 0
     if isinstance(value, str) and is_binary_mime(mime):
         try:
-            blob = base64.b64decode("".join(value.split()), validate=True)
+            blob = _decode_base64(value)
         except (binascii.Error, ValueError):
             text, invalid = value, 1
     elif isinstance(value, str) and not is_json_mime(mime):
@@ -184,6 +184,14 @@ def _data_row(index: int, output: int, cell: int, mime: str, value: Any) -> tupl
         text = to_json(value)
     size = len(blob) if blob is not None else len(text.encode("utf-8", "surrogatepass")) if text else 0
     return (index, output, cell, 0, mime, text, blob, size, invalid)
+
+
+def _decode_base64(value: str) -> bytes:
+    """The bytes of base64 text with whitespace anywhere; raises for anything else that is not base64."""
+    try:  # the usual shapes, one line or lines split by newlines, without splitting into a list
+        return base64.b64decode(value.replace("\n", ""), validate=True)
+    except (binascii.Error, ValueError):
+        return base64.b64decode("".join(value.split()), validate=True)
 
 
 def _scrap_row(index: int, cell: int, output: int, scrap: dict) -> tuple:

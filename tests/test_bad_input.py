@@ -134,6 +134,15 @@ def test_missing_path_and_non_sqlite_database_are_user_errors(tmp_path):
     assert not_db.read_text() == "hello, this is not a database at all"
 
 
+@pytest.mark.parametrize("text, decoded", [
+    ("aGVsbG8=", b"hello"), ("aGVs\nbG8=\n", b"hello"), ("aGVs \r\n\tbG8=", b"hello"), ("aGVs\u2028bG8=", b"hello"),
+    ("aGVs!bG8=", None), ("aGVsbG8", None), ("h\u00e9llo", None)])
+def test_base64_whitespace_anywhere_is_ignored_and_anything_else_flagged(text, decoded):
+    rows = nbsql.process_bytes(with_output({"output_type": "display_data", "metadata": {}, "data": {"image/png": text}}))
+    (row,) = rows.tables["output_data"]
+    assert (row[6], row[8]) == ((decoded, 0) if decoded else (None, 1))
+
+
 def test_invalid_base64_bytes_stay_recoverable():
     data = base64.b64encode(b"\x89PNG\r\n\x1a\nrest").decode()
     rows = nbsql.process_bytes(with_output({"output_type": "display_data", "metadata": {},
