@@ -14,6 +14,7 @@ import sys
 import warnings
 from dataclasses import dataclass, field, replace
 from functools import cache
+from types import FunctionType
 
 from radon.metrics import mi_compute
 from radon.visitors import ComplexityVisitor
@@ -162,23 +163,32 @@ _BRANCHING = frozenset({"Try", "TryStar", "BoolOp", "If", "IfExp", "Match", "For
                         "comprehension", "Assert", "FunctionDef", "AsyncFunctionDef", "ClassDef"})
 
 
-#: Leaf node types that carry nothing any count needs (contexts and operators, which the parent
-#: node's handling reads directly); neither the scan nor radon's visitor needs to visit them.
-_LEAVES = tuple(cls for base in (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
-                for cls in base.__subclasses__())
-
-
 @cache
 def child_fields(node_type: type) -> tuple[str, ...]:
-    """The fields of ``node_type`` that may hold nodes worth visiting."""
+    """The fields of ``node_type`` that may hold nodes worth visiting: all but the context and
+    operator leaves, which the parent node's handling reads directly."""
     return tuple(f for f in node_type._fields if f not in ("ctx", "op", "ops"))
 
 
-class _Complexity(ComplexityVisitor):
-    """radon's ComplexityVisitor, told to skip the leaves it scores nothing for (same results)."""
+class _Children(ast.NodeVisitor):
+    """An ``ast.NodeVisitor`` whose generic visit goes only to :func:`child_fields`."""
 
-    def _skip(self, node: ast.AST) -> None:
-        pass
+    def generic_visit(self, node: ast.AST) -> None:
+        for field in child_fields(type(node)):
+            value = getattr(node, field, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item)
+            elif isinstance(value, ast.AST):
+                self.visit(value)
+
+
+class _Complexity(ComplexityVisitor, _Children):
+    """radon's ComplexityVisitor, skipping the nodes it scores nothing for (same results; tested).
+
+    radon's own generic visit, after scoring a node, passes on to :class:`_Children`'s.
+    """
 
     def visit_Name(self, node: ast.Name | ast.Constant) -> None:  # noqa: N802 (ast's name)
         """A name or constant scores nothing and holds nothing; only its line counts (a definition's end)."""
@@ -188,8 +198,15 @@ class _Complexity(ComplexityVisitor):
     visit_Constant = visit_Name
 
 
-for _leaf in _LEAVES:
-    setattr(_Complexity, f"visit_{_leaf.__name__}", _Complexity._skip)
+def _building_ours(method: FunctionType) -> FunctionType:
+    """A ComplexityVisitor method whose nested visitors (one per statement of a function or class
+    body) are :class:`_Complexity` too: radon's own code, its class name bound to ours."""
+    scope = {**method.__globals__, "ComplexityVisitor": _Complexity}
+    return FunctionType(method.__code__, scope, method.__name__, method.__defaults__, method.__closure__)
+
+
+_Complexity.visit_FunctionDef = _building_ours(ComplexityVisitor.visit_FunctionDef)
+_Complexity.visit_ClassDef = _building_ours(ComplexityVisitor.visit_ClassDef)
 
 
 class _Scan:
