@@ -22,10 +22,12 @@ _GATE_WORDS = ("key", "pass", "pw", "secret", "token", "auth", "cred", "contrase
 #: Token shapes without a gate word, as separate patterns that each start with a literal (a union,
 #: or a pattern starting with a character class, is tried at every position: ten times slower).
 _GATE_PATTERNS = tuple(re.compile(p) for p in (
-    r"gh[pousr]_|gl[a-z]{2,6}-|AP[\dA-F][a-zA-Z0-9]{8}|://[^\s:@/]+:[^\s@]+@",
+    r"gh[pousr]_", r"gl[a-z]{2,6}-",  # GitHub and GitLab tokens
+    r"AP[\dA-F][a-zA-Z0-9]{8}",  # Artifactory
+    r"://[^\s:@/]+:[^\s@]+@",  # a password in a URL
     r":[\w-]{35}",  # Telegram bot token: digits, ':', 35 characters
     r"\.[\w-]{6}\.[\w-]{27}",  # Discord bot token: three dot-separated parts
-    r"(?:AC|SK)[a-z0-9]{32}",  # Twilio
+    r"AC[a-z0-9]{32}", r"SK[a-z0-9]{32}",  # Twilio
 ))
 
 
