@@ -1,18 +1,19 @@
 """nbformat schema validation as data: problems as strings, never an exception.
 
 The verdict comes from fastjsonschema validators of nbformat's own schema files. Generating one
-takes about 55 ms (a third of a second for all seven versions), so the generated code is kept in
-a cache folder, keyed by a hash of the schema and of the fastjsonschema version. A cache that
-cannot be read or written only costs that time again; one that others may write to is not used.
+takes about 55 ms (a third of a second for all seven versions), so the generated code is kept,
+compiled, in a cache folder, keyed by a hash of the schema and of the fastjsonschema and Python
+bytecode versions. A cache that cannot be read or written only costs that time again; one that
+others may write to is not used.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
-import importlib.machinery
 import importlib.util
 import json
+import marshal
 import os
 import tempfile
 import types
@@ -103,26 +104,29 @@ def _excluding(choices: list, definitions: dict) -> bool:
 
 @lru_cache(maxsize=16)
 def _fast_validator(major: int, minor: int) -> Callable[[Any], Any]:
-    """fastjsonschema's validator for one schema version, its generated code cached when possible."""
+    """fastjsonschema's validator for one schema version, its compiled code cached when possible."""
     import fastjsonschema
 
     schema = exclusive_choices(json.loads(_schema_text(major, minor)))
     text = json.dumps(schema, sort_keys=True)
-    key = hashlib.sha256(f"{fastjsonschema.VERSION}\n{sorted(_OPTIONS.items())}\n{text}".encode()).hexdigest()[:20]
+    identity = f"{fastjsonschema.VERSION}\n{importlib.util.MAGIC_NUMBER.hex()}\n{sorted(_OPTIONS.items())}\n{text}"
+    key = hashlib.sha256(identity.encode()).hexdigest()[:20]
     folder = _private_cache()
-    path = folder / f"nbformat-v{major}.{minor}-{key}.py" if folder else None
+    path = folder / f"nbformat-v{major}.{minor}-{key}.code" if folder else None
     if path is not None:
-        try:  # imported as a module, so Python can keep its bytecode in __pycache__ too
-            module = types.ModuleType(f"_nbsql_validator_v{major}_{minor}")
-            importlib.machinery.SourceFileLoader(module.__name__, str(path)).exec_module(module)
-            return module.validate
+        try:  # compiled code (marshal), so that nothing is compiled again, bytecode cache or not
+            return _validate_function(marshal.loads(path.read_bytes()))
         except Exception:  # not there yet, damaged, emptied or removed meanwhile: generate it
             pass
-    code = fastjsonschema.compile_to_code(schema, **_OPTIONS)
+    code = compile(fastjsonschema.compile_to_code(schema, **_OPTIONS), f"<nbformat v{major}.{minor} validator>", "exec")
     if path is not None:
-        _store(path, code)
+        _store(path, marshal.dumps(code))
+    return _validate_function(code)
+
+
+def _validate_function(code: types.CodeType) -> Callable[[Any], Any]:
     namespace: dict[str, Any] = {}
-    exec(compile(code, f"<nbformat v{major}.{minor} validator>", "exec"), namespace)
+    exec(code, namespace)
     return namespace["validate"]
 
 
@@ -139,11 +143,11 @@ def _private_cache() -> Path | None:
     return folder
 
 
-def _store(path: Path, code: str) -> None:
+def _store(path: Path, code: bytes) -> None:
     """Write ``code`` to ``path`` whole or not at all, and drop the files of other versions."""
     temporary = None
     try:
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False) as out:
+        with tempfile.NamedTemporaryFile("wb", dir=path.parent, suffix=".tmp", delete=False) as out:
             temporary = out.name
             out.write(code)
             out.flush()
@@ -153,7 +157,7 @@ def _store(path: Path, code: str) -> None:
         if temporary and os.path.exists(temporary):
             os.remove(temporary)
         return
-    for older in path.parent.glob(path.name.rsplit("-", 1)[0] + "-*.py"):  # other schema or library versions
+    for older in path.parent.glob(path.name.rsplit("-", 1)[0] + "-*"):  # other schema, library or Python versions
         if older != path:
             older.unlink(missing_ok=True)
 
