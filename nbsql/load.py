@@ -13,6 +13,7 @@ import multiprocessing
 import multiprocessing.pool
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -192,6 +193,7 @@ def _load(paths: list, db: str, conn, options: LoadOptions, started: float,
             ).lastrowid
         report = LoadReport(db=db, load_id=load_id)
         _run(conn, report, scanned, options.prune, options.jobs, settings, progress)
+        _start_writing_back(conn)
         if settings is not None:
             run_corpus_rules(conn, settings)
         report.seconds = time.perf_counter() - started
@@ -205,6 +207,26 @@ def _load(paths: list, db: str, conn, options: LoadOptions, started: float,
     finally:
         conn.close()
     return report
+
+
+def _start_writing_back(conn) -> None:
+    """For a database built aside (no journal), start writing it to disk in a thread, while the last
+    steps run: the fsync that makes it durable before it replaces the target then waits less."""
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "off":
+        return
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+
+    def write_back() -> None:
+        try:
+            descriptor = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+        except OSError:
+            pass  # only an early start is lost: the switch to WAL syncs the file anyway
+
+    threading.Thread(target=write_back, name="nbsql-write-back", daemon=True).start()
 
 
 def _run(conn, report: LoadReport, scanned: list[tuple[str, list[Found], bool]], prune: bool,

@@ -414,3 +414,22 @@ def test_killed_fresh_build_leaves_an_empty_database(tmp_path):
     nbsql.load(REAL, clean)
     check_database(db)
     assert table_dump(db) == table_dump(clean)
+
+
+def test_only_a_database_built_aside_is_written_back_early(tmp_path, monkeypatch):
+    import importlib
+    import threading
+
+    from nbsql.database import open_for_writing
+
+    load_module = importlib.import_module("nbsql.load")  # the module, not the function nbsql exports
+
+    started = []
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread.name) or thread.run())
+    synced = []
+    monkeypatch.setattr(os, "fsync", lambda descriptor: synced.append(os.readlink(f"/proc/self/fd/{descriptor}")))
+    with closing(open_for_writing(tmp_path / "journaled.db")) as conn:
+        load_module._start_writing_back(conn)
+    with closing(open_for_writing(tmp_path / "aside.db", journal=False)) as conn:
+        load_module._start_writing_back(conn)
+    assert started == ["nbsql-write-back"] and synced == [str(tmp_path / "aside.db")]
