@@ -267,7 +267,8 @@ def _run(conn, report: LoadReport, scanned: list[tuple[str, list[Found], bool]],
         _count(report, result)
         batch.append(result)
         batch_bytes += result.size or 0
-        if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
+        # batches shrink near the end, so that little is left to write once the last file is processed
+        if len(batch) >= min(BATCH_FILES, max(1, (total - done) // 4)) or batch_bytes >= BATCH_BYTES:
             writer.write(batch)
             batch, batch_bytes = [], 0
         if progress:
