@@ -175,12 +175,13 @@ def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None,
         remove_stale_builds(db)
         if not os.path.exists(db):  # nobody can have it open yet: build it aside, without a journal
             with building(db) as side:
-                return _load(paths, db, open_for_writing(side, journal=False), options, started, progress)
+                return _load(paths, db, open_for_writing(side, journal=False), options, started, progress, side)
         return _load(paths, db, open_for_writing(db, rebuild=full), options, started, progress)
 
 
 def _load(paths: list, db: str, conn, options: LoadOptions, started: float,
-          progress: Callable[[int, int], None] | None) -> LoadReport:
+          progress: Callable[[int, int], None] | None, aside: str | None = None) -> LoadReport:
+    """One run into ``conn``; ``aside`` is the side file it writes when the database is built aside."""
     settings = options.settings
     try:
         scanned = [(root, found, os.path.isdir(path)) for path in paths
@@ -193,7 +194,8 @@ def _load(paths: list, db: str, conn, options: LoadOptions, started: float,
             ).lastrowid
         report = LoadReport(db=db, load_id=load_id)
         _run(conn, report, scanned, options.prune, options.jobs, settings, progress)
-        _start_writing_back(conn)
+        if aside:
+            _start_writing_back(aside)
         if settings is not None:
             run_corpus_rules(conn, settings)
         report.seconds = time.perf_counter() - started
@@ -209,12 +211,9 @@ def _load(paths: list, db: str, conn, options: LoadOptions, started: float,
     return report
 
 
-def _start_writing_back(conn) -> None:
-    """For a database built aside (no journal), start writing it to disk in a thread, while the last
-    steps run: the fsync that makes it durable before it replaces the target then waits less."""
-    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "off":
-        return
-    path = conn.execute("PRAGMA database_list").fetchone()[2]
+def _start_writing_back(path: str) -> None:
+    """Start writing a database built aside to disk in a thread, while the last steps run: the
+    fsync that makes it durable before it replaces the target then waits less."""
 
     def write_back() -> None:
         try:

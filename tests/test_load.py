@@ -417,19 +417,15 @@ def test_killed_fresh_build_leaves_an_empty_database(tmp_path):
 
 
 def test_only_a_database_built_aside_is_written_back_early(tmp_path, monkeypatch):
-    import importlib
     import threading
 
-    from nbsql.database import open_for_writing
-
-    load_module = importlib.import_module("nbsql.load")  # the module, not the function nbsql exports
-
-    started = []
-    monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread.name) or thread.run())
+    db = tmp_path / "nb.db"
     synced = []
-    monkeypatch.setattr(os, "fsync", lambda descriptor: synced.append(os.readlink(f"/proc/self/fd/{descriptor}")))
-    with closing(open_for_writing(tmp_path / "journaled.db")) as conn:
-        load_module._start_writing_back(conn)
-    with closing(open_for_writing(tmp_path / "aside.db", journal=False)) as conn:
-        load_module._start_writing_back(conn)
-    assert started == ["nbsql-write-back"] and synced == [str(tmp_path / "aside.db")]
+    real_fsync = os.fsync
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: thread.run())  # jobs=1: no other threads
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")) or real_fsync(fd))
+    nbsql.load(SAMPLES, db, jobs=1)
+    assert f"{db}.building-{os.getpid()}" in synced  # the first load builds aside and starts its write-back
+    synced.clear()
+    nbsql.load(SAMPLES, db, jobs=1, full=True)
+    assert not any(".building-" in path for path in synced)  # later loads write in place
