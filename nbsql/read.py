@@ -9,7 +9,9 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from typing import Any
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import orjson
 
@@ -157,11 +159,40 @@ def _upgrade(raw: dict, major: int) -> dict:
         raw["worksheets"] = [dict(s, cells=s.get("cells") or []) for s in sheets] or [{"cells": []}]
     try:
         node = nbformat.versions[major].to_notebook_json(raw)
-        upgraded = converter.convert(node, SUPPORTED_MAJOR)
+        with _upgrade_unvalidated():
+            upgraded = converter.convert(node, SUPPORTED_MAJOR)
     except Exception as exc:  # the converter raises many kinds on malformed input
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise NotebookError("upgrade_failed", f"cannot upgrade nbformat {major} to 4: {reason}") from None
     return json.loads(json.dumps(upgraded))  # plain dicts again, without NotebookNode
+
+
+_UPGRADE_LOCK = threading.Lock()
+
+
+@contextmanager
+def _upgrade_unvalidated() -> Iterator[None]:
+    """nbformat's v3 -> v4 step without its two validations, which only log what is invalid.
+
+    They cost a tenth of a second in each process (fastjsonschema compiling nbformat's schemas)
+    and milliseconds a notebook, and print to stderr; nbsql validates every file itself (NB306).
+    nbformat's function is put back afterwards (the lock keeps threads from crossing).
+    """
+    from nbformat.v4 import convert
+
+    with _UPGRADE_LOCK:
+        validation = getattr(convert, "_warn_if_invalid", None)
+        if validation is not None:
+            convert._warn_if_invalid = _skip_validation
+        try:
+            yield
+        finally:
+            if validation is not None:
+                convert._warn_if_invalid = validation
+
+
+def _skip_validation(notebook: Any, version: int) -> None:
+    return None
 
 
 def _text(value: JSON, what: str, warnings: list[str]) -> str:
