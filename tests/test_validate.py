@@ -124,3 +124,13 @@ def test_only_choices_that_exclude_one_another_become_any_of():
     schema = validate.exclusive_choices(orjson.loads(validate._schema_text(4, 5)))
     assert "oneOf" not in orjson.dumps(schema).decode()
     assert schema["definitions"]["cell"]["anyOf"][0] == {"$ref": "#/definitions/code_cell"}
+
+
+def test_problems_are_worded_for_the_first_failing_cell_at_its_position():
+    bad = INVALID["cells"][0]
+    notebook = {**VALID, "cells": VALID["cells"] * 2 + [bad] + VALID["cells"] + [{**bad, "source": 2}]}
+    problems = list(validate.schema_errors(notebook))
+    assert len(problems) == 1 and problems[0].startswith("cells/2: ") and "'source': 1" in problems[0]
+    bad_metadata = {**notebook, "metadata": {"kernelspec": "python3"}}
+    assert list(validate.schema_errors(bad_metadata)) == ["metadata/kernelspec: 'python3' is not of type 'object'"]
+    assert list(validate.schema_errors({**VALID, "cells": "x"})) == ["cells: 'x' is not of type 'array'"]

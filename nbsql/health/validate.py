@@ -189,16 +189,40 @@ def schema_errors(raw: Any) -> Iterator[str]:
     version = _version(raw) if isinstance(raw, dict) else None
     if version is None:
         return
+    fast = _fast_validator(*version)
     try:
-        _fast_validator(*version)(raw)
+        fast(raw)
         return
     except Exception:  # fastjsonschema raises its own error type; only the verdict matters here
         pass
     from jsonschema.exceptions import best_match
 
-    errors = list(_wording_validator(*version).iter_errors(raw))
+    part, position = _first_failing_part(raw, fast)
+    errors = list(_wording_validator(*version).iter_errors(part))
+    if not errors and part is not raw:
+        part, position = raw, None
+        errors = list(_wording_validator(*version).iter_errors(raw))
     if not errors:
         return
     first = best_match(errors)
-    where = "/".join(str(p) for p in first.absolute_path) or "the notebook"
+    path = list(first.absolute_path)
+    if position is not None and path[:2] == ["cells", 0]:
+        path[1] = position
+    where = "/".join(str(p) for p in path) or "the notebook"
     yield f"{where}: {first.message[:200]}"
+
+
+def _first_failing_part(raw: dict, fast: Callable[[Any], Any]) -> tuple[Any, int | None]:
+    """The notebook with only its first cell that fails on its own, and that cell's position.
+
+    jsonschema takes tens of milliseconds to word the problems of a whole notebook (it tries
+    every choice for every cell), but little for one cell; (``raw``, None) when no cell fails alone.
+    """
+    cells = raw.get("cells") if raw.get("nbformat") == 4 else None
+    for position, cell in enumerate(cells if isinstance(cells, list) else ()):
+        part = {**raw, "cells": [cell]}
+        try:
+            fast(part)
+        except Exception:
+            return part, position
+    return raw, None
