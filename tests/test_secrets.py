@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nbsql.health.secrets import _detectors, find_secrets
+from nbsql.health.secrets import _detectors, find_secrets, find_secrets_in
 
 #: One line per detector nbsql runs, each shaped like the detector's own pattern.
 SAMPLES = {
@@ -62,3 +62,15 @@ def test_every_detector_has_a_sample():
 
 def test_plain_text_has_no_secrets():
     assert find_secrets("import pandas as pd\ndf = pd.read_csv('data.csv')\nprint(df.head())") == []
+
+
+def test_texts_scanned_together_find_what_each_text_alone_finds():
+    secret = 'password = "hunter2-is-not-a-good-one"'
+    token = "ghp_" + "A1b2" * 9
+    texts = ["", "x = 1", f"a\r{secret}\r\nb", "key\n" * 3 + token, "İstanbul\n" + secret, "y" * 2500 + secret,
+             f"{token}\u2028{secret}", "no secrets here", secret]
+    alone = [(index, line, kind) for index, text in enumerate(texts) for line, kind in find_secrets(text)]
+    assert find_secrets_in(texts) == alone
+    assert {(index, line) for index, line, _ in alone} == {(2, 2), (3, 4), (4, 2), (6, 1), (6, 2), (8, 1)}
+    for index in range(len(texts)):  # "İ" lower-cases to two characters: offsets in the joined text move
+        assert find_secrets_in(texts[index:]) == [(i - index, line, kind) for i, line, kind in alone if i >= index]

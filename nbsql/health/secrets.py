@@ -10,7 +10,9 @@ its patterns matches, the keyword detector when a secret-like word is assigned a
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from functools import lru_cache
+from typing import Iterable, Iterator, Sequence
 
 #: Detectors left out: entropy guesses fire on hashes, ids and base64 data everywhere in
 #: notebooks, and public IP addresses are not secrets.
@@ -39,6 +41,26 @@ def _gate(text: str) -> bool:
     return any(pattern.search(text) for pattern in _GATE_PATTERNS)
 
 
+def _gate_offsets(text: str) -> list[int] | None:
+    """Sorted offsets in ``text`` where a gate word or pattern starts (None: lower-casing moves them).
+
+    Each line holding an offset is one the gate lets through, since no word or pattern spans a
+    line break; the patterns' non-overlapping matches still reach every line that holds one.
+    """
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a few characters lower-case to two ("İ"), shifting what follows
+        return None
+    offsets = []
+    for word in _GATE_WORDS:
+        start = lowered.find(word)
+        while start >= 0:
+            offsets.append(start)
+            start = lowered.find(word, start + 1)
+    for pattern in _GATE_PATTERNS:
+        offsets.extend(match.start() for match in pattern.finditer(text))
+    return sorted(offsets)
+
+
 @lru_cache(maxsize=1)
 def _detectors():
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
@@ -63,14 +85,60 @@ def prepare() -> None:
 
 def find_secrets(text: str) -> list[tuple[int, str]]:
     """(1-based line, kind of secret) for each secret in ``text``."""
-    if not text:
+    return [(line, kind) for _, line, kind in find_secrets_in([text])]
+
+
+def find_secrets_in(texts: Sequence[str]) -> list[tuple[int, int, str]]:
+    """(index of the text, 1-based line, kind of secret) for each secret in any of ``texts``.
+
+    The gate scans them joined: one pass per gate word for a whole notebook, rather than one per
+    text, most of which (outputs, small cells) hold none.
+    """
+    joined = "\n".join(texts)
+    offsets = _gate_offsets(joined)
+    if offsets is None:
+        return [(index, line, kind) for index, text in enumerate(texts) for line, kind in _gated_lines(text)]
+    found = []
+    start = 0
+    next_offset = 0  # index into offsets
+    for index, text in enumerate(texts):
+        end = start + len(text)
+        if next_offset < len(offsets) and offsets[next_offset] < end:
+            lines = _lines_at(text, [o - start for o in offsets[next_offset:bisect_left(offsets, end)]])
+            found.extend((index, line, kind) for line, kind in _secrets_on(lines))
+        next_offset = bisect_left(offsets, end + 1, next_offset)
+        start = end + 1
+    return found
+
+
+def _lines_at(text: str, offsets: list[int]) -> Iterator[tuple[int, str]]:
+    """(1-based number, line without its break) of each line of ``text`` holding one of the sorted offsets."""
+    position = 0
+    pending = iter(offsets)
+    offset = next(pending, None)
+    for number, line in enumerate(text.splitlines(keepends=True), 1):
+        position += len(line)
+        if offset is not None and offset < position:
+            yield number, line.splitlines()[0]
+            while offset is not None and offset < position:
+                offset = next(pending, None)
+            if offset is None:
+                return
+
+
+def _gated_lines(text: str) -> list[tuple[int, str]]:
+    """find_secrets for one text, gating it and then each of its lines on their own."""
+    if not text or not _gate(text):
         return []
-    if not _gate(text):
-        return []
+    return _secrets_on((number, line) for number, line in enumerate(text.splitlines(), 1) if _gate(line))
+
+
+def _secrets_on(lines: Iterable[tuple[int, str]]) -> list[tuple[int, str]]:
+    """What the detectors find on each (number, line) the gate let through."""
     detectors = _detectors()
     found = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if len(line) > 2000 or not _gate(line):
+    for number, line in lines:
+        if len(line) > 2000:
             continue
         kinds = {secret.type for plugin, pattern in detectors if pattern.search(line)
                  for secret in plugin.analyze_line(filename="cell.py", line=line, line_number=number)}

@@ -7,7 +7,7 @@ import re
 from ...text import normalised_source
 from ..context import NotebookContext
 from ..registry import hit, rule
-from ..secrets import find_secrets
+from ..secrets import find_secrets_in
 
 #: A drive letter then "/", "\\\\" or a single backslash before a capital or digit ("C:\\Users"); a single
 #: backslash before a lower-case letter is more likely an escape ("n:\\t").
@@ -255,15 +255,24 @@ def hard_coded_secret(nb: NotebookContext, limits):
     client = boto3.client("s3")   # credentials from the environment or a profile
     ```
     """
+    places: list[tuple[int | None, str]] = []  # (cell position, where) of each text
+    texts: list[str] = []
     for cell in nb.cells:
-        texts = [("source", cell.source)] if cell.cell_type == "code" else []
-        texts += [("output", text) for o in cell.outputs for text in (o.text, o.evalue, _shown_text(o.data)) if text]
-        for where, text in texts:
-            for line, kind in find_secrets(text):
-                yield hit(f"{kind} in the cell's {where}", cell.position, line if where == "source" else None,
-                          kind=kind, where=where)
-    for line, kind in find_secrets(nb.metadata_text):
-        yield hit(f"{kind} in the notebook metadata", kind=kind, where="metadata")
+        if cell.cell_type == "code" and cell.source:
+            places.append((cell.position, "source"))
+            texts.append(cell.source)
+        for text in (text for o in cell.outputs for text in (o.text, o.evalue, _shown_text(o.data)) if text):
+            places.append((cell.position, "output"))
+            texts.append(text)
+    places.append((None, "metadata"))
+    texts.append(nb.metadata_text)
+    for index, line, kind in find_secrets_in(texts):
+        position, where = places[index]
+        if position is None:
+            yield hit(f"{kind} in the notebook metadata", kind=kind, where="metadata")
+        else:
+            yield hit(f"{kind} in the cell's {where}", position, line if where == "source" else None, kind=kind,
+                      where=where)
 
 
 #: Per library: how a draw looks ({alias} is the name it was imported as) and how a seed looks.
