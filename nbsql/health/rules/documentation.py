@@ -11,12 +11,13 @@ from ..registry import hit, rule
 
 _HTML_H1 = re.compile(r"<h1[\s>]", re.I)
 _MAYBE_H1 = re.compile(r"^ {0,3}#[ \t]|^ {0,3}=+[ \t]*\r?$", re.M)
+_OPENING_H1 = re.compile(r"(?:[ \t]*\r?\n)* {0,3}#[ \t]")  # blank lines, then an ATX h1
 _MARKDOWN = MarkdownIt("commonmark").disable(["inline", "text_join"])  # headings are block tokens: 3x faster
 
 
 def _has_h1(source: str) -> bool:
     """A level-1 heading, as a markdown parser sees it (not a '#' line inside a code block)."""
-    if _HTML_H1.search(source):
+    if _HTML_H1.search(source) or _OPENING_H1.match(source):  # nothing before the heading can hold it
         return True
     if not _MAYBE_H1.search(source):
         return False
