@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import orjson
+import pytest
 from pyflakes.checker import Checker
 
 from nbsql.health import context
@@ -35,6 +41,23 @@ def test_the_shortcuts_find_exactly_what_pyflakes_finds(monkeypatch):
             monkeypatch.setattr(context._Checker, name, handler)
     assert _name_problems() == fast
     assert sum(map(len, fast.values())) > 1000
+
+
+@pytest.mark.parametrize("version", ["2.2.0", "3.4.0"])  # the pinned oldest; the last visiting in its own order
+def test_the_shortcuts_hold_for_older_pyflakes(version, tmp_path):
+    target = tmp_path / "site"
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
+                              f"pyflakes=={version}"], capture_output=True, text=True)
+    if install.returncode:
+        pytest.skip(f"pyflakes {version} could not be installed: {install.stderr.strip()[-200:]}")
+    environment = {**os.environ, "PYTHONPATH": str(target)}
+    used = subprocess.run([sys.executable, "-c", "import pyflakes; print(pyflakes.__version__)"], env=environment,
+                          capture_output=True, text=True)
+    assert used.stdout.strip() == version
+    test = f"{Path(__file__).name}::test_the_shortcuts_find_exactly_what_pyflakes_finds"
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+                         cwd=Path(__file__).parent, env=environment, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-2000:]
 
 
 def test_typing_imports_take_pyflakes_own_path():

@@ -5,9 +5,10 @@ from __future__ import annotations
 import ast
 import json
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
+import pyflakes.checker
 from pyflakes.checker import Builtin, Checker
 
 from ..code import CodeFacts, child_fields
@@ -137,7 +138,7 @@ class _Checker(Checker):
 
     def handleChildren(self, tree: ast.AST, omit=None) -> None:  # noqa: N802 (pyflakes' name)
         handle = self.handleNode
-        for name in child_fields(type(tree)):
+        for name in _pyflakes_fields(type(tree)):
             if omit and name in omit:
                 continue
             field = getattr(tree, name, None)
@@ -170,6 +171,15 @@ class _Checker(Checker):
         message = messageClass(self.filename, *args, **kwargs)
         message._node = args[0]
         self.messages.append(message)
+
+
+@cache
+def _pyflakes_fields(node_type: type) -> tuple[str, ...]:
+    """:func:`child_fields` in the order pyflakes visits them: before 4.0 it takes a loop's iterable
+    before its target and a comprehension's generators before its element (its ``_FieldsOrder``)."""
+    fields_order = getattr(pyflakes.checker, "_FieldsOrder", None)
+    order = fields_order()[node_type] if fields_order else node_type._fields
+    return tuple(name for name in order if name in child_fields(node_type))
 
 
 # pyflakes' class body binds many node handlers (WHILE, EXPR, ATTRIBUTE...) to its own handleChildren
