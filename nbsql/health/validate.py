@@ -204,7 +204,7 @@ def schema_errors(raw: Any) -> Iterator[str]:
         errors = list(_wording_validator(*version).iter_errors(raw))
     if not errors:
         return
-    first = best_match(errors)
+    first = _within_tagged_choice(best_match(errors), best_match)
     path = list(first.absolute_path)
     if position is not None and path[:2] == ["cells", 0]:
         path[1] = position
@@ -226,3 +226,20 @@ def _first_failing_part(raw: dict, fast: Callable[[Any], Any]) -> tuple[Any, int
         except Exception:
             return part, position
     return raw, None
+
+
+def _within_tagged_choice(error, best_match):
+    """For a cell or output that fits none of the schema's choices, the problem within the choice
+    its ``cell_type`` or ``output_type`` names ("'id' is a required property"), rather than
+    jsonschema's "{...} is not valid under any of the given schemas"."""
+    while error.validator in ("oneOf", "anyOf") and error.context:
+        choices: dict[Any, list] = {}
+        for problem in error.context:
+            choices.setdefault(problem.relative_schema_path[0], []).append(problem)
+        fitting = [problems for problems in choices.values() if not any(
+            problem.validator == "enum" and list(problem.relative_path) in (["cell_type"], ["output_type"])
+            for problem in problems)]
+        if len(fitting) != 1:
+            break
+        error = best_match(fitting[0])
+    return error
