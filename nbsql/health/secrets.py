@@ -99,14 +99,13 @@ def find_secrets_in(texts: Sequence[str]) -> list[tuple[int, int, str]]:
     if offsets is None:
         return [(index, line, kind) for index, text in enumerate(texts) for line, kind in _gated_lines(text)]
     found = []
-    start = 0
-    next_offset = 0  # index into offsets
+    start = 0  # of the text in the joined string
     for index, text in enumerate(texts):
         end = start + len(text)
-        if next_offset < len(offsets) and offsets[next_offset] < end:
-            lines = _lines_at(text, [o - start for o in offsets[next_offset:bisect_left(offsets, end)]])
+        first, last = bisect_left(offsets, start), bisect_left(offsets, end)
+        if first < last:
+            lines = _lines_at(text, [offset - start for offset in offsets[first:last]])
             found.extend((index, line, kind) for line, kind in _secrets_on(lines))
-        next_offset = bisect_left(offsets, end + 1, next_offset)
         start = end + 1
     return found
 
