@@ -26,10 +26,10 @@ from .health.check import check_notebook, prepare_checks
 from .health.config import Settings
 from .health.store import finding_rows, run_corpus_rules, store_rules
 from .model import NotebookError
-from .read import normalise, parse_json
+from .read import normalise, parse_json_repaired
 from .roots import absorb, below, outermost, relative, stored_roots
 from .rows import NotebookRows, analyses_python, code_facts, notebook_rows
-from .walk import Found, find_notebooks
+from .walk import Found, find_notebooks, is_text, resolved
 from .writer import FileResult, Writer, now
 
 #: Files below this count are parsed in-process: starting workers would cost more.
@@ -92,8 +92,8 @@ def process_bytes(data: bytes, path: str = "", settings: Settings | None = None)
 
     Raises :class:`NotebookError` for bytes that are not a notebook.
     """
-    raw = parse_json(data)
-    notebook = normalise(raw)
+    raw, repairs = parse_json_repaired(data)
+    notebook = normalise(raw, repairs)
     facts = code_facts(notebook)
     rows = notebook_rows(notebook, facts)
     if settings is not None:
@@ -167,6 +167,8 @@ def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None,
     for path in paths:
         if not os.path.lexists(path):
             raise NbsqlError(f"no such file or folder: {path}")
+        if not is_text(resolved(path)):
+            raise NbsqlError(f"the path is not valid UTF-8: {os.fsencode(resolved(path)).decode('utf-8', 'backslashreplace')}")
     options = LoadOptions(full, jobs, tuple(exclude), prune, follow_symlinks,
                           (settings or Settings()) if checks else None)
     db = str(db or default_db())
@@ -190,7 +192,7 @@ def _load(paths: list, db: str, conn, options: LoadOptions, started: float,
             store_rules(conn)
             load_id = conn.execute(
                 "INSERT INTO loads(started, roots, options, nbsql_version) VALUES (?, ?, ?, ?)",
-                (now(), json.dumps([os.path.abspath(p) for p in paths]), json.dumps(options.as_json()), __version__),
+                (now(), json.dumps([resolved(p) for p in paths]), json.dumps(options.as_json()), __version__),
             ).lastrowid
         report = LoadReport(db=db, load_id=load_id)
         _run(conn, report, scanned, options.prune, options.jobs, settings, progress)

@@ -11,7 +11,7 @@ import json
 import re
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import orjson
 
@@ -26,6 +26,11 @@ _KERNEL_LANGUAGES = {"ir": "r", "python2": "python", "python3": "python", "pyspa
 
 def parse_json(data: bytes) -> JSON:
     """Decode notebook bytes to JSON, raising :class:`NotebookError` with a one-line reason."""
+    return parse_json_repaired(data)[0]
+
+
+def parse_json_repaired(data: bytes) -> tuple[JSON, list[str]]:
+    """:func:`parse_json`, plus what had to be repaired for the text to be stored (as warnings)."""
     if not data.strip():
         raise NotebookError("empty", "the file is empty")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -36,7 +41,7 @@ def parse_json(data: bytes) -> JSON:
     elif data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
     try:
-        return orjson.loads(data)
+        return orjson.loads(data), []
     except orjson.JSONDecodeError:
         pass
     if b"\x00" in data[:4096]:
@@ -46,7 +51,7 @@ def parse_json(data: bytes) -> JSON:
     except UnicodeDecodeError as exc:
         raise NotebookError("encoding", f"not valid UTF-8: {exc.reason} at byte {exc.start}") from None
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         ends_early = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
         kind = "truncated" if ends_early else "json"
@@ -54,18 +59,45 @@ def parse_json(data: bytes) -> JSON:
         raise NotebookError(kind, f"{what}: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise NotebookError("json", "invalid JSON: nested too deeply") from None
+    if not _SURROGATE_ESCAPE.search(text):
+        return value, []
+    try:
+        repaired = _without_lone_surrogates(value)
+    except RecursionError:
+        raise NotebookError("json", "invalid JSON: nested too deeply") from None
+    if repaired == value:
+        return value, []
+    return repaired, ["lone UTF-16 surrogate escapes (\\ud800-\\udfff) replaced with U+FFFD"]
+
+
+#: A JSON escape of a UTF-16 surrogate; stdlib json decodes a lone one (orjson refuses it) to a
+#: string that is not valid Unicode, which SQLite cannot store as text.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _without_lone_surrogates(value: JSON) -> JSON:
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(key): _without_lone_surrogates(item) for key, item in value.items()}
+    return value
 
 
 def read_notebook(data: bytes) -> Notebook:
     """Parse and normalise one ``.ipynb`` file's bytes."""
-    return normalise(parse_json(data))
+    return normalise(*parse_json_repaired(data))
 
 
-def normalise(raw: JSON) -> Notebook:
-    """Turn parsed JSON of any nbformat version into the v4 :class:`Notebook` model."""
+def normalise(raw: JSON, repairs: Iterable[str] = ()) -> Notebook:
+    """Turn parsed JSON of any nbformat version into the v4 :class:`Notebook` model.
+
+    ``repairs``: what parsing already had to repair, kept first among the notebook's warnings.
+    """
     if not isinstance(raw, dict):
         raise NotebookError("not_a_notebook", f"the JSON is {_kind_of(raw)}, not a notebook object")
-    warnings: list[str] = []
+    warnings: list[str] = list(repairs)
     major, minor = _version(raw, warnings)
     cell_languages: list[str] = []
     if major < SUPPORTED_MAJOR:
@@ -89,7 +121,7 @@ def normalise(raw: JSON) -> Notebook:
     return Notebook(
         nbformat=major,
         nbformat_minor=minor,
-        orig_nbformat=orig if isinstance(orig, int) and not upgraded else major,
+        orig_nbformat=orig if is_integer(orig) and not upgraded else major,
         metadata=metadata,
         cells=cells,
         kernel_name=kernel_name,
@@ -117,18 +149,34 @@ def _kind_of(value: Any) -> str:
     return names.get(type(value), "a number")
 
 
+def is_integer(value: Any) -> bool:
+    """An integer SQLite can store (64-bit signed; JSON numbers may be larger), not a boolean."""
+    return type(value) is int and -_INTEGER_LIMIT <= value < _INTEGER_LIMIT
+
+
+_INTEGER_LIMIT = 2 ** 63
+
+
+def _not_integer(value: Any) -> str:
+    """Why ``value`` is not an integer :func:`is_integer` accepts."""
+    if type(value) is int:
+        return "an integer out of the 64-bit range"
+    return "missing" if value is None else f"{_kind_of(value)}, not an integer"
+
+
 def _version(raw: dict, warnings: list[str]) -> tuple[int, int | None]:
     major, minor = raw.get("nbformat"), raw.get("nbformat_minor")
-    if not isinstance(major, int) or isinstance(major, bool):
+    if not is_integer(major):
+        problem = _not_integer(major)
         if "worksheets" in raw:
             major = 3
         elif "cells" in raw:
             major = 4
         else:
             raise NotebookError("not_a_notebook", "not a notebook: no 'nbformat' and no 'cells'")
-        warnings.append(f"'nbformat' missing or not an integer; read as nbformat {major}")
-    if minor is not None and (not isinstance(minor, int) or isinstance(minor, bool)):
-        warnings.append("'nbformat_minor' is not an integer; ignored")
+        warnings.append(f"'nbformat' is {problem}; read as nbformat {major}")
+    if minor is not None and not is_integer(minor):
+        warnings.append(f"'nbformat_minor' is {_not_integer(minor)}; ignored")
         minor = None
     if major < 1:
         raise NotebookError("unsupported_version", f"nbformat {major} does not exist")
@@ -202,6 +250,7 @@ def _text(value: JSON, what: str, warnings: list[str]) -> str:
         try:
             return "".join(value)  # lines of text, nearly always
         except TypeError:
+            warnings.append(f"{what} holds items that are not text; joined as JSON")
             return "".join(v if isinstance(v, str) else json.dumps(v) for v in value)
     if value is None:
         return ""
@@ -218,9 +267,9 @@ def _dict(value: JSON, what: str, warnings: list[str]) -> dict:
 
 
 def _int(value: JSON, what: str, warnings: list[str]) -> int | None:
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+    if value is None or is_integer(value):
         return value
-    warnings.append(f"{what} is {_kind_of(value)}, not an integer; ignored")
+    warnings.append(f"{what} is {_not_integer(value)}; ignored")
     return None
 
 
@@ -234,6 +283,8 @@ def _cell(position: int, raw: JSON, warnings: list[str], keep_id: bool) -> Cell:
         warnings.append(f"{where} has no cell_type; kept as 'invalid'")
         cell_type = "invalid"
     cell_id = raw.get("id") if keep_id and isinstance(raw.get("id"), str) else None
+    if keep_id and "id" in raw and cell_id is None:
+        warnings.append(f"{where} id is {_kind_of(raw['id'])}, not a string; ignored")
     outputs: tuple[Output, ...] = ()
     if cell_type == "code":
         raw_outputs = raw.get("outputs")

@@ -18,7 +18,7 @@ import orjson
 
 from .code import CodeFacts, analyze, parse_quietly
 from .model import Cell, Notebook, Output
-from .read import is_json_mime, title_of
+from .read import is_integer, is_json_mime, title_of
 from .text import source_hash, strip_ansi
 from .schema import CONTENT_TABLES, FTS_TABLE
 
@@ -143,7 +143,7 @@ def _cell_row(cell: Cell, facts: CodeFacts) -> tuple:
         facts.parse_error, facts.sloc, facts.lloc, facts.comments, facts.complexity, facts.max_complexity,
         facts.maintainability, facts.halstead_volume,
         papermill.get("status") if isinstance(papermill.get("status"), str) else None,
-        duration if isinstance(duration, (int, float)) and not isinstance(duration, bool) else None,
+        duration if is_integer(duration) or type(duration) is float else None,
         int(exception) if isinstance(exception, bool) else None,
     )
 
@@ -198,7 +198,7 @@ def _scrap_row(index: int, cell: int, output: int, scrap: dict) -> tuple:
     version = scrap.get("version")
     return (index, 0, cell, output, scrap.get("name") if isinstance(scrap.get("name"), str) else None,
             scrap.get("encoder") if isinstance(scrap.get("encoder"), str) else None,
-            to_json(scrap.get("data")), version if isinstance(version, int) else None)
+            to_json(scrap.get("data")), version if is_integer(version) else None)
 
 
 def _assignments(source: str):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .database import NbsqlError, connect
 from .schema import FTS_TABLE
+from .walk import is_text
 
 
 
@@ -50,11 +51,14 @@ def search(query: str, db: str | Path | None = None, *, cell_type: str | None = 
 def search_connection(conn: sqlite3.Connection, query: str, *, cell_type: str | None = None, regex: bool = False,
                       path: str | None = None, tag: str | None = None, language: str | None = None,
                       has_error: bool | None = None, limit: int = 20, context: int = 2) -> list[Hit]:
+    for what, text in (("query", query), ("path", path), ("tag", tag), ("language", language)):
+        if text is not None and not is_text(text):
+            raise NbsqlError(f"the {what} is not valid UTF-8")
     filters, params = _filters(cell_type, path, tag, language, has_error)
     if regex:
         try:
             pattern = re.compile(query, re.MULTILINE)
-        except re.error as exc:
+        except (re.error, OverflowError) as exc:  # a repeat count too large for the engine overflows
             raise NbsqlError(f"invalid regular expression: {exc}") from None
         return _regex_search(conn, pattern, filters, params, limit, context)
     terms = fts_query(query)

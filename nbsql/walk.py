@@ -39,6 +39,8 @@ def _excluded(relative: str, patterns: tuple[str, ...]) -> bool:
 
 def _found(root: str, relative: str) -> Found:
     """Stat one candidate (following a file symlink) and classify it."""
+    if not is_text(relative):
+        return _badly_named(root, relative)
     try:
         info = os.stat(os.path.join(root, relative))
     except OSError as exc:
@@ -51,6 +53,31 @@ def _found(root: str, relative: str) -> Found:
     return Found(root, relative, info.st_size, info.st_mtime)
 
 
+def is_text(name: str) -> bool:
+    """Whether a path decoded from the file system is valid Unicode (so SQLite can store it)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8, kept by Python as lone surrogates
+        return False
+    return True
+
+
+def _badly_named(root: str, relative: str) -> Found:
+    """A candidate whose path is not valid UTF-8: an error row under the path with its bytes escaped."""
+    shown = os.fsencode(relative).decode("utf-8", "backslashreplace")
+    return Found(root, shown, error=("bad_name", "the path is not valid UTF-8; rename it to load the notebook"))
+
+
+def resolved(path: str | Path) -> str:
+    """The absolute path with symlinked folders resolved, so a folder is one root however it is reached
+    (a file keeps its own name: a symlinked notebook is stored under the link's name)."""
+    absolute = os.path.abspath(path)
+    if os.path.isdir(absolute):
+        return os.path.realpath(absolute)
+    folder, name = os.path.split(absolute)
+    return os.path.join(os.path.realpath(folder), name)
+
+
 def find_notebooks(path: str | Path, exclude: tuple[str, ...] = (),
                    follow_symlinks: bool = False) -> tuple[str, list[Found]]:
     """The load root for ``path`` and the ``.ipynb`` candidates below it, sorted by path.
@@ -58,7 +85,7 @@ def find_notebooks(path: str | Path, exclude: tuple[str, ...] = (),
     ``path`` may be a folder (the root) or a single file (its folder is the root). Folders that
     cannot be listed are reported as ``unreadable`` candidates so nothing vanishes silently.
     """
-    absolute = os.path.abspath(path)
+    absolute = resolved(path)
     if not os.path.isdir(absolute):
         root, name = os.path.split(absolute)
         return root, [_found(root, name)]
@@ -79,7 +106,8 @@ def _walk(root: str, exclude: tuple[str, ...], follow_symlinks: bool) -> Iterato
             seen.add((identity.st_dev, identity.st_ino))
             entries = list(os.scandir(folder))
         except OSError as exc:
-            yield Found(root, relative_folder or ".", error=("unreadable", f"cannot list folder: {exc.strerror}"))
+            yield Found(root, relative_folder or ".", error=("unreadable", f"cannot list folder: {exc.strerror}")) \
+                if is_text(relative_folder) else _badly_named(root, relative_folder)
             continue
         for entry in entries:
             relative = f"{relative_folder}/{entry.name}" if relative_folder else entry.name

@@ -52,6 +52,18 @@ HOSTILE: dict[str, tuple[bytes, str | None]] = {
     "bad_base64.ipynb": (with_output({"output_type": "display_data", "metadata": {},
                                       "data": {"image/png": "not base64 at all!", "text/plain": "<Figure>"}}), None),
     "deep.ipynb": (b'{"cells": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", "json"),
+    # stdlib json (the fallback, as orjson refuses them) decodes lone surrogates SQLite cannot store
+    "surrogates.ipynb": (json.dumps({**GOOD, "metadata": {"k\ud800": "\udc00", "papermill": {"parameters": {
+        "p": "\ud800"}}}, "cells": [{**GOOD["cells"][0], "id": "\ud800", "source": "x = '\ud800'",
+        "metadata": {"tags": ["\udfff"]}, "outputs": [{"output_type": "stream", "name": "stdout", "text": "\ud800"}]},
+        {"cell_type": "markdown", "metadata": {}, "source": "# Title \ud800"}]}).encode(), None),
+    # orjson reads integers up to 2**64 - 1; SQLite stores up to 2**63 - 1
+    "huge_ints.ipynb": (json.dumps({**GOOD, "nbformat_minor": 2 ** 64 - 1, "metadata": {"orig_nbformat": 2 ** 63},
+        "cells": [{**GOOD["cells"][0], "execution_count": 2 ** 63, "metadata": {"papermill": {"duration": 2 ** 64 - 1}},
+                   "outputs": [{"output_type": "execute_result", "execution_count": 2 ** 63, "metadata": {},
+                                "data": {"text/plain": "1"}}]}]}).encode(), None),
+    "odd_items.ipynb": (json.dumps({**GOOD, "cells": [{**GOOD["cells"][0], "id": 7, "source": ["x = ", 2, None]}]}
+                                   ).encode(), None),
 }
 
 
@@ -66,6 +78,10 @@ def make_hostile_tree(root: Path) -> None:
     os.symlink("loop_a.ipynb", root / "loop_b.ipynb")
     os.symlink("missing.ipynb", root / "dangling.ipynb")
     os.symlink(".", root / "self_link")  # a folder symlink loop
+    # names that are not UTF-8 (Python keeps their bytes as lone surrogates, which SQLite cannot store)
+    (root / os.fsdecode(b"bad\xff.ipynb")).write_bytes(json.dumps(GOOD).encode())
+    (root / os.fsdecode(b"dir\xfe")).mkdir()
+    (root / os.fsdecode(b"dir\xfe") / "inside.ipynb").write_bytes(json.dumps(GOOD).encode())
     for skipped in (".ipynb_checkpoints", ".hidden", "node_modules", "venv"):
         (root / skipped).mkdir()
         (root / skipped / "skipped.ipynb").write_bytes(json.dumps(GOOD).encode())
@@ -73,7 +89,7 @@ def make_hostile_tree(root: Path) -> None:
 
 EXPECTED_ERRORS = {name: kind for name, (_, kind) in HOSTILE.items() if kind} | {
     "fifo.ipynb": "not_a_file", "loop_a.ipynb": "unreadable", "loop_b.ipynb": "unreadable",
-    "dangling.ipynb": "unreadable"}
+    "dangling.ipynb": "unreadable", "bad\\xff.ipynb": "bad_name", "dir\\xfe/inside.ipynb": "bad_name"}
 
 
 @pytest.mark.parametrize("follow_symlinks", [False, True])
@@ -98,6 +114,45 @@ def test_every_hostile_file_is_accounted_for(tmp_path, follow_symlinks):
     assert huge == 30_000_000
     assert tuple(bad) == (1, "not base64 at all!", None)
     assert "symlink loop" in dict(zip(errors, messages))["loop_a.ipynb"]
+
+
+def test_text_and_numbers_sqlite_cannot_store_are_repaired_with_warnings(tmp_path):
+    for name in ("surrogates.ipynb", "huge_ints.ipynb", "odd_items.ipynb"):
+        (tmp_path / name).write_bytes(HOSTILE[name][0])
+    nbsql.load(tmp_path, tmp_path / "nb.db")
+    with open_db(tmp_path / "nb.db") as conn:
+        warnings = {r[0]: json.loads(r[1]) for r in conn.execute("SELECT path, warnings FROM notebooks")}
+        notebook = conn.execute("SELECT title, metadata, nbformat_minor, orig_nbformat FROM notebooks "
+                                "WHERE path = 'surrogates.ipynb'").fetchone()
+        cell = conn.execute("SELECT c.source, c.tags, c.cell_id, o.text FROM cells c JOIN outputs o ON o.cell = c.id "
+                            "JOIN notebooks n ON n.id = c.notebook WHERE n.path = 'surrogates.ipynb'").fetchone()
+        numbers = conn.execute("SELECT n.nbformat_minor, n.orig_nbformat, c.execution_count, c.papermill_duration, "
+                               "o.execution_count FROM notebooks n JOIN cells c ON c.notebook = n.id "
+                               "JOIN outputs o ON o.cell = c.id WHERE n.path = 'huge_ints.ipynb'").fetchone()
+        odd = conn.execute("SELECT c.source, c.cell_id FROM cells c JOIN notebooks n ON n.id = c.notebook "
+                           "WHERE n.path = 'odd_items.ipynb'").fetchone()
+    assert tuple(cell) == ("x = '\ufffd'", '["\ufffd"]', "\ufffd", "\ufffd")
+    assert notebook["title"] == "Title \ufffd" and json.loads(notebook["metadata"])["k\ufffd"] == "\ufffd"
+    assert warnings["surrogates.ipynb"] == ["lone UTF-16 surrogate escapes (\\ud800-\\udfff) replaced with U+FFFD"]
+    assert tuple(numbers) == (None, 4, None, None, None)
+    assert "'nbformat_minor' is an integer out of the 64-bit range; ignored" in warnings["huge_ints.ipynb"]
+    assert "cell 0 execution_count is an integer out of the 64-bit range; ignored" in warnings["huge_ints.ipynb"]
+    assert tuple(odd) == ("x = 2null", None)
+    assert warnings["odd_items.ipynb"] == ["cell 0 id is a number, not a string; ignored",
+                                           "cell 0 source holds items that are not text; joined as JSON"]
+
+
+def test_a_folder_reached_through_a_symlink_is_stored_once(tmp_path):
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "a.ipynb").write_bytes(json.dumps(GOOD).encode())
+    os.symlink("repo", tmp_path / "alias")
+    db = tmp_path / "nb.db"
+    nbsql.load(tmp_path / "repo", db)
+    report = nbsql.load([tmp_path / "alias", tmp_path / "repo"], db)
+    assert (report.seen, report.unchanged) == (1, 1)
+    with open_db(db) as conn:
+        assert [tuple(r) for r in conn.execute("SELECT root, path FROM notebooks")] == [
+            (str((tmp_path / "repo").resolve()), "a.ipynb")]
 
 
 def test_unreadable_file_is_recorded(tmp_path):
@@ -127,6 +182,9 @@ def test_unreadable_file_is_recorded(tmp_path):
 def test_missing_path_and_non_sqlite_database_are_user_errors(tmp_path):
     with pytest.raises(nbsql.NbsqlError, match="no such file or folder"):
         nbsql.load(tmp_path / "nope", tmp_path / "nb.db")
+    (tmp_path / os.fsdecode(b"not\xffutf8")).mkdir()
+    with pytest.raises(nbsql.NbsqlError, match=r"the path is not valid UTF-8: .*not\\xffutf8"):
+        nbsql.load(tmp_path / os.fsdecode(b"not\xffutf8"), tmp_path / "nb.db")
     not_db = tmp_path / "text.db"
     not_db.write_text("hello, this is not a database at all")
     with pytest.raises(nbsql.NbsqlError, match="not a SQLite database"):

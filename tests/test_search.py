@@ -54,6 +54,17 @@ def test_regex_search(samples_db):
     assert hits and all("np.random." in "\n".join(h.excerpt) for h in hits)
     with pytest.raises(NbsqlError, match="invalid regular expression"):
         search("(", samples_db, regex=True)
+    with pytest.raises(NbsqlError, match="invalid regular expression"):
+        search("a{99999999999}", samples_db, regex=True)  # overflows the engine's repeat count
+
+
+def test_text_that_is_not_utf8_is_a_user_error(samples_db):
+    not_utf8 = "\udcff"  # how Python keeps a command-line byte that is not UTF-8
+    for options in ({"path": not_utf8}, {"tag": not_utf8}, {"language": not_utf8}):
+        with pytest.raises(NbsqlError, match="is not valid UTF-8"):
+            search("plot", samples_db, **options)
+    with pytest.raises(NbsqlError, match="the query is not valid UTF-8"):
+        search(not_utf8, samples_db, regex=True)
 
 
 def test_cli_text_json_and_exit_codes(samples_db):

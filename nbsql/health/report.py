@@ -13,6 +13,7 @@ from typing import Any, Iterable
 import orjson
 
 from .. import __version__
+from ..walk import resolved
 from .config import Settings
 from .registry import RULES, SEVERITIES, ordered
 
@@ -61,7 +62,7 @@ def read_findings(conn: sqlite3.Connection, settings: Settings, paths: Iterable[
                   severity: str = "info") -> list[Row]:
     """Findings of the enabled rules at or above ``severity``, below ``paths`` (all when empty)."""
     enabled = settings.enabled()
-    prefixes = [os.path.abspath(p) for p in paths]
+    prefixes = [resolved(p) for p in paths]
     rows = []
     query = ("SELECT n.root, n.path, f.rule, f.severity, f.message, f.position, f.cell_id, f.line, f.details "
              "FROM findings f JOIN notebooks n ON n.id = f.notebook ORDER BY n.root, n.path, f.position IS NOT NULL, "
@@ -84,7 +85,7 @@ def read_findings(conn: sqlite3.Connection, settings: Settings, paths: Iterable[
 
 
 def notebooks_in_scope(conn: sqlite3.Connection, paths: Iterable[str] = ()) -> int:
-    prefixes = [os.path.abspath(p) for p in paths]
+    prefixes = [resolved(p) for p in paths]
     return sum(1 for root, path in conn.execute("SELECT root, path FROM notebooks")
                if not prefixes or _under(root, path, prefixes))
 
@@ -218,7 +219,7 @@ _DENOMINATORS = {
 
 def pimentel(conn: sqlite3.Connection, paths: Iterable[str] = ()) -> list[dict[str, Any]]:
     """Shares of notebooks by Pimentel et al.'s definitions, with their denominators."""
-    prefixes = [os.path.abspath(p) for p in paths]
+    prefixes = [resolved(p) for p in paths]
     flagged: dict[str, set[int]] = {}
     for notebook, code in conn.execute("SELECT DISTINCT notebook, rule FROM findings"):
         flagged.setdefault(code, set()).add(notebook)
