@@ -6,7 +6,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from .database import connect
+from .database import NbsqlError, connect
 
 if TYPE_CHECKING:
     import pandas
@@ -18,4 +18,11 @@ def query(sql: str, db: str | Path | None = None,
     import pandas
 
     with closing(connect(db)) as conn:
-        return pandas.read_sql_query(sql, conn, params=params)
+        cursor = conn.cursor()
+        cursor.row_factory = None
+        cursor.execute(sql, params or ())
+        if cursor.description is None:
+            raise NbsqlError("the SQL returns no rows: give a SELECT (or another statement with results)")
+        # as pandas.read_sql_query builds it, which fails obscurely on a statement without results
+        return pandas.DataFrame.from_records(cursor.fetchall(), columns=[d[0] for d in cursor.description],
+                                             coerce_float=True)

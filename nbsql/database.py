@@ -154,4 +154,14 @@ def connect(db: str | Path | None = None) -> sqlite3.Connection:
     check_sqlite_file(path)
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
     conn.row_factory = sqlite3.Row
+    _no_attaching(conn)
     return conn
+
+
+def _no_attaching(conn: sqlite3.Connection) -> None:
+    """Refuse ATTACH: an attached file is opened writable (and created), whatever the main file's mode."""
+    if hasattr(conn, "setlimit"):  # Python 3.11+
+        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+    else:
+        conn.set_authorizer(lambda action, *_: sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_ATTACH
+                            else sqlite3.SQLITE_OK)

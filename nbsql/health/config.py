@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import math
 import sys
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -66,12 +67,23 @@ def _list(value: Any, key: str) -> tuple[str, ...]:
     raise NbsqlError(f"configuration: '{key}' must be a list of rule codes, slugs or prefixes")
 
 
+def _threshold_fits(value: Any, default: int | float) -> bool:
+    """A whole number for a count, any number for a ratio; finite and not negative, never a boolean."""
+    allowed = (int,) if type(default) is int else (int, float)
+    return type(value) in allowed and math.isfinite(value) and value >= 0
+
+
 def settings_from(table: dict[str, Any], source: str | None = None) -> Settings:
     """Validate a ``[tool.nbsql]`` table; unknown keys, rules or thresholds are errors."""
+    if not isinstance(table, dict):
+        raise NbsqlError(f"configuration: [tool.nbsql] must be a table in {source}")
     known = {"select", "ignore", "fail-on", "rules", "per-path-ignores"}
     unknown = set(table) - known
     if unknown:
         raise NbsqlError(f"configuration: unknown key(s) {', '.join(sorted(unknown))} in {source}")
+    for key in ("rules", "per-path-ignores"):
+        if not isinstance(table.get(key, {}), dict):
+            raise NbsqlError(f"configuration: '{key}' must be a table in {source}")
     thresholds: dict[str, dict[str, Any]] = {}
     for name, values in (table.get("rules") or {}).items():
         rule = find(name)
@@ -81,9 +93,9 @@ def settings_from(table: dict[str, Any], source: str | None = None) -> Settings:
             allowed = ", ".join(rule.thresholds) or "none"
             raise NbsqlError(f"configuration: rule {rule.code} takes these thresholds: {allowed}")
         for key, value in values.items():
-            if type(value) is not type(rule.thresholds[key]) and not (
-                    isinstance(value, (int, float)) and isinstance(rule.thresholds[key], (int, float))):
-                raise NbsqlError(f"configuration: {rule.code}.{key} must be a number")
+            if not _threshold_fits(value, rule.thresholds[key]):
+                kind = "a whole number" if type(rule.thresholds[key]) is int else "a number"
+                raise NbsqlError(f"configuration: {rule.code}.{key} must be {kind}, 0 or more (got {value!r})")
         thresholds[rule.code] = dict(values)
     fail_on = table.get("fail-on", "warning")
     if fail_on not in FAIL_ON:
@@ -110,8 +122,9 @@ def load_settings(config: str | Path | None = None, start: str | Path = ".") -> 
         if (candidate / "nbsql.toml").is_file():
             return _read(candidate / "nbsql.toml")
         pyproject = candidate / "pyproject.toml"
-        if pyproject.is_file() and "tool" in (data := _toml(pyproject)) and "nbsql" in data["tool"]:
-            return settings_from(data["tool"]["nbsql"], str(pyproject))
+        tool = _tool(_toml(pyproject)) if pyproject.is_file() else {}
+        if "nbsql" in tool:
+            return settings_from(tool["nbsql"], str(pyproject))
     return Settings()
 
 
@@ -124,5 +137,11 @@ def _toml(path: Path) -> dict[str, Any]:
 
 def _read(path: Path) -> Settings:
     data = _toml(path)
-    table = data.get("tool", {}).get("nbsql", {}) if path.name == "pyproject.toml" else data
+    table = _tool(data).get("nbsql", {}) if path.name == "pyproject.toml" else data
     return settings_from(table, str(path))
+
+
+def _tool(pyproject: dict[str, Any]) -> dict[str, Any]:
+    """The ``[tool]`` table of a pyproject.toml (empty when it is not a table)."""
+    tool = pyproject.get("tool", {})
+    return tool if isinstance(tool, dict) else {}

@@ -1,0 +1,41 @@
+"""The Python API for other scripts: read-only connections and queries into pandas."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+
+import pandas
+import pytest
+
+import nbsql
+
+
+def test_a_read_only_connection_writes_nowhere(samples_db, tmp_path):
+    other = tmp_path / "other.db"
+    with closing(nbsql.connect(samples_db)) as conn:
+        assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] > 0
+        with pytest.raises(sqlite3.OperationalError):
+            conn.execute("DELETE FROM notebooks")
+        with pytest.raises(sqlite3.OperationalError):  # an attached file would be opened writable, and created
+            conn.execute(f"ATTACH '{other}' AS other")
+    with pytest.raises(sqlite3.OperationalError):
+        nbsql.query(f"ATTACH '{other}' AS other", samples_db)
+    assert not other.exists()
+
+
+def test_query_builds_the_frame_pandas_would(samples_db):
+    sql = "SELECT path, cell_count, title, max_execution_count FROM notebooks WHERE cell_count > ? ORDER BY path"
+    frame = nbsql.query(sql, samples_db, params=(3,))
+    with closing(sqlite3.connect(samples_db)) as conn:
+        expected = pandas.read_sql_query(sql, conn, params=(3,))
+    pandas.testing.assert_frame_equal(frame, expected)
+    assert len(frame) > 0
+    empty = nbsql.query("SELECT path FROM notebooks WHERE 0", samples_db)
+    assert list(empty.columns) == ["path"] and empty.empty
+
+
+@pytest.mark.parametrize("sql", ["", "-- nothing", "PRAGMA foreign_keys = OFF"])
+def test_a_statement_without_results_is_a_one_line_error(samples_db, sql):
+    with pytest.raises(nbsql.NbsqlError, match="returns no rows"):
+        nbsql.query(sql, samples_db)
