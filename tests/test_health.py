@@ -124,6 +124,21 @@ def test_sarif_of_the_samples_is_valid(tmp_path, monkeypatch):
     assert len(log["runs"][0]["results"]) > 20
 
 
+def test_sarif_uris_are_percent_encoded(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("hash#q?.ipynb", "a,b:c%d.ipynb", "ünï cödé.ipynb"):
+        write(tmp_path / "repo", name, notebook(code("print(undefined_thing)")))
+    log = json.loads(run("health", "repo", "--db", "nb.db", "--format", "sarif", "--select", "NB102").output)
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in log["runs"][0]["results"]}
+    assert uris == {"repo/hash%23q%3F.ipynb", "repo/a%2Cb%3Ac%25d.ipynb", "repo/%C3%BCn%C3%AF%20c%C3%B6d%C3%A9.ipynb"}
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    monkeypatch.chdir(outside)  # paths outside the working folder are shown absolute: file: URIs
+    log = json.loads(run("health", "--db", "../nb.db", "--format", "sarif", "--select", "NB102").output)
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in log["runs"][0]["results"]}
+    assert f"{(tmp_path / 'repo').as_uri()}/hash%23q%3F.ipynb" in uris
+
+
 def test_statistics(repo):
     result = run("health", "repo", "--db", "nb.db", "--statistics", "--format", "json")
     stats = json.loads(result.output)

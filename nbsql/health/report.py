@@ -8,7 +8,9 @@ import json
 import os
 import sqlite3
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Iterable
+from urllib.parse import quote
 
 import orjson
 
@@ -155,7 +157,7 @@ def _sarif(rows: list[Row]) -> str:
             "ruleId": r.code,
             "level": _SARIF_LEVEL[r.severity],
             "message": {"text": where + r.message},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": r.path}}}],
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(r.path)}}}],
             "properties": {"cell": r.position, "cell_id": r.cell_id, "line": r.line},
         }
         if r.code in index:
@@ -169,6 +171,11 @@ def _sarif(rows: list[Row]) -> str:
                   "columnKind": "unicodeCodePoints", "results": results}],
     }
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+
+
+def _uri(path: str) -> str:
+    """A shown path as a SARIF URI: a relative reference or a file: URI, percent-encoded ('#', '?', '%'...)."""
+    return Path(path).as_uri() if os.path.isabs(path) else quote(path)
 
 
 def statistics(rows: list[Row], notebooks: int) -> list[dict[str, Any]]:
