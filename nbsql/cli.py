@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 import time
@@ -37,6 +38,19 @@ def _user_errors() -> Iterator[None]:
         sys.exit(2)
     except sqlite3.Error as exc:  # locked, full disk, corrupted pages...
         click.echo(f"Error: database: {exc}", err=True)
+        sys.exit(2)
+
+
+def _emit(stream, text: str) -> None:
+    """Write a report and flush it: a full disk is a one-line error (exit 2), a closed pipe an exit 1."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except BrokenPipeError:  # the reader left (| head): say nothing more, including at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"Error: cannot write the output: {exc.strerror or exc}", err=True)
         sys.exit(2)
 
 
@@ -120,9 +134,9 @@ def health(paths: tuple[str, ...], db: str, select: tuple[str, ...], ignore: tup
                    "paths to 'nbsql health' to check them again.", err=True)
     if statistics:
         stats = report.statistics(result.rows, result.notebooks)
-        output.write(report.render_statistics(stats, result.notebooks, output_format, result.figures))
+        _emit(output, report.render_statistics(stats, result.notebooks, output_format, result.figures))
     else:
-        output.write(report.render(result.rows, output_format))
+        _emit(output, report.render(result.rows, output_format))
     sys.exit(1 if result.failed else 0)
 
 
@@ -208,10 +222,8 @@ def search(query: str, db: str, cell_type: str | None, regex: bool, path: str | 
     with _user_errors():
         hits = cells.search(query, db, cell_type=cell_type, regex=regex, path=path, tag=tag, language=language,
                             has_error=has_error, limit=limit, context=context)
-    if output_format == "json":
-        click.echo(cells.render_json(hits), nl=False)
-    else:
-        click.echo(cells.render_text(hits, color=sys.stdout.isatty()), nl=False)
+    text = cells.render_json(hits) if output_format == "json" else cells.render_text(hits, color=sys.stdout.isatty())
+    _emit(click.get_text_stream("stdout"), text)
     sys.exit(0 if hits else 1)
 
 

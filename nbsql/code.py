@@ -124,7 +124,8 @@ def analyze(source: str) -> CodeFacts:
         tree = parse_quietly(masked)
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
         line = getattr(exc, "lineno", None)
-        message = getattr(exc, "msg", None) or str(exc)
+        message = getattr(exc, "msg", None) or str(exc) or f"too large or too deeply nested to parse " \
+            f"({type(exc).__name__})"  # MemoryError and RecursionError may come without a message
         return CodeFacts(is_python=True, parse_error=f"line {line}: {message}" if line else message,
                          imports=tuple(_imports_line_by_line(masked)) + installs)
     scan = _Scan()

@@ -172,6 +172,8 @@ def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None,
     options = LoadOptions(full, jobs, tuple(exclude), prune, follow_symlinks,
                           (settings or Settings()) if checks else None)
     db = str(db or default_db())
+    if os.path.islink(db):  # write the file it points to (the database is replaced whole on a first build)
+        db = os.path.realpath(db)
     check_sqlite_file(db)
     with one_load_at_a_time(db):
         remove_stale_builds(db)
@@ -255,7 +257,8 @@ def _run(conn, report: LoadReport, scanned: list[tuple[str, list[Found], bool]],
             known = stored.get(key)
             if item.error:
                 failed_early.append(FileResult(item.root, item.path, item.size, item.mtime, error=item.error))
-            elif known and known[4] and known[1] == item.size and known[2] == item.mtime:
+            elif known and known[4] and known[1] == item.size and known[2] == item.mtime and \
+                    os.access(item.absolute, os.R_OK):  # a permission change leaves both as they were
                 report.unchanged += 1
             else:
                 tasks.append(Task(item.root, item.path, item.size, item.mtime, known[3] if known else None))

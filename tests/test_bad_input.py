@@ -155,6 +155,16 @@ def test_a_folder_reached_through_a_symlink_is_stored_once(tmp_path):
             (str((tmp_path / "repo").resolve()), "a.ipynb")]
 
 
+def test_a_database_symlink_stays_a_symlink(tmp_path):
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "a.ipynb").write_bytes(json.dumps(GOOD).encode())
+    os.symlink("target.db", tmp_path / "link.db")  # its target does not exist yet
+    nbsql.load(tmp_path / "repo", tmp_path / "link.db")
+    assert (tmp_path / "link.db").is_symlink()
+    with open_db(tmp_path / "target.db") as conn:
+        assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == 1
+
+
 def test_unreadable_file_is_recorded(tmp_path):
     """An unreadable file is a load error, not a crash.
 
@@ -164,15 +174,17 @@ def test_unreadable_file_is_recorded(tmp_path):
     (tmp_path / "ok.ipynb").write_bytes(json.dumps(GOOD).encode())
     secret = tmp_path / "secret.ipynb"
     secret.write_bytes(json.dumps(GOOD).encode())
-    secret.chmod(0)
     db = tmp_path / "nb.db"
     command = [sys.executable, "-m", "nbsql", "load", str(tmp_path), "--db", str(db), "--quiet"]
     if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
         assert setpriv, "util-linux's setpriv is needed to drop root's file capabilities"
         command = [setpriv, "--bounding-set=-dac_override,-dac_read_search", *command]
-    result = subprocess.run(command, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    for readable in (True, False):  # loaded while readable, then unreadable: as a clean load would have it
+        if not readable:
+            secret.chmod(0)
+        result = subprocess.run(command, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT path, kind, message FROM load_errors").fetchall()
         assert conn.execute("SELECT path FROM notebooks").fetchall() == [("ok.ipynb",)]

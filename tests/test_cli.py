@@ -111,3 +111,15 @@ def test_progress_bar_on_a_terminal_only(tmp_path):
     assert b"Loading notebooks" in output and b"9 loaded" in output
     piped = subprocess.run(command, capture_output=True, text=True)
     assert "Loading notebooks" not in piped.stderr and "9 unchanged" in piped.stderr
+
+
+def test_a_report_that_cannot_be_written_is_a_one_line_error(samples_db, tmp_path):
+    nbsql = [sys.executable, "-m", "nbsql"]
+    for command in (["health", "--db", str(samples_db)], ["search", "plot", "--db", str(samples_db)]):
+        with open("/dev/full", "w") as full:  # writes fail with "No space left on device"
+            result = subprocess.run(nbsql + command, stdout=full, stderr=subprocess.PIPE, text=True)
+        assert result.returncode == 2
+        assert result.stderr == "Error: cannot write the output: No space left on device\n"
+    result = subprocess.run(nbsql + ["health", "--db", str(samples_db), "-o", "/dev/full"], capture_output=True,
+                            text=True)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "No space left" in result.stderr

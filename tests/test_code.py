@@ -58,6 +58,12 @@ def test_a_cell_that_does_not_parse_keeps_its_imports():
         (1, "pandas", None), (2, "os", "path"), (2, "os", "sep"), (5, "json", None)]
 
 
+def test_a_cell_too_large_to_parse_says_so():
+    facts = analyze("import os\nx = " + "-" * 100_000 + "1")  # the parser runs out of memory
+    assert facts.parse_error == "too large or too deeply nested to parse (MemoryError)"
+    assert [i.module for i in facts.imports] == ["os"]
+
+
 def test_definitions_and_metrics():
     facts = analyze("# set-up\nclass A:\n    def m(self, x):\n        if x:  # branch\n            return 1\n"
                     "        def inner():\n            pass\n        return 2\n\ndef f():\n    '''doc\n    # not a"
