@@ -242,7 +242,8 @@ TABLES: tuple[Table, ...] = (
         Column("root", "TEXT", "Absolute path of the load root", constraint="NOT NULL"),
         Column("path", "TEXT", "Path relative to the root", constraint="NOT NULL"),
         Column("kind", "TEXT", "Category: empty, binary, encoding, json, truncated, not_a_notebook, "
-                               "unsupported_version, upgrade_failed, unreadable, not_a_file"),
+                               "unsupported_version, upgrade_failed, unreadable, not_a_file, bad_name (a path "
+                               "that is not valid UTF-8)"),
         Column("message", "TEXT", "One-line reason"),
         Column("size", "INTEGER", "File size in bytes, when known"),
         Column("mtime", "REAL", "File modification time, when known"),
