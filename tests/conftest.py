@@ -12,7 +12,7 @@ import nbsql
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_notebooks"
-CORPUS = Path(os.environ.get("NBSQL_CORPUS", REPO.parent / "shared" / "corpus"))
+CORPUS = Path(os.environ.get("NBSQL_CORPUS", REPO.parent / "shared" / "corpus")).resolve()  # as loaded roots are
 REAL = CORPUS / "real"
 EDGE = CORPUS / "edge"
 

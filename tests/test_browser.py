@@ -40,8 +40,7 @@ import nbsql
 
 from playwright import sync_api  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-CORPUS = Path(os.environ.get("NBSQL_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
+from .conftest import CORPUS, REPO
 HOSTILE_TEMPLATE = Path(__file__).parent / "fixtures" / "hostile_notebooks" / "hostile.ipynb"
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 CHROMIUM = os.environ.get("NBSQL_CHROMIUM", "/usr/bin/chromium")
