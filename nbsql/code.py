@@ -19,11 +19,13 @@ from types import FunctionType
 from radon.metrics import mi_compute
 from radon.visitors import ComplexityVisitor
 
-from .text import comment_start
+from .text import comment_start, without_comment
 
 #: Cell magics whose body is still Python.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "memit", "mprun", "snakeviz",
                                 "tensorflow_version", "skip", "cache"})
+#: A line magic timing a Python statement: %time, %timeit and %prun, options first.
+_TIMED = re.compile(r"%(?:time|timeit|prun)\s+(?:-[a-zA-Z]+(?:\s*\d+)?\s+)*([^-\s].*)$")
 _MAGIC_ASSIGN = re.compile(r"^(\s*)([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*=\s*[!%](?!=)")
 _INSTALL = re.compile(
     r"^\s*[!%]\s*(?:\{[^}]*\}\s*-m\s+|python3?\s+-m\s+|uv\s+)?(pip3?|conda|mamba|micromamba)\s+install\b(.*)$")
@@ -86,17 +88,22 @@ def mask_ipython(source: str) -> str | None:
     lines = source.split("\n")
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None and lines[first].lstrip().startswith("%%"):
-        magic = lines[first].lstrip()[2:].split(maxsplit=1)
+        magic = lines[first].lstrip()[2:].split()
         if not magic or magic[0] not in PYTHON_CELL_MAGICS:
             return None
-        lines[first] = ""
+        output = next((word for word in magic[1:] if not word.startswith("-")), None) \
+            if magic[0] == "capture" else None  # %%capture NAME binds NAME
+        lines[first] = f"{output} = None" if output and output.isidentifier() else ""
     continued = False
     for i, line in enumerate(lines):
         stripped = line.lstrip()
         indent = line[: len(line) - len(stripped)]
+        timed = _TIMED.match(stripped) if not stripped.endswith("\\") else None
         if continued:
             lines[i] = ""
-        elif stripped.startswith(("%", "!", "?")) or (stripped.endswith("?") and not stripped.startswith("#")):
+        elif timed:  # %time x = f(): the statement is Python
+            lines[i] = indent + timed.group(1)
+        elif stripped.startswith(("%", "!", "?")) or without_comment(stripped).endswith("?"):
             lines[i] = indent + "pass"
         else:
             assign = _MAGIC_ASSIGN.match(line)
@@ -105,6 +112,17 @@ def mask_ipython(source: str) -> str | None:
             lines[i] = f"{assign.group(1)}{assign.group(2)} = None"
         continued = stripped.endswith("\\")
     return "\n".join(lines)
+
+
+def _parse_masked(source: str, masked: str) -> ast.Module:
+    """The parse of the masked source; of the source itself when that is already Python (a line
+    that only looks like IPython, such as a continuation line starting with '!=' or '%')."""
+    if masked is not source:
+        try:
+            return parse_quietly(source)
+        except (SyntaxError, ValueError):
+            pass
+    return parse_quietly(masked)
 
 
 def parse_quietly(source: str) -> ast.Module:
@@ -121,7 +139,7 @@ def analyze(source: str) -> CodeFacts:
     if masked is None:
         return CodeFacts(is_python=False, imports=installs)
     try:
-        tree = parse_quietly(masked)
+        tree = _parse_masked(source, masked)
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
         line = getattr(exc, "lineno", None)
         message = getattr(exc, "msg", None) or str(exc) or f"too large or too deeply nested to parse " \

@@ -26,6 +26,12 @@ def test_magics_and_shell_lines_are_masked_in_place():
     ast.parse(masked)
 
 
+def test_magics_that_time_python_keep_it():
+    assert mask_ipython("%time y = f(x)\n%timeit -n 10 -r 3 g(y)\n%prun h()") == "y = f(x)\ng(y)\nh()"
+    assert mask_ipython("%%capture out --no-stderr\nprint(1)") == "out = None\nprint(1)"
+    assert mask_ipython("x = 1  # right?\nx?") == "x = 1  # right?\npass"
+
+
 def test_cell_magics():
     assert mask_ipython("%%bash\nls -l") is None
     assert mask_ipython("\n%%timeit\nx = 1") == "\n\nx = 1"

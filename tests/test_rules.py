@@ -153,6 +153,23 @@ REGRESSIONS = [
         "metadata": {}, "source": "show()", "outputs": [{"output_type": "display_data", "metadata": {},
         "data": {"text/html": "<p>key: AKIAIOSFODNN7EXAMPLE</p>"}}]}], "metadata": _KERNEL, "nbformat": 4,
         "nbformat_minor": 4})}, {"html.ipynb": [0]}, id="NB109-secret-in-an-html-output"),
+    # found by a review against the rules' own documentation
+    pytest.param("NB102", {"help.ipynb": _notebook("import pandas as pd\ndf = pd.DataFrame()  # is this right?",
+                                                   "df.head()")}, {"help.ipynb": []},
+                 id="NB102-question-mark-in-a-comment-is-not-ipython-help"),
+    pytest.param("NB103", {"help.ipynb": _notebook("import pandas as pd\ndf = pd.DataFrame()  # is this right?",
+                                                   "df.head()")}, {"help.ipynb": []},
+                 id="NB103-question-mark-in-a-comment-is-not-ipython-help"),
+    pytest.param("NB101", {"cont.ipynb": _notebook('a, b = 1, 2\ns = ("%d"\n     % a)\nif (a\n    != b):\n    pass')},
+                 {"cont.ipynb": []}, id="NB101-continuation-lines-starting-like-magics-are-python"),
+    pytest.param("NB102", {"timed.ipynb": _notebook("import numpy as np\n%time x = np.arange(10)",
+                                                    "%%capture out\nprint(x)", "out.stdout")},
+                 {"timed.ipynb": []}, id="NB102-names-bound-in-time-and-capture-magics"),
+    pytest.param("NB102", {"py2.ipynb": _notebook("total = 1\nprint 'hi'", "print(total)")}, {"py2.ipynb": []},
+                 id="NB102-names-of-a-cell-that-does-not-parse-are-not-undefined"),
+    pytest.param("NB104", {"stub.ipynb": _notebook("def solve():\n    pass", "def solve():\n    return 1",
+                                                   "from math import log", "from numpy import log", "log(1)")},
+                 {"stub.ipynb": [3]}, id="NB104-a-function-defined-again-is-not-an-import"),
 ]
 
 
@@ -164,3 +181,13 @@ def test_rule_regressions(code, files, expected, tmp_path):
         (source / name).write_text(text, encoding="utf-8")
     found = _findings(code, source, tmp_path, "case")
     assert {name: found.get(name, []) for name in expected} == expected
+
+
+def test_a_redefined_import_names_the_cell_of_the_first_import(tmp_path):
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "logs.ipynb").write_text(_notebook("import os", "from math import log", "from numpy import log",
+                                                 "log(1)"))
+    report = health([source], db=tmp_path / "nb.db", settings=_settings("NB104"))
+    assert [(r.position, r.message) for r in report.rows if r.code == "NB104"] == [
+        (2, "redefinition of unused 'log' from cell 1, line 1")]

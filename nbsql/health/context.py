@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any
@@ -24,6 +25,9 @@ class NameProblem:
     line: int
     message: str
     name: str | None
+    #: For a redefinition: the (cell position, line) of what is redefined, and whether it is an import.
+    original: tuple[int, int] | None = None
+    original_is_import: bool = False
 
 
 class NotebookContext:
@@ -62,6 +66,12 @@ class NotebookContext:
         return [c.execution_count for c in self.non_empty_code_cells if c.execution_count is not None]
 
     @cached_property
+    def _words_of_unparsed_cells(self) -> set[str]:
+        """Every identifier-like word of the Python cells that do not parse."""
+        return {word for cell in self.code_cells if (facts := self.facts.get(cell.position)) is not None
+                and facts.tree is None and facts.parse_error for word in _WORD.findall(cell.source)}
+
+    @cached_property
     def name_problems(self) -> list[NameProblem]:
         """pyflakes over the parsed Python cells in notebook order, as one module.
 
@@ -87,14 +97,27 @@ class NotebookContext:
         except RecursionError:
             return []
         parents = getattr(checker, "_parents", None)  # pyflakes >= 3.1 keeps parent links here
+        unparsed = self._words_of_unparsed_cells
         problems = []
         for message in checker.messages:
             position = _cell_of(getattr(message, "_node", None), parents, cell_of)
             if position is None:
                 continue
-            name = message.message_args[0] if message.message_args else None
-            problems.append(NameProblem(type(message).__name__, position, message.lineno,
-                                        message.message % message.message_args, str(name) if name else None))
+            name = str(message.message_args[0]) if message.message_args else None
+            kind = type(message).__name__
+            if name and kind in ("UndefinedName", "UnusedImport") and \
+                    name.split(" as ")[-1].split(".")[0] in unparsed:
+                continue  # a cell that does not parse may define or use it: pyflakes cannot tell
+            text = message.message % message.message_args
+            original = getattr(message, "_original", None)
+            where = None
+            if original is not None:
+                where = (_cell_of(original, parents, cell_of), original.lineno)
+                if where[0] is not None:
+                    text = f"redefinition of unused {name!r} from cell {where[0]}, line {where[1]}"
+            problems.append(NameProblem(kind, position, message.lineno, text, name,
+                                        where if where and where[0] is not None else None,
+                                        isinstance(original, (ast.Import, ast.ImportFrom))))
         # Break pyflakes' reference cycles (its cached bound handlers refer back to the checker, a
         # used binding to its scope), so that the notebook's trees are freed now rather than by the
         # cyclic garbage collector, whose passes over so many objects took a sixth of the per-file step
@@ -104,6 +127,7 @@ class NotebookContext:
         return problems
 
 
+_WORD = re.compile(r"[A-Za-z_]\w*")
 #: The modules whose names pyflakes' CALL handler asks about (``_is_typing``).
 _TYPING_MODULES = frozenset({"typing", "typing_extensions"})
 
@@ -170,6 +194,8 @@ class _Checker(Checker):
     def report(self, messageClass, *args, **kwargs):  # noqa: N803 (pyflakes' own signature)
         message = messageClass(self.filename, *args, **kwargs)
         message._node = args[0]
+        if messageClass.__name__ in ("RedefinedWhileUnused", "ImportShadowedByLoopVar") and len(args) > 2:
+            message._original = args[2]  # the node of the first binding
         self.messages.append(message)
 
 

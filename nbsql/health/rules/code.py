@@ -121,7 +121,8 @@ def redefined_import(nb: NotebookContext, limits):
     ```
     """
     for problem in _names(nb, ("RedefinedWhileUnused", "ImportShadowedByLoopVar")):
-        yield hit(problem.message, problem.position, problem.line, name=problem.name)
+        if problem.original_is_import:  # a function or class defined again is another matter
+            yield hit(problem.message, problem.position, problem.line, name=problem.name)
 
 
 @rule("NB105", "late-import", "info", "cell", "An import outside the first code cells", python_only=True,
