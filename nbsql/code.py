@@ -7,6 +7,7 @@ lines are masked (replaced in place, so line numbers hold) rather than dropping 
 from __future__ import annotations
 
 import ast
+import itertools
 import math
 import re
 import shlex
@@ -15,6 +16,7 @@ import warnings
 from dataclasses import dataclass, field, replace
 from functools import cache
 from types import FunctionType
+from typing import Iterator
 
 from radon.metrics import mi_compute
 from radon.visitors import ComplexityVisitor
@@ -32,7 +34,15 @@ _INSTALL = re.compile(
 _REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)")
 _OPTIONS_WITH_VALUE = {"-r", "--requirement", "-c", "--constraint", "-i", "--index-url", "--extra-index-url",
                        "-f", "--find-links", "-e", "--editable", "-t", "--target", "--prefix", "-n", "--name",
-                       "-p", "--channel", "--trusted-host", "--python-version", "--platform", "--root"}
+                       "-p", "--channel", "--trusted-host", "--python-version", "--platform", "--root",
+                       "--upgrade-strategy", "--progress-bar", "--timeout", "--retries", "--cache-dir", "--src",
+                       "--log", "--proxy", "--python", "--implementation", "--abi", "--only-binary", "--no-binary",
+                       "--global-option", "--config-settings", "-C", "--report", "--root-user-action",
+                       "--use-feature", "--use-deprecated", "--exists-action", "--keyring-provider", "--cert",
+                       "--client-cert", "--file", "--solver", "--repodata-fn"}
+_SHELL_PUNCTUATION = frozenset("();<>|&")
+_FILE_DESCRIPTOR = re.compile(r"(?<=\s)\d+(?=[<>])")
+VCS_PREFIXES = ("git+", "hg+", "svn+", "bzr+")
 STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
 
 
@@ -375,29 +385,62 @@ def _installs(source: str):
     """``%pip install`` / ``!pip install`` / ``!conda install`` requirements as Import rows."""
     if "install" not in source:
         return
-    for number, line in enumerate(source.split("\n"), 1):
+    for number, line in _logical_lines(source):
         match = _INSTALL.match(line)
         if not match:
             continue
         tool = "conda" if match.group(1) in ("conda", "mamba", "micromamba") else "pip"
-        try:
-            words = shlex.split(match.group(2).split(" #")[0])
-        except ValueError:
-            words = match.group(2).split()
-        skip_next = False
-        for word in words:
-            if skip_next or word in _OPTIONS_WITH_VALUE:
-                skip_next = not skip_next
+        words = _command_words(match.group(2))
+        index = 0
+        while index < len(words):
+            word = words[index]
+            index += 1
+            if word in _OPTIONS_WITH_VALUE:
+                index += 1  # and its value
                 continue
-            if word.startswith("-") or word in ("&&", ";", "|", ">", "2>&1") or word.startswith(("$", "{")):
+            if word.startswith(("-", "$", "{")):
                 continue
-            name = _REQUIREMENT.match(word)
-            if name is None or "/" in word or word.endswith((".whl", ".txt")):
-                continue
-            distribution = name.group(1).rstrip(".-_")
+            spec = word
+            if word.startswith(VCS_PREFIXES):  # git+https://host/owner/name.git[@ref][#egg=name]
+                distribution = (word.split("#egg=")[1] if "#egg=" in word else
+                                word.split("#")[0].rstrip("/").rsplit("/", 1)[-1].split("@")[0].removesuffix(".git"))
+            else:
+                name = _REQUIREMENT.match(word)
+                if name is None or "/" in word or word.endswith((".whl", ".txt")):
+                    continue
+                distribution = name.group(1).rstrip(".-_")
+                if words[index:index + 1] == ["@"]:  # PEP 508 direct reference: name @ url
+                    spec = " ".join(words[index - 1:index + 2])
+                    index += 2
             yield Import(line=number, kind=tool, module=distribution, name=None, alias=None,
                          package=re.sub(r"[-_.]+", "-", distribution).lower(), is_stdlib=False,
-                         is_relative=False, spec=word)
+                         is_relative=False, spec=spec)
+
+
+def _command_words(text: str) -> list[str]:
+    """The words of a shell command up to its first operator (``&& echo done``, ``| tail``, ``> log``)."""
+    text = _FILE_DESCRIPTOR.sub(" ", text.split(" #")[0])  # 2>&1, 2> errors.log
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
+    lexer.whitespace_split, lexer.commenters = True, ""  # comments are cut above ('#egg=' is not one)
+    try:
+        return list(itertools.takewhile(lambda word: not set(word) <= _SHELL_PUNCTUATION, lexer))
+    except ValueError:  # an unclosed quote
+        return text.split()
+
+
+def _logical_lines(source: str) -> Iterator[tuple[int, str]]:
+    """(first line number, text) of each line, with backslash continuations joined."""
+    pending, start = "", 1
+    for number, line in enumerate(source.split("\n"), 1):
+        if not pending:
+            start = number
+        if line.rstrip().endswith("\\"):
+            pending += line.rstrip()[:-1] + " "
+            continue
+        yield start, pending + line
+        pending = ""
+    if pending:
+        yield start, pending
 
 
 def _definitions(visitor: ComplexityVisitor):

@@ -359,6 +359,9 @@ def _kernel(metadata: dict, cell_languages: list[str], warnings: list[str]):
         language = _KERNEL_LANGUAGES.get(name.lower()) or re.sub(r"[-_.]?\d.*$", "", name) or None
     if not language and cell_languages:
         language = max(set(cell_languages), key=cell_languages.count)
+    jupytext = metadata.get("jupytext")
+    if not language and isinstance(jupytext, dict):  # a notebook paired with a script names its language
+        language = _str(jupytext.get("main_language"))
     return name, display, language.lower() if language else None, _str(info.get("version"))
 
 

@@ -325,3 +325,17 @@ def test_python_rules_stay_silent_on_other_languages(samples_db):
                             "WHERE n.language IN ('r', 'julia')").fetchall()
         neutral = {r[0] for r in rows}
     assert neutral and not neutral & python_only
+
+
+@pytest.mark.parametrize("name, text, expected", [
+    ("pyproject.toml", '[tool.poetry.dependencies]\npython = "^3.11"\npandas = "^2"\n'
+                       '[tool.poetry.group.dev.dependencies]\npytest = "^8"\n', {"python", "pandas", "pytest"}),
+    ("environment.yml", "dependencies:\n  - python=3.11\n  - conda-forge::numpy=1.26\n  - pip:\n    - requests==2.31\n",
+     {"python", "numpy", "requests"}),
+])
+def test_manifests_declare_what_their_tools_install(tmp_path, name, text, expected):
+    from nbsql.health.manifests import clear_manifest_caches, declared_in
+
+    (tmp_path / name).write_text(text)
+    clear_manifest_caches()
+    assert declared_in(tmp_path) == frozenset(expected)

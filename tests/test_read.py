@@ -164,6 +164,8 @@ def test_broken_v3_is_an_upgrade_error_or_read():
     ({"kernelspec": {"name": "python3", "display_name": "Python 3"}}, ("python", None)),
     ({"kernelspec": {"name": "ir", "language": "R"}}, ("r", None)),
     ({"kernelspec": {"name": "julia-1.9"}}, ("julia", None)),
+    ({"jupytext": {"main_language": "R"}}, ("r", None)),  # paired with an R script, no kernel metadata
+    ({"kernelspec": {"name": "python3"}, "jupytext": {"main_language": "R"}}, ("python", None)),
     ({}, (None, None)),
 ])
 def test_language_detection(metadata, expected):

@@ -170,6 +170,29 @@ REGRESSIONS = [
     pytest.param("NB104", {"stub.ipynb": _notebook("def solve():\n    pass", "def solve():\n    return 1",
                                                    "from math import log", "from numpy import log", "log(1)")},
                  {"stub.ipynb": [3]}, id="NB104-a-function-defined-again-is-not-an-import"),
+    pytest.param("NB110", {"tf.ipynb": _notebook("import random\nimport tensorflow as tf\ntf.random.set_seed(0)",
+                                                 "x = tf.random.uniform((2,))")}, {"tf.ipynb": []},
+                 id="NB110-tf-random-is-not-the-random-module"),
+    pytest.param("NB110", {"np.ipynb": _notebook("import random\nimport numpy as np\nnp.random.seed(0)",
+                                                 "x = random.random()")}, {"np.ipynb": [1]},
+                 id="NB110-a-numpy-seed-does-not-seed-random"),
+    pytest.param("NB110", {"clock.ipynb": _notebook("import random\nrandom.seed()", "x = random.random()")},
+                 {"clock.ipynb": [1]}, id="NB110-seed-without-a-value-seeds-from-the-clock"),
+    pytest.param("NB107", {"shell.ipynb": _notebook(
+        "!pip install -q pandas==2.2.2 && echo done\n!pip install numpy==1.26 | tail -n 1\n"
+        "!pip install a==1; python setup.py build\n"
+        "%pip install --upgrade-strategy eager --progress-bar off --timeout 60 scipy==1.11\n"
+        "!pip install torch @ https://download.pytorch.org/whl/torch-2.0.0-cp311-linux_x86_64.whl\n"
+        "!pip install git+https://github.com/huggingface/transformers@v4.40.0")}, {"shell.ipynb": []},
+                 id="NB107-shell-words-and-option-values-are-not-packages"),
+    pytest.param("NB107", {"more.ipynb": _notebook("!pip install pandas==2.2.2 \\\n    seaborn",
+                                                   "!pip install git+https://github.com/huggingface/transformers")},
+                 {"more.ipynb": [0, 1]}, id="NB107-continued-lines-and-repositories-at-no-ref"),
+    pytest.param("NB108", {"note.ipynb": _notebook("x = 1  # was '/home/alice/data.csv'")}, {"note.ipynb": []},
+                 id="NB108-a-path-in-a-comment-is-not-a-string"),
+    pytest.param("NB204", {"code.ipynb": _notebook(("markdown", "Use `<h1>` for titles.\n\n```html\n<h1>T</h1>\n```"),
+                                                   "x = 1")}, {"code.ipynb": [None]},
+                 id="NB204-an-h1-tag-inside-code-is-no-title"),
 ]
 
 
@@ -191,3 +214,11 @@ def test_a_redefined_import_names_the_cell_of_the_first_import(tmp_path):
     report = health([source], db=tmp_path / "nb.db", settings=_settings("NB104"))
     assert [(r.position, r.message) for r in report.rows if r.code == "NB104"] == [
         (2, "redefinition of unused 'log' from cell 1, line 1")]
+
+
+def test_an_unseeded_draw_points_at_its_line_not_a_comment(tmp_path):
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "draw.ipynb").write_text(_notebook("import numpy as np\n# np.random.rand(3) is slow\nx = np.random.rand(3)"))
+    report = health([source], db=tmp_path / "nb.db", settings=_settings("NB110"))
+    assert [(r.position, r.line) for r in report.rows if r.code == "NB110"] == [(0, 3)]

@@ -115,12 +115,15 @@ def _parse(path: Path, text: str) -> set[str]:
             requirements += [r for r in group if isinstance(r, str)]
         names = _requirement_lines(r for r in requirements if isinstance(r, str))
         poetry = data.get("tool", {}).get("poetry", {})
-        for table in (poetry.get("dependencies"), poetry.get("dev-dependencies"), data.get("packages"),
+        groups = [group.get("dependencies") for group in (poetry.get("group") or {}).values()
+                  if isinstance(group, dict)]  # [tool.poetry.group.dev.dependencies]
+        for table in (poetry.get("dependencies"), poetry.get("dev-dependencies"), *groups, data.get("packages"),
                       data.get("dev-packages"), data.get("deps")):
-            names |= set(table or {})
+            names |= set(table) if isinstance(table, dict) else set()
         return names
     if name.startswith("environment"):
-        return _requirement_lines(re.sub(r"^\s*-\s*(pip:)?", "", line) for line in text.splitlines()
+        # "- numpy=1.26", "- conda-forge::numpy", "- pip:" then "- requests"
+        return _requirement_lines(re.sub(r"^\s*-\s*(pip:)?([\w.-]+::)?", "", line) for line in text.splitlines()
                                   if line.lstrip().startswith("-"))
     if name in ("setup.py", "setup.cfg"):
         block = re.search(r"install_requires\s*[=:]\s*\[?(.*?)(\]|\n\S|\Z)", text, re.S)

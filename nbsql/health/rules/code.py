@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from ...text import normalised_source
+from ...code import VCS_PREFIXES, Import
+from ...text import normalised_source, without_comment
 from ..context import NotebookContext
 from ..registry import hit, rule
 from ..secrets import find_secrets_in
@@ -201,11 +202,19 @@ def unpinned_install(nb: NotebookContext, limits):
     """
     for cell, facts in _python_cells(nb):
         for item in facts.imports:
-            pinned = bool(_EXACT_PIP.search(item.spec or "") if item.kind == "pip" else
-                          _EXACT_CONDA.search(item.spec or ""))
-            if item.kind in ("pip", "conda") and not pinned and "@" not in (item.spec or ""):
+            if item.kind in ("pip", "conda") and not _pinned(item):
                 yield hit(f"{item.kind} install of {item.spec} without a pinned version", cell.position, item.line,
                           package=item.package)
+
+
+def _pinned(install: Import) -> bool:
+    """An exact version, a direct reference (name @ url), or a repository at a given ref (git+...@v1.2)."""
+    spec = install.spec or ""
+    if spec.startswith(VCS_PREFIXES):
+        return "@" in spec.split("://", 1)[-1].split("/", 1)[-1].split("#")[0]  # not the user@ of the host
+    if "@" in spec:
+        return True
+    return bool((_EXACT_PIP if install.kind == "pip" else _EXACT_CONDA).search(spec))
 
 
 @rule("NB108", "absolute-path", "warning", "cell", "A string holds an absolute path from one machine")
@@ -231,7 +240,7 @@ def absolute_path(nb: NotebookContext, limits):
         if not _ABSOLUTE_PATH.search(cell.source):  # a path on a line is a match in the whole source
             continue
         for number, text in enumerate(cell.source.splitlines(), 1):
-            for match in _ABSOLUTE_PATH.finditer(text):
+            for match in _ABSOLUTE_PATH.finditer(without_comment(text)):
                 yield hit(f"absolute path {match.group(2)[:80]!r}", cell.position, number, path=match.group(2))
 
 
@@ -292,7 +301,7 @@ _RANDOM = {
     "numpy.random": (r"{alias}\.(?!seed\b|default_rng\(\s*[^\s)]|RandomState\(\s*[^\s)]|Generator\b)\w+\(",
                      r"{alias}\.seed\(\s*[^\s)]|default_rng\(\s*[^\s)]|RandomState\(\s*[^\s)]"),
     "random": (r"{alias}\.(random|randint|randrange|choice|choices|shuffle|sample|uniform|gauss)\(",
-               r"\brandom\.seed\(|{alias}\.seed\("),
+               r"(?<![\w.])random\.seed\(\s*[^\s)]|{alias}\.seed\(\s*[^\s)]"),  # seed() seeds from the clock
     "torch": (r"{alias}\.(rand|randn|randint|randperm|normal|bernoulli|multinomial)\(", r"manual_seed\("),
     "tensorflow": (r"{alias}\.random\.(uniform|normal|shuffle|truncated_normal|categorical)\(",
                    r"set_seed\(|set_random_seed\("),
@@ -304,10 +313,11 @@ _SEED_WORDS = {"numpy": _NUMPY_SEEDS, "numpy.random": _NUMPY_SEEDS, "random": ("
 
 
 def _as_word(name: str) -> str:
-    """A pattern for ``name`` where it starts a word: the check comes after the literal, which the
-    regex engine then looks for directly (a leading ``\\b`` makes it try every position, 30x slower)."""
+    """A pattern for ``name`` as a name of its own: not the end of a longer name or an attribute
+    (``tf.random`` is not ``random``). The check comes after the literal, which the regex engine
+    then looks for directly (a leading check makes it try every position, 30x slower)."""
     literal = re.escape(name)
-    return rf"{literal}(?<!\w{literal})"
+    return rf"{literal}(?<![\w.]{literal})"
 
 
 @rule("NB110", "unseeded-random", "warning", "notebook", "Random numbers are drawn without a seed",
@@ -356,8 +366,8 @@ def unseeded_random(nb: NotebookContext, limits):
             for cell, source in code:
                 match = pattern.search(source)
                 if match:
-                    line = next((i for i, text in enumerate(cell.source.splitlines(), 1) if match.group(0) in text),
-                                None)
+                    line = next((i for i, text in enumerate(cell.source.splitlines(), 1)
+                                 if match.group(0) in without_comment(text)), None)
                     yield hit(f"{match.group(0)[:-1]}() draws random numbers but {module} is never seeded",
                               cell.position, line, package=module.split(".")[0])
                     break

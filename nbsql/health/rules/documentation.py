@@ -11,18 +11,22 @@ from ..registry import hit, rule
 
 _HTML_H1 = re.compile(r"<h1[\s>]", re.I)
 _MAYBE_H1 = re.compile(r"^ {0,3}#[ \t]|^ {0,3}=+[ \t]*\r?$", re.M)
+_CODE_SPAN = re.compile(r"(`+).*?\1", re.S)
 _OPENING_H1 = re.compile(r"(?:[ \t]*\r?\n)* {0,3}#[ \t]")  # blank lines, then an ATX h1
 _MARKDOWN = MarkdownIt("commonmark").disable(["inline", "text_join"])  # headings are block tokens: 3x faster
 
 
 def _has_h1(source: str) -> bool:
-    """A level-1 heading, as a markdown parser sees it (not a '#' line inside a code block)."""
-    if _HTML_H1.search(source) or _OPENING_H1.match(source):  # nothing before the heading can hold it
+    """A level-1 heading, as a markdown parser sees it (not a '#' line or '<h1>' inside code)."""
+    if _OPENING_H1.match(source):  # nothing before the heading can hold it
         return True
-    if not _MAYBE_H1.search(source):
+    html = _HTML_H1.search(source)
+    if not html and not _MAYBE_H1.search(source):
         return False
     tokens = _MARKDOWN.parse(source.replace("\r\n", "\n"))
-    return any(t.type == "heading_open" and t.tag == "h1" for t in tokens)
+    return any(t.type == "heading_open" and t.tag == "h1" for t in tokens) or bool(html) and any(
+        _HTML_H1.search(t.content if t.type == "html_block" else _CODE_SPAN.sub("", t.content))
+        for t in tokens if t.type in ("html_block", "inline"))
 _PORTABLE = re.compile(r"^[A-Za-z0-9._-]+$")
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\.|$)", re.I)
 

@@ -106,10 +106,12 @@ def _unexecuted(nb: NotebookContext) -> tuple[list, list]:
     return [c for c in missing if cells.index(c) < last_run], [c for c in cells[last_run + 1:]]
 
 
-@rule("NB005", "unexecuted-cell", "warning", "cell", "A code cell between executed cells was not executed")
+@rule("NB005", "unexecuted-cell", "warning", "cell", "A code cell before an executed one was not executed")
 def unexecuted_cell(nb: NotebookContext, limits):
     """## What it does
-    Flags non-empty code cells without an execution count that sit between executed cells.
+    Flags non-empty code cells without an execution count that come before an executed cell:
+    between executed cells, or before the first one (unexecuted cells after the last executed
+    one are NB006's).
 
     ## Why is this bad?
     The cells after it ran without it: either it is not needed, or their saved outputs depend on
@@ -123,7 +125,7 @@ def unexecuted_cell(nb: NotebookContext, limits):
     """
     middle, _ = _unexecuted(nb)
     for cell in middle:
-        yield hit("code cell was never executed, unlike the cells around it", cell.position)
+        yield hit("code cell was never executed, unlike a later cell", cell.position)
 
 
 @rule("NB006", "unexecuted-trailing-cells", "info", "notebook", "The last code cells were not executed")
