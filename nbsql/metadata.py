@@ -92,7 +92,7 @@ CANNED_QUERIES: dict[str, dict[str, str]] = {
         "sql": "SELECT n.id AS notebook, n.path, p.source, p.name, p.value\n"
                "FROM parameters p JOIN notebooks n ON n.id = p.notebook ORDER BY n.path, p.source, p.name",
     },
-    "scraps": {
+    "scrapbook_scraps": {  # not "scraps": a canned query named like a table hides the table
         "title": "scrapbook scraps",
         "description": "Values saved with scrapbook.glue, by notebook.",
         "sql": "SELECT n.id AS notebook, n.path, s.name, s.encoder, s.data\n"
@@ -101,12 +101,12 @@ CANNED_QUERIES: dict[str, dict[str, str]] = {
     "search_cells": {
         "title": "Search cells",
         "description": "Full-text search over cell sources and their outputs, best matches first (FTS5 syntax: "
-                       "words, \"phrases\", prefix*, OR, NOT).",
+                       "words, \"phrases\", prefix*, OR, NOT; other text is read as words).",
         "sql": f"SELECT n.id AS notebook, n.path, c.position AS cell, c.cell_type,\n"
                f"       snippet(cells_fts, 0, '{MARK_START}', '{MARK_END}', '…', 16) AS source_snippet,\n"
                f"       snippet(cells_fts, 1, '{MARK_START}', '{MARK_END}', '…', 16) AS output_snippet\n"
                f"FROM cells_fts JOIN cells c ON c.id = cells_fts.rowid JOIN notebooks n ON n.id = c.notebook\n"
-               f"WHERE cells_fts MATCH :q ORDER BY rank LIMIT 50",
+               f"WHERE cells_fts MATCH nbsql_match(:q) ORDER BY rank LIMIT 50",
     },
     "image_gallery": {
         "title": "Images for a search term",
@@ -114,7 +114,7 @@ CANNED_QUERIES: dict[str, dict[str, str]] = {
         "sql": "SELECT n.id AS notebook, n.path, c.position AS cell, d.mime, d.size, d.data AS image\n"
                "FROM output_data d JOIN cells c ON c.id = d.cell JOIN notebooks n ON n.id = d.notebook\n"
                "WHERE d.mime IN ('image/png', 'image/jpeg', 'image/gif') AND d.data IS NOT NULL\n"
-               "  AND d.cell IN (SELECT rowid FROM cells_fts WHERE cells_fts MATCH :q)\n"
+               "  AND d.cell IN (SELECT rowid FROM cells_fts WHERE cells_fts MATCH nbsql_match(:q))\n"
                "ORDER BY n.path, c.position LIMIT 40",
     },
     "duplicate_cells": {

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
 from contextlib import closing
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from .database import NbsqlError, connect
 from .schema import FTS_TABLE
 from .walk import is_text
-
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,32 @@ def fts_query(text: str) -> str:
     """A safe FTS5 query: the words of ``text``, each quoted, all required (prefix with a trailing *)."""
     words = re.findall(r"[\w*]+", text, re.UNICODE)
     return " ".join(f'"{w.rstrip("*")}"' + ("*" if w.endswith("*") else "") for w in words if w.rstrip("*"))
+
+
+def match_query(text: str | None) -> str:
+    """``text`` as an FTS5 query: itself when it is valid FTS5 syntax (phrases, prefix*, OR, NOT,
+    column:...), else its words (:func:`fts_query`); an empty text matches nothing. The canned
+    searches call it as the SQL function ``nbsql_match`` (see the Datasette plugin)."""
+    text = (text or "").strip()
+    if not text:
+        return '""'
+    return text if _valid_fts5(text) else (fts_query(text) or '""')
+
+
+@lru_cache(maxsize=256)
+def _valid_fts5(text: str) -> bool:
+    with _PROBE_LOCK:
+        try:
+            _PROBE.execute("SELECT 1 FROM probe WHERE probe MATCH ?", (text,)).fetchall()
+        except sqlite3.Error:  # FTS5 syntax errors are OperationalError
+            return False
+    return True
+
+
+#: An empty FTS5 table with the index's columns, where a query's syntax is tried.
+_PROBE = sqlite3.connect(":memory:", check_same_thread=False)
+_PROBE.execute("CREATE VIRTUAL TABLE probe USING fts5(source, outputs)")
+_PROBE_LOCK = threading.Lock()
 
 
 def search(query: str, db: str | Path | None = None, *, cell_type: str | None = None, regex: bool = False,

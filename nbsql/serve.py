@@ -51,4 +51,22 @@ def serve(db: str | Path | None = None, host: str = "127.0.0.1", port: int = 800
     warn(f"Serving {db or default_db()} at {url} (Ctrl+C to stop)")
     if open_browser:
         threading.Timer(1.0, webbrowser.open, [url]).start()
-    uvicorn.run(datasette.app(), host=host, port=port, log_level="warning")
+    app = datasette.app()
+    uvicorn.run(local_only(app) if host in LOCAL_HOSTS else app, host=host, port=port, log_level="warning")
+
+
+def local_only(app):
+    """Refuse requests naming another host: a web page whose name was pointed at 127.0.0.1 (DNS
+    rebinding) could otherwise read the notebooks through the visitor's browser."""
+    async def wrapped(scope, receive, send):
+        if scope["type"] == "http":
+            host = dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1")
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if name.strip("[]") not in LOCAL_HOSTS:
+                await send({"type": "http.response.start", "status": 421,
+                            "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+                await send({"type": "http.response.body", "body": b"This server answers only to localhost.\n"})
+                return
+        await app(scope, receive, send)
+
+    return wrapped

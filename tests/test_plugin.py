@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -83,13 +85,36 @@ def test_markdown_attachments_become_inline_images():
     assert 'src="data:image/png;base64,iVBORw0KGgo="' in rendered
 
 
+def test_markdown_attachments_that_are_not_bundles_are_ignored():
+    for attachments in ({"chart.png": "not a bundle"}, ["a list"], {"chart.png": {"image/png": 5}}):
+        rendered = render.markdown("![chart](attachment:chart.png)", attachments)
+        assert "<img" in rendered and "data:" not in rendered
+
+
+def test_megabytes_of_text_are_shown_plain_and_cut():
+    source = "x = [" + ",".join(map(str, range(300_000))) + "]"
+    for rendered in (render.code(source), render.markdown(source), render.sanitize(source),
+                     render.preformatted(source)):
+        assert len(rendered) < render.MAX_RENDERED + 200 and f"of {len(source):,} characters" in rendered
+    assert "<script" not in render.sanitize("<script>" * 50_000)
+
+
+def test_every_page_has_a_baseline_content_security_policy(samples):
+    policy = get(samples, "/samples/cells").headers["content-security-policy"]
+    assert "object-src 'none'" in policy and "base-uri 'none'" in policy and "img-src 'self' data:" in policy
+    assert "script-src 'none'" in get(samples, "/-/nbsql/notebooks/1?database=samples").headers[
+        "content-security-policy"]  # the plugin's own pages keep their strict one
+
+
 def test_table_pages_render_notebooks(samples):
     cells = get(samples, "/samples/cells?cell_type=markdown&_size=5").text
     assert "<h1>" in cells and "nbsql-code" not in cells
     code = get(samples, "/samples/cells?cell_type=code&_size=5").text
     assert 'class="nbsql-code"' in code
     images = get(samples, "/samples/output_data?mime=image/png").text
-    assert 'src="data:image/png;base64,' in images and "_blob_column=data" in images
+    first = re.search(r'<img class="nbsql-image" src="(/-/nbsql/images/\d+)\?database=samples"', images)
+    assert first and "_blob_column=data" in images and "base64," not in images  # fetched, not inlined
+    assert get(samples, first.group(1) + "?database=samples").headers["content-type"] == "image/png"
     notebooks = get(samples, "/samples/notebooks").text
     assert 'href="/-/nbsql/notebooks/1?database=samples"' in notebooks
     outputs = get(samples, "/samples/outputs?output_type=error").text
@@ -103,6 +128,30 @@ def test_metadata_labels_facets_and_descriptions(samples):
     for facet in FACETS["findings"]:
         assert f'data-column="{facet}"' in page
     assert "Health findings: one row per problem found by a rule" in page
+
+
+@pytest.mark.parametrize("q, found", [("", False), ("plt.show", True), ("pd.read_csv(", True), ("don't", None),
+                                      ('"import pandas"', True), ("plot OR zzzz", True), ("NOT", None)])
+def test_canned_searches_take_any_text(samples, q, found):
+    """FTS5 syntax when valid, else the words (a bare FTS5 query of 'plt.show' is a syntax error)."""
+    for name in ("search_cells", "image_gallery"):
+        response = get(samples, f"/samples/{name}.json?_shape=array&q={urllib.parse.quote(q)}")
+        assert response.status_code == 200, response.text
+        assert found is None or name == "image_gallery" or bool(response.json()) == found, (name, q)
+
+
+def test_match_query_keeps_fts5_syntax_and_reads_other_text_as_words():
+    from nbsql.search import match_query
+
+    assert match_query('"import pandas" OR plot*') == '"import pandas" OR plot*'
+    assert match_query("source:read_csv") == "source:read_csv"
+    assert match_query("plt.show") == '"plt" "show"'
+    assert match_query("") == match_query(None) == match_query("  ") == '""'
+
+
+def test_the_scraps_table_is_not_hidden_by_a_canned_query(samples):
+    page = get(samples, "/samples/scraps").text
+    assert "rows-and-columns" in page and "Custom SQL query" not in page
 
 
 @pytest.mark.parametrize("name", sorted(CANNED_QUERIES))
@@ -222,3 +271,18 @@ def test_serve_uses_the_repository_metadata_json(samples_db):
     assert get(datasette, "/samples/findings_by_rule.json?_shape=array").status_code == 200
     with pytest.raises(nbsql.NbsqlError, match="cannot read metadata"):
         make_datasette(samples_db, REPO / "README.md")
+
+
+def test_the_local_server_answers_only_to_local_host_names(samples):
+    import httpx
+
+    from nbsql.serve import local_only
+
+    async def status(host: str) -> int:
+        transport = httpx.ASGITransport(app=local_only(samples.app()))
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{host}") as client:
+            return (await client.get("/samples/notebooks.json")).status_code
+
+    for host, expected in (("127.0.0.1:8001", 200), ("localhost:8001", 200), ("[::1]:8001", 200),
+                           ("attacker.example:8001", 421), ("localhost.attacker.example", 421)):
+        assert asyncio.run(status(host)) == expected, host

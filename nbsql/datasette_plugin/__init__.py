@@ -13,6 +13,7 @@ from datasette import hookimpl
 from markupsafe import Markup
 
 from ..metadata import MARK_END, MARK_START
+from ..search import match_query
 from . import render
 from .pages import gallery_page, image_route, notebook_page, pygments_css_route
 
@@ -33,15 +34,47 @@ def _raster_mime(data: bytes) -> str | None:
 
 
 @hookimpl
+def prepare_connection(conn):
+    # the canned searches' text as an FTS5 query: its own syntax when valid, else its words
+    conn.create_function("nbsql_match", 1, match_query, deterministic=True)
+
+
+@hookimpl
+def asgi_wrapper():
+    return _defence_in_depth
+
+
+def _defence_in_depth(app):
+    """A baseline policy for every page that has none: no plugins or remote images, no <base>
+    rewrites, no framing. Scripts are not restricted (Datasette's pages use inline ones): what
+    keeps a notebook's script out is the sanitising; the plugin's own pages send a strict policy."""
+    async def wrapped(scope, receive, send):
+        async def sending(message):
+            headers = message.get("headers", [])
+            if message["type"] == "http.response.start" and \
+                    not any(name.lower() == b"content-security-policy" for name, _ in headers):
+                message = {**message, "headers": [*headers, (b"content-security-policy", BASELINE_CSP.encode())]}
+            await send(message)
+
+        await app(scope, receive, sending)
+
+    return wrapped
+
+
+BASELINE_CSP = "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; img-src 'self' data:; form-action 'self'"
+
+
+@hookimpl
 def render_cell(row, value, column, table, database, datasette):
     if isinstance(value, bytes):
         mime = _raster_mime(value)  # any image BLOB, in tables and in query results
         if mime is None:
             return None
-        href = None
-        if table and _get(row, "id") is not None:
+        if table == "output_data" and _get(row, "id") is not None:  # fetched by the browser, not inlined
+            src = datasette.urls.path(f"/-/nbsql/images/{_get(row, 'id')}?database={database}")
             href = datasette.urls.table(database, table) + f"/{_get(row, 'id')}.blob?_blob_column={column}"
-        return render.image(mime, value, href=href)
+            return render.linked_image(src, f"{mime} image", href)
+        return render.image(mime, value, max_bytes=200_000)  # query results: small images inline
     if table is None and column == "notebook" and isinstance(value, int) and datasette is not None:
         return Markup(f'<a href="{datasette.urls.path("/-/nbsql/notebooks/")}{value}?database={html.escape(database)}">'
                       f"{value}</a>")  # canned queries name the notebook id this way

@@ -32,7 +32,7 @@ async def _database(datasette, request):
     raise NotFound("no nbsql database here")
 
 
-def _render_output(output: dict, bundle: list[dict], language: str | None) -> Markup:
+def _render_output(output: dict, bundle: list[dict], image_src) -> Markup:
     if output["output_type"] == "stream":
         css = "nbsql-stderr" if output["stream_name"] == "stderr" else "nbsql-stream"
         return render.preformatted(output["text"] or "", css)
@@ -43,8 +43,8 @@ def _render_output(output: dict, bundle: list[dict], language: str | None) -> Ma
         entry = by_mime.get(mime)
         if entry is None:
             continue
-        if mime in render.RASTER_MIMES and entry["data"] is not None:
-            return render.image(mime, entry["data"], alt=f"output of cell {output['cell_position']}")
+        if mime in render.RASTER_MIMES and entry["has_data"]:
+            return render.linked_image(image_src(entry["id"]), f"output of cell {output['cell_position']}")
         if mime == "image/svg+xml" and entry["text"]:
             return render.image(mime, entry["text"].encode("utf-8", "surrogatepass"))
         if mime == "text/html" and entry["text"]:
@@ -67,8 +67,8 @@ async def notebook_page(request, datasette):
                               "FROM cells WHERE notebook = ? ORDER BY position", [notebook_id])).rows
     outputs = (await db.execute("SELECT o.*, c.position AS cell_position FROM outputs o JOIN cells c ON c.id = o.cell "
                                 "WHERE o.notebook = ? ORDER BY c.position, o.position", [notebook_id])).rows
-    data = (await db.execute("SELECT output, mime, text, data FROM output_data WHERE notebook = ?",
-                             [notebook_id])).rows
+    data = (await db.execute("SELECT id, output, mime, text, data IS NOT NULL AS has_data FROM output_data "
+                             "WHERE notebook = ?", [notebook_id])).rows  # images are fetched by the browser
     findings = (await db.execute("SELECT f.*, r.slug FROM findings f LEFT JOIN rules r ON r.code = f.rule "
                                  "WHERE f.notebook = ? ORDER BY f.position, f.line, f.rule", [notebook_id])).rows
     bundles: dict[int, list[dict]] = {}
@@ -81,6 +81,10 @@ async def notebook_page(request, datasette):
     for finding in findings:
         findings_by_cell.setdefault(finding["position"], []).append(dict(finding))
     language = notebook["language"]
+
+    def image_src(data_id: int) -> str:
+        return datasette.urls.path(f"/-/nbsql/images/{data_id}?database={db.name}")
+
     rendered = []
     for cell in cells:
         if cell["cell_type"] == "markdown":
@@ -93,7 +97,7 @@ async def notebook_page(request, datasette):
         rendered.append({
             "position": cell["position"], "cell_type": cell["cell_type"], "cell_id": cell["cell_id"],
             "execution_count": cell["execution_count"], "body": body,
-            "outputs": [_render_output(dict(o), bundles.get(o["id"], []), language)
+            "outputs": [_render_output(dict(o), bundles.get(o["id"], []), image_src)
                         for o in outputs_by_cell.get(cell["id"], [])],
             "findings": findings_by_cell.get(cell["position"], []),
         })

@@ -47,18 +47,35 @@ def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
 
 def sanitize(markup: str) -> Markup:
     """HTML from a notebook, made safe (tables keep their structure; pandas' class is kept)."""
+    if (long := _too_long(markup)) is not None:
+        return long
     cleaned = nh3.clean(markup, tags=_TAGS, attributes=_ATTRIBUTES, attribute_filter=_attribute_filter,
                         allowed_classes={"table": {"dataframe"}}, url_schemes={"http", "https", "mailto", "data"},
                         link_rel="noopener noreferrer nofollow")
     return Markup(cleaned)
 
 
+#: Beyond this many characters, text is shown plain and cut (highlighting or sanitising megabytes
+#: takes seconds, during which the server answers nobody); the row's JSON holds all of it.
+MAX_RENDERED = 100_000
+
+
+def _too_long(text: str) -> Markup | None:
+    if len(text) <= MAX_RENDERED:
+        return None
+    note = f"\n… showing the first {MAX_RENDERED:,} of {len(text):,} characters"
+    return Markup(f'<pre class="nbsql-text">{html.escape(strip_ansi(text[:MAX_RENDERED]))}{note}</pre>')
+
+
 def markdown(source: str, attachments: dict | None = None) -> Markup:
     """Markdown (with its inline HTML) rendered and sanitised; ``attachment:`` images resolved."""
+    if (long := _too_long(source)) is not None:
+        return long
     rendered = _MARKDOWN.render(source)
-    if attachments and "attachment:" in rendered:
+    if isinstance(attachments, dict) and "attachment:" in rendered:
         def inline(match: re.Match) -> str:
-            bundle = attachments.get(html.unescape(match.group(1))) or {}
+            bundle = attachments.get(html.unescape(match.group(1)))
+            bundle = bundle if isinstance(bundle, dict) else {}
             for mime in RASTER_MIMES:
                 if isinstance(bundle.get(mime), str):
                     return f'src="data:{mime};base64,{"".join(bundle[mime].split())}"'
@@ -79,11 +96,21 @@ def _lexer(language: str | None):
 
 def code(source: str, language: str | None = "python") -> Markup:
     """Source highlighted by Pygments (its output escapes the source)."""
+    if (long := _too_long(source)) is not None:
+        return long
     return Markup(highlight(source, _lexer(language), FORMATTER))
 
 
 def preformatted(text: str, css: str = "nbsql-text") -> Markup:
+    if len(text) > MAX_RENDERED:
+        text = f"{text[:MAX_RENDERED]}\n… showing the first {MAX_RENDERED:,} of {len(text):,} characters"
     return Markup(f'<pre class="{css}">{html.escape(strip_ansi(text))}</pre>')
+
+
+def linked_image(src: str, alt: str, href: str | None = None) -> Markup:
+    """An image the browser fetches (lazily) from this server, rather than bytes inlined in the page."""
+    tag = Markup('<img class="nbsql-image" src="{}" alt="{}" loading="lazy">').format(src, alt)
+    return Markup('<a href="{}">{}</a>').format(href, tag) if href else tag
 
 
 def image(mime: str, data: bytes, alt: str = "output image", href: str | None = None,
