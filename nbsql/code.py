@@ -370,9 +370,10 @@ def _imports_line_by_line(source: str) -> list[Import]:
                 tree = parse_quietly("\n".join(l.strip() for l in lines[number - 1:end]))
             except (SyntaxError, ValueError):
                 continue
+            indented = line[:1].isspace()  # inside a block: a function's, maybe (NB105 reads top-level ones)
             for node in tree.body:
                 if isinstance(node, (ast.Import, ast.ImportFrom)):
-                    found.extend(_relocated(i, number) for i in _imports_of(node))
+                    found.extend(_relocated(i, number) for i in _imports_of(node, top_level=not indented))
             break
     return found
 

@@ -64,6 +64,11 @@ def test_a_cell_that_does_not_parse_keeps_its_imports():
         (1, "pandas", None), (2, "os", "path"), (2, "os", "sep"), (5, "json", None)]
 
 
+def test_an_indented_import_of_a_cell_that_does_not_parse_is_not_top_level():
+    facts = analyze("import os\ndef f(:\n    import json\n")
+    assert [(i.module, i.top_level) for i in facts.imports] == [("os", True), ("json", False)]
+
+
 def test_a_cell_too_large_to_parse_says_so():
     facts = analyze("import os\nx = " + "-" * 100_000 + "1")  # the parser runs out of memory
     assert facts.parse_error == "too large or too deeply nested to parse (MemoryError)"
