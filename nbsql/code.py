@@ -108,12 +108,12 @@ def mask_ipython(source: str) -> str | None:
     for i, line in enumerate(lines):
         stripped = line.lstrip()
         indent = line[: len(line) - len(stripped)]
-        timed = _TIMED.match(stripped) if not stripped.endswith("\\") else None
+        timed = _TIMED.match(stripped) if stripped[:1] == "%" and not stripped.endswith("\\") else None
         if continued:
             lines[i] = ""
         elif timed:  # %time x = f(): the statement is Python
             lines[i] = indent + timed.group(1)
-        elif stripped.startswith(("%", "!", "?")) or without_comment(stripped).endswith("?"):
+        elif stripped.startswith(("%", "!", "?")) or ("?" in stripped and without_comment(stripped).endswith("?")):
             lines[i] = indent + "pass"
         else:
             assign = _MAGIC_ASSIGN.match(line)
