@@ -41,16 +41,23 @@ def _user_errors() -> Iterator[None]:
         sys.exit(2)
 
 
-def _emit(stream, text: str) -> None:
-    """Write a report and flush it: a full disk is a one-line error (exit 2), a closed pipe an exit 1."""
+def _emit(text: str, path: str = "-") -> None:
+    """Write a report to stdout or ``path``: a file that cannot be written is a one-line error
+    (exit 2), a reader closing the pipe an exit 1; either way, nothing more is written at exit."""
     try:
-        stream.write(text)
-        stream.flush()
-    except BrokenPipeError:  # the reader left (| head): say nothing more, including at exit
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
+        if path == "-":
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            with open(path, "w", encoding="utf-8") as out:
+                out.write(text)
     except OSError as exc:
-        click.echo(f"Error: cannot write the output: {exc.strerror or exc}", err=True)
+        if path == "-":  # drop what is still buffered, which Python would try to flush again at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if isinstance(exc, BrokenPipeError):  # the reader left (| head)
+            sys.exit(1)
+        where = "the output" if path == "-" else path
+        click.echo(f"Error: cannot write {where}: {exc.strerror or exc}", err=True)
         sys.exit(2)
 
 
@@ -105,12 +112,13 @@ def load(paths: tuple[str, ...], db: str, full: bool, jobs: int | None, exclude:
               "[default: warning, or fail-on from the configuration].")
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True,
               help="Output format.")
-@click.option("--output", "-o", type=click.File("w"), default="-", help="Write the report to a file.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+              help="Write the report to a file.")
 @click.option("--statistics", is_flag=True, help="Counts and shares of notebooks per rule instead of findings.")
 @CONFIG_OPTION
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes for loading PATHS.")
 def health(paths: tuple[str, ...], db: str, select: tuple[str, ...], ignore: tuple[str, ...], severity: str,
-           fail_on: str | None, output_format: str, output, statistics: bool, config: str | None,
+           fail_on: str | None, output_format: str, output: str, statistics: bool, config: str | None,
            jobs: int | None) -> None:
     """Check notebooks. With PATHS, load them first (incrementally); without, report the database.
 
@@ -134,9 +142,9 @@ def health(paths: tuple[str, ...], db: str, select: tuple[str, ...], ignore: tup
                    "paths to 'nbsql health' to check them again.", err=True)
     if statistics:
         stats = report.statistics(result.rows, result.notebooks)
-        _emit(output, report.render_statistics(stats, result.notebooks, output_format, result.figures))
+        _emit(report.render_statistics(stats, result.notebooks, output_format, result.figures), output)
     else:
-        _emit(output, report.render(result.rows, output_format))
+        _emit(report.render(result.rows, output_format), output)
     sys.exit(1 if result.failed else 0)
 
 
@@ -223,7 +231,7 @@ def search(query: str, db: str, cell_type: str | None, regex: bool, path: str | 
         hits = cells.search(query, db, cell_type=cell_type, regex=regex, path=path, tag=tag, language=language,
                             has_error=has_error, limit=limit, context=context)
     text = cells.render_json(hits) if output_format == "json" else cells.render_text(hits, color=sys.stdout.isatty())
-    _emit(click.get_text_stream("stdout"), text)
+    _emit(text)
     sys.exit(0 if hits else 1)
 
 

@@ -26,11 +26,18 @@ from .text import comment_start, without_comment
 #: Cell magics whose body is still Python.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "memit", "mprun", "snakeviz",
                                 "tensorflow_version", "skip", "cache"})
+#: A line that is an IPython magic typed without its '%' (or a shell command IPython runs as one),
+#: unless what follows the name makes it Python (an assignment, a call, an attribute, an operator).
+_AUTOMAGIC = re.compile(
+    r"^([ \t]*)(?:pip|conda|mamba|cd|ls|pwd|mkdir|cat|rm|cp|mv|env|set_env|time|timeit|prun|matplotlib|pylab|"
+    r"load_ext|reload_ext|autoreload|run|who|whos|reset|history|config|store|alias|sx|lsmagic|xmode|"
+    r"tensorflow_version|pushd|popd|dhist|bookmark)"
+    r"[ \t]+(?![=(\[,:;+*/%<>!&|^@-]|\.(?!\.)|(?:in|is|and|or|not|if|else|for)\b)\S[^\n]*$", re.M)
 #: A line magic timing a Python statement: %time, %timeit and %prun, options first.
 _TIMED = re.compile(r"%(?:time|timeit|prun)\s+(?:-[a-zA-Z]+(?:\s*\d+)?\s+)*([^-\s].*)$")
 _MAGIC_ASSIGN = re.compile(r"^(\s*)([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*=\s*[!%](?!=)")
 _INSTALL = re.compile(
-    r"^\s*[!%]\s*(?:\{[^}]*\}\s*-m\s+|python3?\s+-m\s+|uv\s+)?(pip3?|conda|mamba|micromamba)\s+install\b(.*)$")
+    r"^\s*([!%]\s*)?(?:\{[^}]*\}\s*-m\s+|python3?\s+-m\s+|uv\s+)?(pip3?|conda|mamba|micromamba)\s+install\b(.*)$")
 _REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)")
 _OPTIONS_WITH_VALUE = {"-r", "--requirement", "-c", "--constraint", "-i", "--index-url", "--extra-index-url",
                        "-f", "--find-links", "-e", "--editable", "-t", "--target", "--prefix", "-n", "--name",
@@ -124,15 +131,23 @@ def mask_ipython(source: str) -> str | None:
     return "\n".join(lines)
 
 
-def _parse_masked(source: str, masked: str) -> ast.Module:
+def _parse_masked(source: str, masked: str) -> tuple[ast.Module, bool]:
     """The parse of the masked source; of the source itself when that is already Python (a line
-    that only looks like IPython, such as a continuation line starting with '!=' or '%')."""
+    that only looks like IPython, such as a continuation line starting with '!=' or '%'); and,
+    when neither parses, with magics typed without their '%' (automagic: ``pip install x``,
+    ``cd data``, ``timeit f()``) masked too. The flag says whether the source parsed as saved."""
     if masked is not source:
         try:
-            return parse_quietly(source)
+            return parse_quietly(source), True
         except (SyntaxError, ValueError):
             pass
-    return parse_quietly(masked)
+    try:
+        return parse_quietly(masked), masked is source
+    except SyntaxError:
+        automagic = _AUTOMAGIC.sub(r"\1pass", masked)
+        if automagic == masked:
+            raise
+    return parse_quietly(automagic), False
 
 
 def parse_quietly(source: str) -> ast.Module:
@@ -144,13 +159,14 @@ def parse_quietly(source: str) -> ast.Module:
 
 def analyze(source: str) -> CodeFacts:
     """Metrics, imports and definitions of one Python cell, from a single parse that is kept."""
-    installs = tuple(_installs(source))
     masked = mask_ipython(source)
     if masked is None:
-        return CodeFacts(is_python=False, imports=installs)
+        return CodeFacts(is_python=False, imports=tuple(_installs(source)))
     try:
-        tree = _parse_masked(source, masked)
+        tree, as_saved = _parse_masked(source, masked)
+        installs = tuple(_installs(source, automagic=not as_saved))
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+        installs = tuple(_installs(source, automagic=True))
         line = getattr(exc, "lineno", None)
         message = getattr(exc, "msg", None) or str(exc) or f"too large or too deeply nested to parse " \
             f"({type(exc).__name__})"  # MemoryError and RecursionError may come without a message
@@ -382,16 +398,17 @@ def _relocated(item: Import, line: int) -> Import:
     return replace(item, line=line)
 
 
-def _installs(source: str):
-    """``%pip install`` / ``!pip install`` / ``!conda install`` requirements as Import rows."""
+def _installs(source: str, automagic: bool = False):
+    """``%pip install`` / ``!pip install`` / ``!conda install`` requirements as Import rows; with
+    ``automagic`` (the cell is not Python as saved), ``pip install`` without its '%' too."""
     if "install" not in source:
         return
     for number, line in _logical_lines(source):
         match = _INSTALL.match(line)
-        if not match:
+        if not match or not (match.group(1) or automagic):
             continue
-        tool = "conda" if match.group(1) in ("conda", "mamba", "micromamba") else "pip"
-        words = _command_words(match.group(2))
+        tool = "conda" if match.group(2) in ("conda", "mamba", "micromamba") else "pip"
+        words = _command_words(match.group(3))
         index = 0
         while index < len(words):
             word = words[index]

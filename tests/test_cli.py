@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -120,6 +121,10 @@ def test_a_report_that_cannot_be_written_is_a_one_line_error(samples_db, tmp_pat
             result = subprocess.run(nbsql + command, stdout=full, stderr=subprocess.PIPE, text=True)
         assert result.returncode == 2
         assert result.stderr == "Error: cannot write the output: No space left on device\n"
-    result = subprocess.run(nbsql + ["health", "--db", str(samples_db), "-o", "/dev/full"], capture_output=True,
-                            text=True)
-    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "No space left" in result.stderr
+    small = ["health", "--db", str(samples_db), "--select", "NB201"]  # a report that fits in any buffer
+    for command, out in ((small + ["-o", "/dev/full"], None), (small, "/dev/full"),
+                         (small + ["-o", str(tmp_path / "missing" / "report.txt")], None)):
+        with open(out or os.devnull, "w") as stdout:
+            result = subprocess.run(nbsql + command, stdout=stdout, stderr=subprocess.PIPE, text=True)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+        assert result.stderr.startswith("Error: cannot write ")

@@ -193,6 +193,12 @@ REGRESSIONS = [
     pytest.param("NB204", {"code.ipynb": _notebook(("markdown", "Use `<h1>` for titles.\n\n```html\n<h1>T</h1>\n```"),
                                                    "x = 1")}, {"code.ipynb": [None]},
                  id="NB204-an-h1-tag-inside-code-is-no-title"),
+    pytest.param("NB101", {"auto.ipynb": _notebook("pip install diffusers==0.27.2\ncd data\nimport os",
+                                                   "timeit os.getcwd()\ntime = 3")}, {"auto.ipynb": []},
+                 id="NB101-magics-typed-without-percent-are-ipython"),
+    pytest.param("NB107", {"auto.ipynb": _notebook("pip install diffusers torch==2.2.1\nimport torch",
+                                                   '"""\npip install notes-in-a-string\n"""')},
+                 {"auto.ipynb": [0]}, id="NB107-install-typed-without-percent"),
 ]
 
 
