@@ -68,7 +68,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False))  # unreadable: a load error
 @DB_OPTION
 @click.option("--full", is_flag=True, help="Rebuild the database from scratch instead of refreshing it.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
@@ -101,7 +101,7 @@ def load(paths: tuple[str, ...], db: str, full: bool, jobs: int | None, exclude:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, type=click.Path())
+@click.argument("paths", nargs=-1, type=click.Path(readable=False))
 @DB_OPTION
 @click.option("--select", multiple=True, metavar="RULES", help="Only these rules: codes, slugs or prefixes "
               "(comma-separated or repeated).")

@@ -88,6 +88,11 @@ def find_notebooks(path: str | Path, exclude: tuple[str, ...] = (),
     absolute = resolved(path)
     if not os.path.isdir(absolute):
         root, name = os.path.split(absolute)
+        working = resolved(os.getcwd())
+        if root.startswith(working.rstrip(os.sep) + os.sep):  # a file below the working folder (a
+            # pre-commit hook's file names): rooted there, so that rules looking up to the load root
+            # (a manifest in a parent folder) see what a load of the whole folder sees
+            root, name = working, os.path.relpath(absolute, working).replace(os.sep, "/")
         return root, [_found(root, name)]
     found = sorted(_walk(absolute, exclude, follow_symlinks), key=lambda f: f.path)
     return absolute, found

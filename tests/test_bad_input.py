@@ -189,6 +189,12 @@ def test_unreadable_file_is_recorded(tmp_path):
         rows = conn.execute("SELECT path, kind, message FROM load_errors").fetchall()
         assert conn.execute("SELECT path FROM notebooks").fetchall() == [("ok.ipynb",)]
     assert rows == [("secret.ipynb", "unreadable", "cannot read: Permission denied")]
+    named = [str(secret), str(tmp_path / "ok.ipynb")]  # named on the command line: the same, not a usage error
+    result = subprocess.run([*command[:command.index("load") + 1], *named, "--db", str(tmp_path / "named.db"),
+                             "--quiet"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "named.db") as conn:
+        assert conn.execute("SELECT path, kind FROM load_errors").fetchall() == [("secret.ipynb", "unreadable")]
 
 
 def test_missing_path_and_non_sqlite_database_are_user_errors(tmp_path):

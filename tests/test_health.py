@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 import re
 from pathlib import Path
 
@@ -339,3 +340,16 @@ def test_manifests_declare_what_their_tools_install(tmp_path, name, text, expect
     (tmp_path / name).write_text(text)
     clear_manifest_caches()
     assert declared_in(tmp_path) == frozenset(expected)
+
+
+def test_a_file_below_the_working_folder_is_rooted_there(tmp_path, monkeypatch):
+    """As pre-commit passes file names: the manifest one folder up is still found (NB301)."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "analysis", "churn.ipynb", notebook(markdown("# Churn"), code("import pandas as pd"),
+                                                         markdown("End")))
+    (tmp_path / "requirements.txt").write_text("pandas==2.2.2\n")
+    rows = json.loads(run("health", "analysis/churn.ipynb", "--db", "nb.db", "--format", "json").output)
+    assert rows and all(r["path"] == "analysis/churn.ipynb" for r in rows)
+    assert not [r for r in rows if r["code"] in ("NB301", "NB302")]
+    with sqlite3.connect("nb.db") as conn:
+        assert conn.execute("SELECT root, path FROM notebooks").fetchall() == [(str(tmp_path), "analysis/churn.ipynb")]
