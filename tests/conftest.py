@@ -12,6 +12,8 @@ import nbsql
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_notebooks"
+#: The sample that is broken on purpose (a notebook saved halfway): it fills load_errors.
+BROKEN_SAMPLE = "legacy/half_saved.ipynb"
 CORPUS = Path(os.environ.get("NBSQL_CORPUS", REPO.parent / "shared" / "corpus")).resolve()  # as loaded roots are
 REAL = CORPUS / "real"
 EDGE = CORPUS / "edge"

@@ -18,7 +18,7 @@ import pytest
 import nbsql
 from nbsql import schema
 
-from .conftest import EDGE, REAL, SAMPLES, notebook_files, open_db, table_dump
+from .conftest import BROKEN_SAMPLE, EDGE, REAL, SAMPLES, notebook_files, open_db, table_dump
 
 
 def check_database(db: Path) -> None:
@@ -90,8 +90,7 @@ def test_samples_fill_every_table(samples_db):
     check_database(samples_db)
     with open_db(samples_db) as conn:
         for table in schema.TABLES:
-            if table.name != "load_errors":
-                assert conn.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0] > 0, table.name
+            assert conn.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0] > 0, table.name
         for view in schema.VIEWS:
             assert conn.execute(f"SELECT count(*) FROM {view.name}").fetchone()[0] > 0, view.name
         assert {r[0] for r in conn.execute("SELECT DISTINCT language FROM notebooks")} >= {"python", "r", "julia"}
@@ -170,9 +169,10 @@ def test_no_prune_keeps_vanished_notebooks_and_full_rebuilds(tmp_path):
     nbsql.load(tmp_path / "repo", db)
     files[0].unlink()
     assert nbsql.load(tmp_path / "repo", db, prune=False).removed == 0
-    assert nbsql.load(tmp_path / "repo", db, full=True).loaded == len(files) - 1
+    valid = len(files) - 1  # the broken sample is a load error
+    assert nbsql.load(tmp_path / "repo", db, full=True).loaded == valid - 1
     with open_db(db) as conn:
-        assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == len(files) - 1
+        assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == valid - 1
 
 
 def _two_level_repo(tmp_path: Path) -> tuple[Path, Path]:
@@ -337,15 +337,16 @@ def test_a_notebook_that_breaks_moves_to_load_errors_and_back(tmp_path):
     good = files[0].read_bytes()
     files[0].write_bytes(good[: len(good) // 2])
     report = nbsql.load(tmp_path / "repo", db)
-    assert report.failed == 1 and report.errors[0][1] == "truncated"
+    assert report.failed == 2 and {kind for _, kind, _ in report.errors} == {"truncated"}  # with the broken sample
+    broken = {str(files[0].relative_to(tmp_path / "repo")), BROKEN_SAMPLE}
     with open_db(db) as conn:
-        assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == len(files) - 1
-        assert conn.execute("SELECT kind FROM load_errors").fetchone()[0] == "truncated"
+        assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == len(files) - 2
+        assert {r[0] for r in conn.execute("SELECT path FROM load_errors WHERE kind = 'truncated'")} == broken
     files[0].write_bytes(good)
     nbsql.load(tmp_path / "repo", db)
     with open_db(db) as conn:
-        assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == len(files)
-        assert conn.execute("SELECT count(*) FROM load_errors").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == len(files) - 1
+        assert [r[0] for r in conn.execute("SELECT path FROM load_errors")] == [BROKEN_SAMPLE]
     check_database(db)
 
 
