@@ -151,9 +151,10 @@ def datasette_metadata(database: str = "notebooks") -> dict:
             entry["sort_desc" if sort.startswith("-") else "sort"] = sort.lstrip("-")
         tables[table.name] = entry
     tables["cells"].update(fts_table=schema.FTS_TABLE, fts_pk="id")
-    tables[schema.FTS_TABLE] = {"description": schema.FTS_DESCRIPTION, "hidden": True}
+    tables[schema.FTS_TABLE] = {"description": schema.FTS_DESCRIPTION, "hidden": True,
+                                "columns": {"source": "Cell source", "outputs": "Text of the cell's outputs"}}
     for view in schema.VIEWS:
-        tables[view.name] = {"description": view.description}
+        tables[view.name] = {"description": view.description, "columns": schema.view_columns(view)}
     return {"title": schema.DATABASE_TITLE, "description": schema.DATABASE_DESCRIPTION,
             "databases": {database: {"description": schema.DATABASE_DESCRIPTION, "tables": tables,
                                      "queries": {name: dict(q) for name, q in CANNED_QUERIES.items()}}}}

@@ -6,8 +6,9 @@ The loader, ``metadata.json``, the README's schema section and the SQL comments 
 
 from __future__ import annotations
 
+import re
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 #: Bumped whenever the schema changes; stored in ``PRAGMA user_version``.
 SCHEMA_VERSION = 2
@@ -50,6 +51,8 @@ class View:
     name: str
     description: str
     sql: str
+    #: Descriptions of the columns the view computes; the others are described by :func:`view_columns`.
+    computed: dict[str, str] = field(default_factory=dict)
 
 
 def _id(what: str) -> Column:
@@ -276,7 +279,8 @@ SELECT n.id, n.root, n.path, n.title, n.language,
 FROM notebooks n LEFT JOIN (
   SELECT notebook, rule, severity, count(*) AS found, min(count(*), {SCORE_CAP}) AS counted
   FROM findings GROUP BY notebook, rule, severity) f ON f.notebook = n.id
-GROUP BY n.id"""),
+GROUP BY n.id""", {"errors": "Findings of severity error", "warnings": "Findings of severity warning",
+                   "infos": "Findings of severity info", "score": "Health score, 0-100 (see the view's description)"}),
     View("notebook_summary", "Each notebook with its counts, imports and distinct packages", """
 SELECT n.id, n.root, n.path, n.title, n.language, n.kernel_name, n.nbformat, n.size, n.cell_count,
        n.code_cell_count, n.markdown_cell_count, n.output_count, n.image_count, n.error_count,
@@ -285,7 +289,9 @@ SELECT n.id, n.root, n.path, n.title, n.language, n.kernel_name, n.nbformat, n.s
        (SELECT count(DISTINCT package) FROM imports i WHERE i.notebook = n.id AND NOT i.is_stdlib)
          AS third_party_packages,
        (SELECT count(*) FROM functions f WHERE f.notebook = n.id) AS definition_count
-FROM notebooks n"""),
+FROM notebooks n""", {"import_count": "Imports and installs in the notebook",
+                      "third_party_packages": "Distinct packages imported that are not in the standard library",
+                      "definition_count": "Functions, classes and methods defined"}),
     View("code_cells", "Code cells with their notebook's path and language", """
 SELECT c.id, n.path, n.language, c.notebook, c.position, c.execution_count, c.source, c.line_count,
        c.parse_error, c.sloc, c.complexity, c.maintainability
@@ -305,8 +311,42 @@ WHERE d.mime LIKE 'image/%'"""),
 SELECT package, is_stdlib, count(DISTINCT notebook) AS notebooks, count(DISTINCT cell) AS cells,
        count(*) AS imports
 FROM imports WHERE package IS NOT NULL AND kind IN ('import', 'from')
-GROUP BY package, is_stdlib"""),
+GROUP BY package, is_stdlib""", {"notebooks": "Notebooks importing the package",
+                                  "cells": "Cells importing it", "imports": "Import statements naming it"}),
 )
+
+
+def view_columns(view: View) -> dict[str, str]:
+    """Every column of ``view`` with a description: its own for computed columns, else the
+    description of the table column it selects (``c.position AS cell_position``: cells.position)."""
+    select = view.sql.split("SELECT", 1)[1].split("\nFROM ", 1)[0]
+    aliases = {alias: table for table, alias in re.findall(r"(?:FROM|JOIN) (\w+) (\w)\b", view.sql)}
+    single = re.search(r"FROM (\w+) WHERE", view.sql)
+    tables = {t.name: t for t in TABLES}
+    columns = {}
+    for item in _top_level_items(select):
+        name = item.rsplit(" AS ", 1)[-1].strip() if " AS " in item else item.split(".")[-1].strip()
+        if name in view.computed:
+            columns[name] = view.computed[name]
+            continue
+        source = re.fullmatch(r"(?:(\w)\.)?(\w+)(?:\s+AS\s+\w+)?", item.strip())
+        table = tables[aliases[source.group(1)] if source.group(1) else single.group(1)]
+        columns[name] = next(c.description for c in table.columns if c.name == source.group(2))
+    return columns
+
+
+def _top_level_items(select: str) -> list[str]:
+    """The items of a SELECT list (commas inside parentheses do not split)."""
+    items, depth, current = [], 0, ""
+    for char in select:
+        depth += char == "("
+        depth -= char == ")"
+        if char == "," and depth == 0:
+            items.append(" ".join(current.split()))
+            current = ""
+        else:
+            current += char
+    return items + [" ".join(current.split())]
 
 
 def _comment(text: str) -> str:

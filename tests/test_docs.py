@@ -41,8 +41,14 @@ def test_metadata_json_is_current_and_describes_every_column():
         assert tables[table.name]["description"]
         assert set(tables[table.name]["columns"]) == set(table.column_names)
         assert all(tables[table.name]["columns"].values())
-    for view in schema.VIEWS:
-        assert tables[view.name]["description"]
+    with sqlite3.connect(":memory:") as conn:
+        schema.create(conn)
+        for view in schema.VIEWS:
+            assert tables[view.name]["description"] and all(tables[view.name]["columns"].values())
+            actual = [row[1] for row in conn.execute(f"PRAGMA table_info({view.name})")]
+            assert list(tables[view.name]["columns"]) == actual, view.name
+        fts = [row[1] for row in conn.execute(f"PRAGMA table_info({schema.FTS_TABLE})")]
+        assert list(tables[schema.FTS_TABLE]["columns"]) == fts
 
 
 def test_every_table_and_column_has_an_sql_comment(samples_db):
