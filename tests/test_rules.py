@@ -199,6 +199,12 @@ REGRESSIONS = [
     pytest.param("NB107", {"auto.ipynb": _notebook("pip install diffusers torch==2.2.1\nimport torch",
                                                    '"""\npip install notes-in-a-string\n"""')},
                  {"auto.ipynb": [0]}, id="NB107-install-typed-without-percent"),
+    pytest.param("NB110", {"names.ipynb": _notebook("from random import shuffle\nfrom numpy.random import rand",
+                                                    "x = rand(3)\nshuffle(x)"),
+                           "seeded.ipynb": _notebook("from random import shuffle, seed\nseed(1)", "shuffle([1, 2])"),
+                           "numpy.ipynb": _notebook("from numpy import random", "x = random.rand(3)")},
+                 {"names.ipynb": [1, 1], "seeded.ipynb": [], "numpy.ipynb": [1]},
+                 id="NB110-functions-imported-by-name"),
 ]
 
 

@@ -325,7 +325,8 @@ def _as_word(name: str) -> str:
 def unseeded_random(nb: NotebookContext, limits):
     """## What it does
     Flags notebooks that draw random numbers with `random`, `numpy.random`, `torch` or
-    `tensorflow` and never seed that library (a seed in a comment does not count;
+    `tensorflow` (imported as modules, or `random`'s and `numpy.random`'s functions imported by
+    name) and never seed that library (a seed in a comment does not count;
     `seed_everything()` seeds them all).
 
     ## Why is this bad?
@@ -343,34 +344,55 @@ def unseeded_random(nb: NotebookContext, limits):
     sample = rng.choice(ids, 100)
     ```
     """
-    aliases: dict[str, set[str]] = {}
+    aliases: dict[str, set[str]] = {}  # library -> names it was imported as
+    functions: dict[str, set[str]] = {}  # library -> its functions imported by name (from random import shuffle)
     for _, facts in _python_cells(nb):
         for item in facts.imports:
             if item.kind == "import" and item.module in _RANDOM:
                 aliases.setdefault(item.module, set()).add(item.alias or item.module)
-    if not aliases:
+            elif item.kind == "from" and item.module == "numpy" and item.name == "random":
+                aliases.setdefault("numpy.random", set()).add(item.alias or "random")
+            elif item.kind == "from" and item.module in _FUNCTION_DRAWS and item.name in _FUNCTION_DRAWS[item.module]:
+                functions.setdefault(item.module, set()).add(item.alias or item.name)
+    if not aliases and not functions:
         return
     code = [(cell, normalised_source(cell.source)) for cell, _ in _python_cells(nb)]  # comments do not seed
     everything = "\n".join(source for _, source in code)  # for literal pre-checks that spare most searches
     if "seed_everything(" in everything:
         return
-    for module, names in sorted(aliases.items()):
-        use, seed = _RANDOM[module]
-        for alias in sorted(names):
-            if any(word in everything for word in _SEED_WORDS[module]) and \
-                    any(re.search(seed.format(alias=_as_word(alias)), source) for _, source in code):
-                continue
-            if f"{alias}." not in everything:
-                continue
-            pattern = re.compile(use.format(alias=_as_word(alias)))
-            for cell, source in code:
-                match = pattern.search(source)
-                if match:
-                    line = next((i for i, text in enumerate(cell.source.splitlines(), 1)
-                                 if match.group(0) in without_comment(text)), None)
-                    yield hit(f"{match.group(0)[:-1]}() draws random numbers but {module} is never seeded",
-                              cell.position, line, package=module.split(".")[0])
-                    break
+
+    def seeded(module: str) -> bool:
+        _, seed = _RANDOM[module]
+        if not any(word in everything for word in _SEED_WORDS[module]):
+            return False
+        patterns = [seed.format(alias=_as_word(alias)) for alias in aliases.get(module, ())]
+        patterns += [r"(?<![\w.])seed\(\s*[^\s)]"] if "seed" in functions.get(module, ()) else []
+        return any(re.search(pattern, source) for pattern in patterns for _, source in code)
+
+    draws = [(module, _RANDOM[module][0].format(alias=_as_word(alias)), f"{alias}.")
+             for module, names in sorted(aliases.items()) for alias in sorted(names)]
+    draws += [(module, rf"(?<![\w.])(?:{'|'.join(map(re.escape, sorted(names - {'seed'})))})\(", "")
+              for module, names in sorted(functions.items()) if names - {"seed"}]
+    for module, use, literal in draws:
+        if literal not in everything or seeded(module):
+            continue
+        pattern = re.compile(use)
+        for cell, source in code:
+            match = pattern.search(source)
+            if match:
+                line = next((i for i, text in enumerate(cell.source.splitlines(), 1)
+                             if match.group(0) in without_comment(text)), None)
+                yield hit(f"{match.group(0)[:-1]}() draws random numbers but {module} is never seeded",
+                          cell.position, line, package=module.split(".")[0])
+                break
+
+
+#: Functions imported by name that draw (or seed), per library.
+_FUNCTION_DRAWS = {
+    "random": {"random", "randint", "randrange", "choice", "choices", "shuffle", "sample", "uniform", "gauss", "seed"},
+    "numpy.random": {"rand", "randn", "randint", "random", "random_sample", "choice", "shuffle", "permutation",
+                     "normal", "uniform", "binomial", "poisson", "exponential", "beta", "gamma", "seed"},
+}
 
 
 @rule("NB111", "complex-cell", "warning", "cell", "A code cell's cyclomatic complexity is high",
