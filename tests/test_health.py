@@ -353,3 +353,13 @@ def test_a_file_below_the_working_folder_is_rooted_there(tmp_path, monkeypatch):
     assert not [r for r in rows if r["code"] in ("NB301", "NB302")]
     with sqlite3.connect("nb.db") as conn:
         assert conn.execute("SELECT root, path FROM notebooks").fetchall() == [(str(tmp_path), "analysis/churn.ipynb")]
+
+
+def test_imports_map_to_distributions_through_a_maintained_mapping():
+    from nbsql.health.manifests import distributions_for
+
+    # pipreqs' mapping, for packages not installed here; installed ones through their own metadata
+    assert {"dnspython"} <= distributions_for("dns") and {"python-slugify"} <= distributions_for("slugify")
+    assert {"scikit-learn"} <= distributions_for("sklearn") and {"pillow"} <= distributions_for("PIL")
+    assert {"opencv-python-headless"} <= distributions_for("cv2")  # beyond pipreqs' mapping
+    assert "pandas" in distributions_for("pandas")

@@ -21,21 +21,16 @@ MANIFEST_PATTERNS = ("requirements*.txt", "pyproject.toml", "environment.yml", "
 _MANIFEST_NAME = re.compile("|".join(fnmatch.translate(p) for p in MANIFEST_PATTERNS))
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
-#: Import names whose distribution is named otherwise, for distributions not installed here
-#: (installed ones are looked up in their own metadata first).
+#: Import names whose distribution is named otherwise, beyond pipreqs' mapping (conda names, families).
 KNOWN_DISTRIBUTIONS = {
-    "sklearn": ("scikit-learn",), "cv2": ("opencv-python", "opencv-python-headless", "opencv-contrib-python",
-                                            "opencv", "py-opencv"),
-    "PIL": ("pillow",), "yaml": ("pyyaml",), "bs4": ("beautifulsoup4",), "skimage": ("scikit-image",),
-    "dateutil": ("python-dateutil",), "dotenv": ("python-dotenv",), "attr": ("attrs",), "Crypto": ("pycryptodome",),
-    "serial": ("pyserial",), "jwt": ("pyjwt",), "git": ("gitpython",), "gi": ("pygobject",),
-    "magic": ("python-magic",), "docx": ("python-docx",), "pptx": ("python-pptx",), "mpl_toolkits": ("matplotlib",),
-    "pylab": ("matplotlib",), "IPython": ("ipython",), "umap": ("umap-learn",), "fitz": ("pymupdf",),
-    "torch": ("torch", "pytorch"), "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-gpu"),
-    "Levenshtein": ("python-levenshtein", "levenshtein"), "OpenSSL": ("pyopenssl",), "wx": ("wxpython",),
-    "google": ("google-cloud-storage", "google-cloud-bigquery", "google-api-python-client", "protobuf"),
-    "MySQLdb": ("mysqlclient",), "psycopg2": ("psycopg2", "psycopg2-binary"), "zmq": ("pyzmq",),
-    "Bio": ("biopython",), "sentencepiece": ("sentencepiece",), "lightgbm": ("lightgbm",),
+    "cv2": ("opencv-python", "opencv-python-headless", "opencv-contrib-python", "opencv", "py-opencv"),
+    "skimage": ("scikit-image",), "attr": ("attrs",), "gi": ("pygobject",), "docx": ("python-docx",),
+    "pptx": ("python-pptx",), "mpl_toolkits": ("matplotlib",), "pylab": ("matplotlib",), "umap": ("umap-learn",),
+    "fitz": ("pymupdf",), "torch": ("torch", "pytorch"),
+    "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-gpu"),
+    "wx": ("wxpython",), "google": ("google-cloud-storage", "google-cloud-bigquery", "google-api-python-client",
+                                    "protobuf"),
+    "MySQLdb": ("mysqlclient",), "psycopg2": ("psycopg2", "psycopg2-binary"), "Bio": ("biopython",),
 }
 
 
@@ -53,9 +48,23 @@ def _installed() -> dict[str, list[str]]:
     return metadata.packages_distributions()
 
 
+@lru_cache(maxsize=1)
+def _pipreqs_mapping() -> dict[str, set[str]]:
+    """pipreqs' maintained mapping of import names to distributions (see data/README.md)."""
+    mapping: dict[str, set[str]] = {}
+    text = (Path(__file__).parent / "data" / "pipreqs_mapping.txt").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        name, _, distribution = line.strip().partition(":")
+        if name and distribution:
+            mapping.setdefault(name, set()).add(distribution)
+    return mapping
+
+
 def distributions_for(package: str) -> set[str]:
-    """Normalised distribution names that may provide the top-level import ``package``."""
-    names = {package, *(_installed().get(package) or ()), *KNOWN_DISTRIBUTIONS.get(package, ())}
+    """Normalised distribution names that may provide the top-level import ``package``: from the
+    installed distributions' own metadata, pipreqs' mapping, a few more, and the name itself."""
+    names = {package, *(_installed().get(package) or ()), *_pipreqs_mapping().get(package, ()),
+             *KNOWN_DISTRIBUTIONS.get(package, ())}
     return {normalise(n) for n in names}
 
 

@@ -85,8 +85,9 @@ def undeclared_dependency(corpus: CorpusContext, limits):
     """## What it does
     Flags third-party imports whose distribution is not declared in the nearest dependency
     manifest. Import names are mapped to distribution names with the metadata of installed
-    distributions (`importlib.metadata.packages_distributions`) and a table of well-known
-    mismatches (`sklearn` → `scikit-learn`, `cv2` → `opencv-python`, `PIL` → `pillow`, ...).
+    distributions (`importlib.metadata.packages_distributions`), pipreqs' maintained mapping of
+    some 1,100 names (`sklearn` → `scikit-learn`, `PIL` → `pillow`, `dns` → `dnspython`, ...) and
+    a few more (`cv2` → `opencv-python-headless`, conda's names).
     Modules found beside the notebook (a local `utils.py`) are not third-party, and neither are
     the packages every Jupyter Python kernel brings (`IPython`, `ipykernel`).
 
