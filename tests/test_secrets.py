@@ -74,3 +74,10 @@ def test_texts_scanned_together_find_what_each_text_alone_finds():
     assert {(index, line) for index, line, _ in alone} == {(2, 2), (3, 4), (4, 2), (6, 1), (6, 2), (8, 1)}
     for index in range(len(texts)):  # "İ" lower-cases to two characters: offsets in the joined text move
         assert find_secrets_in(texts[index:]) == [(i - index, line, kind) for i, line, kind in alone if i >= index]
+
+
+@pytest.mark.parametrize("line", ['api_key = "YOUR_API_KEY"', 'password = "ENTER PASSWORD"', "secret = 'xxxxxxxxxxxx'",
+                                  'enter_password = "EnterYourOwnInfoHere"', "api_key = 'paste_your_key_here'"])
+def test_placeholders_are_not_secrets(line):
+    assert _ungated(line), "the detectors themselves report it"
+    assert find_secrets(line) == []

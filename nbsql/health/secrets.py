@@ -140,6 +140,24 @@ def _secrets_on(lines: Iterable[tuple[int, str]]) -> list[tuple[int, str]]:
         if len(line) > 2000:
             continue
         kinds = {secret.type for plugin, pattern in detectors if pattern.search(line)
-                 for secret in plugin.analyze_line(filename="cell.py", line=line, line_number=number)}
+                 for secret in plugin.analyze_line(filename="cell.py", line=line, line_number=number)
+                 if not is_placeholder(secret.secret_value)}
         found.extend((number, kind) for kind in sorted(kinds))
     return found
+
+
+#: Values that stand for a secret rather than being one: 'YOUR_API_KEY', 'ENTER PASSWORD', 'xxxxxx'.
+_PLACEHOLDER = re.compile(r"(?i)\byour\b|your[_ -]|enter[_ -]?your|^(?:enter|insert|replace|put|add|paste)[_ ]|"
+                          r"placeholder|changeme|change[_ ]me|redacted|^(.)\1+$")
+
+
+def is_placeholder(value: str | None) -> bool:
+    """A value that only holds a secret's place: ours above, or detect-secrets' own heuristics
+    (templates like '<token>' or '${TOKEN}', sequences like 'abcdef', nothing alphanumeric)."""
+    from detect_secrets.filters import heuristic
+
+    if not value:  # some detectors keep no value: nothing to judge
+        return False
+    return bool(_PLACEHOLDER.search(value)) or heuristic.is_templated_secret(value) or \
+        heuristic.is_sequential_string(value) or heuristic.is_not_alphanumeric_string(value) or \
+        heuristic.is_prefixed_with_dollar_sign(value)

@@ -249,7 +249,8 @@ def hard_coded_secret(nb: NotebookContext, limits):
     """## What it does
     Flags cloud keys, private keys, tokens and passwords in code cells, saved outputs and
     notebook metadata, using the detectors of Yelp's detect-secrets (all but the entropy and IP
-    address guesses). Lines longer than 2,000 characters, such as minified data, are not read.
+    address guesses). Lines longer than 2,000 characters, such as minified data, are not read,
+    and placeholders are not secrets (`"YOUR_API_KEY"`, `"ENTER PASSWORD"`, `"xxxx"`, `"<token>"`).
 
     ## Why is this bad?
     Notebooks get shared and pushed; a secret in one is a leaked secret, even after the cell is
