@@ -29,7 +29,7 @@ from .model import NotebookError
 from .read import normalise, parse_json_repaired
 from .roots import absorb, below, outermost, relative, stored_roots
 from .rows import NotebookRows, analyses_python, code_facts, notebook_rows
-from .walk import Found, find_notebooks, is_text, resolved
+from .walk import Found, escaped, find_notebooks, is_text, resolved
 from .writer import FileResult, Writer, now
 
 #: Files below this count are parsed in-process: starting workers would cost more.
@@ -167,8 +167,8 @@ def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None,
     for path in paths:
         if not os.path.lexists(path):
             raise NbsqlError(f"no such file or folder: {path}")
-        if not is_text(resolved(path)):
-            raise NbsqlError(f"the path is not valid UTF-8: {os.fsencode(resolved(path)).decode('utf-8', 'backslashreplace')}")
+        if not is_text(absolute := resolved(path)):
+            raise NbsqlError(f"the path is not valid UTF-8: {escaped(absolute)}")
     options = LoadOptions(full, jobs, tuple(exclude), prune, follow_symlinks,
                           (settings or Settings()) if checks else None)
     db = str(db or default_db())

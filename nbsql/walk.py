@@ -62,10 +62,15 @@ def is_text(name: str) -> bool:
     return True
 
 
+def escaped(path: str) -> str:
+    """A path that is not valid UTF-8, its odd bytes written as \\xff: text that can be shown and stored."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def _badly_named(root: str, relative: str) -> Found:
-    """A candidate whose path is not valid UTF-8: an error row under the path with its bytes escaped."""
-    shown = os.fsencode(relative).decode("utf-8", "backslashreplace")
-    return Found(root, shown, error=("bad_name", "the path is not valid UTF-8; rename it to load the notebook"))
+    """A candidate whose path is not valid UTF-8: an error row under the escaped path."""
+    return Found(root, escaped(relative),
+                 error=("bad_name", "the path is not valid UTF-8; rename it to load the notebook"))
 
 
 def resolved(path: str | Path) -> str:
@@ -82,7 +87,8 @@ def find_notebooks(path: str | Path, exclude: tuple[str, ...] = (),
                    follow_symlinks: bool = False) -> tuple[str, list[Found]]:
     """The load root for ``path`` and the ``.ipynb`` candidates below it, sorted by path.
 
-    ``path`` may be a folder (the root) or a single file (its folder is the root). Folders that
+    ``path`` may be a folder (the root) or a single file (rooted at the working folder when it lies
+    below it, else at its own folder). Folders that
     cannot be listed are reported as ``unreadable`` candidates so nothing vanishes silently.
     """
     absolute = resolved(path)

@@ -25,9 +25,7 @@ class NameProblem:
     line: int
     message: str
     name: str | None
-    #: For a redefinition: the (cell position, line) of what is redefined, and whether it is an import.
-    original: tuple[int, int] | None = None
-    original_is_import: bool = False
+    redefines_import: bool = False  # for a redefinition: whether what is redefined is an import
 
 
 class NotebookContext:
@@ -109,14 +107,11 @@ class NotebookContext:
                     name.split(" as ")[-1].split(".")[0] in unparsed:
                 continue  # a cell that does not parse may define or use it: pyflakes cannot tell
             text = message.message % message.message_args
-            original = getattr(message, "_original", None)
-            where = None
-            if original is not None:
-                where = (_cell_of(original, parents, cell_of), original.lineno)
-                if where[0] is not None:
-                    text = f"redefinition of unused {name!r} from cell {where[0]}, line {where[1]}"
+            original = getattr(message, "_original", None)  # pyflakes words it "from line N" of some cell
+            cell = _cell_of(original, parents, cell_of) if original is not None else None
+            if cell is not None:
+                text = f"redefinition of unused {name!r} from cell {cell}, line {original.lineno}"
             problems.append(NameProblem(kind, position, message.lineno, text, name,
-                                        where if where and where[0] is not None else None,
                                         isinstance(original, (ast.Import, ast.ImportFrom))))
         # Break pyflakes' reference cycles (its cached bound handlers refer back to the checker, a
         # used binding to its scope), so that the notebook's trees are freed now rather than by the

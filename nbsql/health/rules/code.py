@@ -122,7 +122,7 @@ def redefined_import(nb: NotebookContext, limits):
     ```
     """
     for problem in _names(nb, ("RedefinedWhileUnused", "ImportShadowedByLoopVar")):
-        if problem.original_is_import:  # a function or class defined again is another matter
+        if problem.redefines_import:  # a function or class defined again is another matter
             yield hit(problem.message, problem.position, problem.line, name=problem.name)
 
 
@@ -295,13 +295,15 @@ def _shown_text(data: dict) -> str | None:
                 None)
 
 
+#: The functions of the random module that draw.
+_RANDOM_DRAWS = ("random", "randint", "randrange", "choice", "choices", "shuffle", "sample", "uniform", "gauss")
 #: Per library: how a draw looks and how a seed looks ({alias}: the name it was imported as, see _as_word).
 _RANDOM = {
     "numpy": (r"{alias}\.random\.(?!seed\b|default_rng\(\s*[^\s)]|RandomState\(\s*[^\s)]|Generator\b)\w+\(",
               r"{alias}\.random\.seed\(\s*[^\s)]|default_rng\(\s*[^\s)]|RandomState\(\s*[^\s)]"),
     "numpy.random": (r"{alias}\.(?!seed\b|default_rng\(\s*[^\s)]|RandomState\(\s*[^\s)]|Generator\b)\w+\(",
                      r"{alias}\.seed\(\s*[^\s)]|default_rng\(\s*[^\s)]|RandomState\(\s*[^\s)]"),
-    "random": (r"{alias}\.(random|randint|randrange|choice|choices|shuffle|sample|uniform|gauss)\(",
+    "random": (rf"{{alias}}\.({'|'.join(_RANDOM_DRAWS)})\(",
                r"(?<![\w.])random\.seed\(\s*[^\s)]|{alias}\.seed\(\s*[^\s)]"),  # seed() seeds from the clock
     "torch": (r"{alias}\.(rand|randn|randint|randperm|normal|bernoulli|multinomial)\(", r"manual_seed\("),
     "tensorflow": (r"{alias}\.random\.(uniform|normal|shuffle|truncated_normal|categorical)\(",
@@ -390,7 +392,7 @@ def unseeded_random(nb: NotebookContext, limits):
 
 #: Functions imported by name that draw (or seed), per library.
 _FUNCTION_DRAWS = {
-    "random": {"random", "randint", "randrange", "choice", "choices", "shuffle", "sample", "uniform", "gauss", "seed"},
+    "random": {*_RANDOM_DRAWS, "seed"},
     "numpy.random": {"rand", "randn", "randint", "random", "random_sample", "choice", "shuffle", "permutation",
                      "normal", "uniform", "binomial", "poisson", "exponential", "beta", "gamma", "seed"},
 }
