@@ -13,34 +13,47 @@ noise on a shared machine hits every measure alike:
 * full       -- ``nbsql.load(corpus, db)`` (checks on, the default) into a fresh database, in a fresh
                 interpreter, which reports its own peak RSS and that of its largest (reaped) worker;
 * rerun      -- ``nbsql.load`` again on that database with nothing changed, in a fresh interpreter;
-* no-checks  -- ``nbsql.load(corpus, db, checks=False)`` into another fresh database.
+* no-checks  -- ``nbsql.load(corpus, db, checks=False)`` into another fresh database;
+* steps      -- the CPU time of each part of a load (reading, orjson, normalising, code analysis,
+                rows, health checks, SQLite writing), one after another in a fresh interpreter: their
+                sum over the cores is what a load would take with perfect parallelism and no overhead.
 
 Prints medians, ratios against the targets (full/floor and no-checks/floor <= 8x, with the ratio to
-the json floor beside them; rerun/full <= 0.1x; peak RSS <= 300 MB) with PASS/MISS, and always
-exits 0: it is a benchmark, not a test.
+the json floor beside them; rerun/full <= 0.1x; peak RSS <= 300 MB) with PASS/MISS, then the parts
+and whether their ideal parallel time fits the 8x budget; always exits 0: it is a benchmark, not a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import gc
+import hashlib
 import json
 import os
-import warnings
+import pickle
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from nbsql.code import mask_ipython
+from nbsql.database import open_for_writing, transaction
+from nbsql.health.check import check_notebook, prepare_checks
+from nbsql.health.config import Settings
+from nbsql.health.store import finding_rows, store_rules
+from nbsql.load import BATCH_FILES
 from nbsql.model import NotebookError
-from nbsql.read import normalise, parse_json
+from nbsql.read import normalise, parse_json, parse_json_repaired
+from nbsql.rows import analyses_python, code_facts, notebook_rows
 from nbsql.walk import find_notebooks
+from nbsql.writer import FileResult, Writer
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 FULL_TARGET, RERUN_TARGET, RSS_TARGET_MB = 8.0, 0.1, 300.0
@@ -48,7 +61,8 @@ MB = 1024 * 1024
 SQLITEBITER_BATCH = 100
 
 # Runs in a fresh interpreter: one nbsql.load, then its timing, counts and peak RSS as JSON.
-# ru_maxrss is KiB on Linux (bytes on macOS); RUSAGE_CHILDREN is the max over reaped workers.
+# ru_maxrss is KiB on Linux (bytes on macOS); RUSAGE_CHILDREN is the max over reaped workers (forked
+# from this program, so their peak counts the pages they share with it).
 _CHILD = """
 import json, resource, sys, time
 import nbsql
@@ -58,9 +72,23 @@ report = nbsql.load(corpus, db, jobs=jobs, checks=checks)
 seconds = time.perf_counter() - started
 unit = 1 if sys.platform == "darwin" else 1024
 rss = lambda who: resource.getrusage(who).ru_maxrss * unit / 1024 / 1024
+try:  # Linux keeps a process's ru_maxrss across exec (the benchmark's own peak): VmHWM is this program's
+    with open("/proc/self/status") as status:
+        main = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+except (OSError, StopIteration):
+    main = rss(resource.RUSAGE_SELF)
 print(json.dumps({"seconds": seconds, "loaded": report.loaded, "unchanged": report.unchanged,
-                  "failed": report.failed, "rss_main_mb": rss(resource.RUSAGE_SELF),
-                  "rss_worker_mb": rss(resource.RUSAGE_CHILDREN)}))
+                  "failed": report.failed, "rss_main_mb": main, "rss_worker_mb": rss(resource.RUSAGE_CHILDREN)}))
+"""
+
+# Runs in a fresh interpreter (so the results it holds do not swell this process, whose peak RSS
+# the load children inherit across exec): the parts of a load, as JSON.
+_STEPS_CHILD = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from bench_load import find_notebooks, steps_once
+_, found = find_notebooks(sys.argv[2])
+print(json.dumps(steps_once([item for item in found if not item.error])))
 """
 
 
@@ -105,13 +133,83 @@ def ast_parse_once(files: list[str]) -> float:
     return spent
 
 
+#: The per-file step's parts, as :func:`nbsql.load.process_bytes` runs them, and the single writer.
+STEPS = ("read + sha256", "orjson", "normalise", "code analysis", "rows", "health checks", "writer (SQLite)")
+#: The parts a load without the health checks does.
+NO_CHECK_STEPS = tuple(step for step in STEPS if step != "health checks")
+
+
+def steps_once(found: list) -> dict[str, float]:
+    """CPU seconds of each part of a load, run one after another in this process over every file:
+    the per-file step as the workers run it (their garbage-collector settings included), then the
+    single writer inserting every result into a fresh database (without a journal, as a first load
+    does). Their sum over the cores is the time a load would take with perfect parallelism and no
+    overhead at all (no process start-up, no pickling, no waiting): pickling and unpickling the
+    results, which this function does as well, are not counted."""
+    spent = dict.fromkeys(STEPS, 0.0)
+    settings = Settings()
+    prepare_checks()
+    results = []
+    clock = time.process_time
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+    try:
+        for item in found:
+            result = FileResult(item.root, item.path, item.size, item.mtime)
+            started = clock()
+            with open(item.absolute, "rb") as handle:
+                data = handle.read()
+            result.sha256 = hashlib.sha256(data).hexdigest()
+            marks = [started, clock()]
+            try:
+                raw, repairs = parse_json_repaired(data)
+                marks.append(clock())
+                notebook = normalise(raw, repairs)
+                marks.append(clock())
+                facts = code_facts(notebook)
+                marks.append(clock())
+                result.rows = notebook_rows(notebook, facts)
+                marks.append(clock())
+                findings = check_notebook(notebook, facts, settings, path=item.path, size=len(data), raw=raw,
+                                          python=analyses_python(notebook))
+                result.rows.tables["findings"] = finding_rows(findings, notebook)
+                result.rows.notebook["checked_with"] = settings.fingerprint
+                marks.append(clock())
+            except Exception as exc:  # the loader records these as load errors
+                result.rows, result.error = None, ("failed", str(exc))
+            for step, (begin, end) in zip(STEPS, zip(marks, marks[1:])):
+                spent[step] += end - begin
+            results.append(pickle.dumps(result))  # as a worker sends it: no live rows for the collector to visit
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+    with tempfile.TemporaryDirectory(prefix="bench-writer-") as tmp:
+        conn = open_for_writing(Path(tmp) / "writer.sqlite", journal=False)
+        with transaction(conn):
+            store_rules(conn)
+            load_id = conn.execute("INSERT INTO loads(started) VALUES ('benchmark')").lastrowid
+        writer = Writer(conn, load_id, {})
+        for first in range(0, len(results), BATCH_FILES):
+            batch = [pickle.loads(result) for result in results[first:first + BATCH_FILES]]
+            started = clock()
+            writer.write(batch)
+            spent["writer (SQLite)"] += clock() - started
+        conn.close()
+    return spent
+
+
+def in_child(code: str, *args: str) -> Any:
+    """Run ``code`` in a fresh interpreter; return the JSON its last line of output holds."""
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"a benchmark child failed (exit {done.returncode}):\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def nbsql_once(corpus: Path, db: Path, jobs: int | None, checks: bool = True) -> dict[str, Any]:
     """One ``nbsql.load`` in a fresh interpreter; returns what the child reported."""
-    done = subprocess.run([sys.executable, "-c", _CHILD, str(corpus), str(db), str(jobs or 0), str(int(checks))],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"nbsql load failed (exit {done.returncode}):\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return in_child(_CHILD, str(corpus), str(db), str(jobs or 0), str(int(checks)))
 
 
 def sqlitebiter_call(cmd: str, out: Path, files: list[str]) -> tuple[set[str] | None, float]:
@@ -182,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     floors: list[float] = []
     json_floors: list[float] = []
     parses: list[float] = []
+    steps: list[dict[str, float]] = []
     fulls: list[dict[str, Any]] = []
     reruns: list[dict[str, Any]] = []
     bares: list[dict[str, Any]] = []
@@ -189,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         floors.append(floor_once(files))
         json_floors.append(floor_once(files, stdlib=True))
         parses.append(ast_parse_once(files))
+        steps.append(in_child(_STEPS_CHILD, str(Path(__file__).resolve().parent), str(corpus)))
         with tempfile.TemporaryDirectory(prefix="bench-nbsql-") as tmp:
             db = Path(tmp) / "bench.sqlite"
             fulls.append(nbsql_once(corpus, db, args.jobs))
@@ -238,6 +338,18 @@ def main(argv: list[str] | None = None) -> int:
           + f"  (main {rss_main:.0f} MB, largest worker {rss_worker:.0f} MB)")
     print(f"  bound: (floor + ast.parse) / {cores} cores = {bound_s:.3f}s = {bound_s / floor_s:.2f}x floor: no load that "
           f"computes per-cell metrics can be faster here")
+    print()
+    step_s = {step: statistics.median(sample[step] for sample in steps) for step in STEPS}
+    print(f"the parts of a load, CPU seconds one after another in one process (median), and what they take "
+          f"with {cores} cores, perfect parallelism and no overhead:")
+    for step in STEPS:
+        print(f"  {step:<24}{step_s[step]:>8.3f}s{step_s[step] / floor_s:>8.2f}x floor")
+    budget = FULL_TARGET * floor_s
+    ideal = {}
+    for name, parts in (("full load (checks)", STEPS), ("full load (no checks)", NO_CHECK_STEPS)):
+        ideal[name] = sum(step_s[step] for step in parts) / cores
+        print(f"  {name:<24}{ideal[name]:>8.3f}s{ideal[name] / floor_s:>8.2f}x floor = sum / {cores} cores; "
+              f"{'within' if ideal[name] <= budget else 'over'} the {FULL_TARGET:g}x budget ({budget:.3f}s)")
     if any(r["loaded"] for r in reruns):
         print("  warning: the unchanged re-run loaded notebooks again")
 
@@ -269,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
             "rerun": reruns,
             "median_seconds": {"floor": floor_s, "json_floor": json_s, "ast_parse": parse_s, "full": full_s,
                                "full_no_checks": bare_s, "rerun": rerun_s},
-            "parse_bound_seconds": bound_s,
+            "parse_bound_seconds": bound_s, "step_cpu_seconds": steps, "median_step_cpu_seconds": step_s,
+            "ideal_parallel_seconds": ideal,
             "full_over_floor": full_ratio, "full_over_json_floor": full_s / json_s,
             "no_checks_over_floor": bare_ratio, "no_checks_over_json_floor": bare_s / json_s,
             "rerun_over_full": rerun_ratio, "peak_rss_mb": peak_rss,
