@@ -6,12 +6,14 @@ worker processes here or on a distributed engine elsewhere.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import hashlib
 import json
 import multiprocessing
 import multiprocessing.pool
 import os
+import signal
 import sys
 import threading
 import time
@@ -36,6 +38,7 @@ from .writer import FileResult, Writer, now
 PARALLEL_THRESHOLD = 16
 BATCH_FILES = 50
 BATCH_BYTES = 32 * 1024 * 1024
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 @dataclass
@@ -113,12 +116,26 @@ def _use_settings(settings: Settings | None) -> None:
     _settings = settings
 
 
-def _start_worker(settings: Settings | None) -> None:
+def _start_worker(settings: Settings | None, parent: int) -> None:
     """A worker process's initializer."""
     _use_settings(settings)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the loading process's to handle: it stops the pool
+    _die_with(parent)
     # A cell's syntax tree is thousands of objects, freed by reference counting; collecting young
     # objects every 700 allocations (the default) mostly finds live ones: a twentieth of the work.
     gc.set_threshold(10_000, 10, 10)
+
+
+def _die_with(parent: int) -> None:
+    """Have Linux kill this worker when the loading process dies, even by SIGKILL: left alone, it
+    would finish its file and fail, with a traceback, to send the result down a closed pipe."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError, TypeError):  # not Linux
+        return
+    if os.getppid() != parent:  # it died before the request was made
+        os._exit(1)
 
 
 def process_task(task: Task) -> FileResult:
@@ -336,7 +353,7 @@ def _results(tasks: list[Task], jobs: int | None, settings: Settings | None) -> 
     # held when the process forked.
     gc.freeze()
     try:
-        with _Pool(jobs, _start_worker, (settings,), context=multiprocessing.get_context(method)) as pool:
+        with _Pool(jobs, _start_worker, (settings, os.getpid()), context=multiprocessing.get_context(method)) as pool:
             yield from pool.imap(process_task, tasks, chunksize=2)
     finally:
         gc.unfreeze()

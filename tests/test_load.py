@@ -417,6 +417,58 @@ def test_killed_fresh_build_leaves_an_empty_database(tmp_path):
     assert table_dump(db) == table_dump(clean)
 
 
+def _live_members(group: int) -> list[int]:
+    """Processes of a process group that are still running (zombies awaiting their reaper are not)."""
+    live = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (name)": state, ppid, pgrp, ...
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            live.append(int(stat.parent.name))
+    return live
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; workers follow their parent on Linux")
+def test_workers_die_with_a_killed_load_without_a_word(tmp_path):
+    """SIGKILL of the loading process alone: its workers go at once, printing no traceback."""
+    db = tmp_path / "orphans.db"
+    process = subprocess.Popen(_load_command(db), start_new_session=True, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(tmp_path.glob("orphans.db.building-*")):
+        time.sleep(0.05)
+    time.sleep(0.5)  # the workers are busy
+    assert process.poll() is None, "the load finished before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    stderr = process.communicate()[1].decode()
+    deadline = time.time() + 10
+    while _live_members(process.pid) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not _live_members(process.pid)
+    assert "Traceback" not in stderr
+
+
+def test_ctrl_c_stops_a_load_in_one_line_and_a_rerun_completes_it(tmp_path):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it."""
+    db, clean = tmp_path / "interrupted.db", tmp_path / "clean.db"
+    nbsql.load(SAMPLES, db)
+    samples = _count(db)
+    process = subprocess.Popen(_load_command(db), start_new_session=True, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline and _count(db) < samples + 50:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)
+    stderr = process.communicate()[1].decode()
+    assert process.returncode != 0
+    assert "Traceback" not in stderr and stderr.strip() == "Aborted!"
+    check_database(db)
+    nbsql.load(SAMPLES, clean)
+    for target in (db, clean):
+        nbsql.load(REAL, target)
+    assert table_dump(db) == table_dump(clean)
+
+
 def test_only_a_database_built_aside_is_written_back_early(tmp_path, monkeypatch):
     import threading
 
