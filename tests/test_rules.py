@@ -205,6 +205,10 @@ REGRESSIONS = [
                            "numpy.ipynb": _notebook("from numpy import random", "x = random.rand(3)")},
                  {"names.ipynb": [1, 1], "seeded.ipynb": [], "numpy.ipynb": [1]},
                  id="NB110-functions-imported-by-name"),
+    pytest.param("NB102", {"script.ipynb": _notebook("import os\nhere = os.path.dirname(__file__)"),
+                           "module.ipynb": _notebook("import types\nm = types.ModuleType('m')\nm.__file__ = 'm.py'",
+                                                     "print(m.__file__)")},
+                 {"script.ipynb": [0], "module.ipynb": []}, id="NB102-a-notebook-has-no-file"),
 ]
 
 

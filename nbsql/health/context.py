@@ -123,6 +123,8 @@ class NotebookContext:
 
 
 _WORD = re.compile(r"[A-Za-z_]\w*")
+#: Names pyflakes binds as builtins in every module that a notebook's kernel does not define.
+NOT_IN_NOTEBOOKS = frozenset({"__file__"})
 #: The modules whose names pyflakes' CALL handler asks about (``_is_typing``).
 _TYPING_MODULES = frozenset({"typing", "typing_extensions"})
 
@@ -137,7 +139,8 @@ class _Checker(Checker):
     allowed, which stays no once the first other statement has been seen; it visits every
     context and operator leaf and every constant only to ignore them (a string is read only inside
     an annotation), over a quarter of all the nodes it visits; and it binds each of some 170
-    builtins through its general binding logic, for every notebook.
+    builtins through its general binding logic, for every notebook. One difference is on purpose:
+    ``__file__``, which pyflakes takes as defined in any module, is not bound (no kernel defines it).
     """
 
     _futures_closed = False  # ``futuresAllowed``, read for every node, once the first statement closed it
@@ -174,7 +177,8 @@ class _Checker(Checker):
 
     def addBinding(self, node, value) -> None:  # noqa: N802 (pyflakes' name)
         if node is None and type(value) is Builtin:  # the builtins, put first into a fresh module scope
-            self.scopeStack[-1][value.name] = value
+            if value.name not in NOT_IN_NOTEBOOKS:
+                self.scopeStack[-1][value.name] = value
             return
         super().addBinding(node, value)
 

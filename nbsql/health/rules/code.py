@@ -58,11 +58,12 @@ def _names(nb: NotebookContext, kinds: tuple[str, ...]):
 def undefined_name(nb: NotebookContext, limits):
     """## What it does
     Flags names that no cell defines or imports, reading the Python cells top to bottom as one
-    module (pyflakes).
+    module (pyflakes). `__file__` counts as undefined: a script has it, a notebook does not.
 
     ## Why is this bad?
     The notebook relies on a variable that existed only in the kernel (hidden state) or on a cell
-    that was deleted: run from the top it fails with a `NameError`.
+    that was deleted: run from the top it fails with a `NameError`. Code copied from a script that
+    locates files with `__file__` fails the same way.
 
     ## Example
     ```python
@@ -76,7 +77,9 @@ def undefined_name(nb: NotebookContext, limits):
     ```
     """
     for problem in _names(nb, ("UndefinedName", "UndefinedLocal", "UndefinedExport")):
-        yield hit(problem.message, problem.position, problem.line, name=problem.name)
+        hint = " (a notebook has no __file__; use a path relative to the working folder)" \
+            if problem.name == "__file__" else ""
+        yield hit(problem.message + hint, problem.position, problem.line, name=problem.name)
 
 
 @rule("NB103", "unused-import", "warning", "cell", "An import is never used", python_only=True)
