@@ -41,6 +41,16 @@ def _user_errors() -> Iterator[None]:
         sys.exit(2)
 
 
+@contextmanager
+def _loading() -> Iterator[None]:
+    """Ctrl-C while loading: one line saying the database is sound, exit 130 (as shells report SIGINT)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        click.echo("Interrupted: the database keeps what was committed; the same command run again finishes the load.", err=True)
+        sys.exit(130)
+
+
 def _emit(text: str, path: str = "-") -> None:
     """Write a report to stdout or ``path``: a file that cannot be written is a one-line error
     (exit 2), a reader closing the pipe an exit 1; either way, nothing more is written at exit."""
@@ -84,7 +94,7 @@ def load(paths: tuple[str, ...], db: str, full: bool, jobs: int | None, exclude:
          follow_symlinks: bool, no_checks: bool, config: str | None, strict: bool, quiet: bool) -> None:
     """Load every notebook below PATHS into the database (incrementally)."""
     show_bar = not quiet and sys.stderr.isatty()
-    with _user_errors(), _progress_bar(show_bar) as progress:
+    with _user_errors(), _loading(), _progress_bar(show_bar) as progress:
         settings = None if no_checks else load_settings(config)
         report = load_notebooks(paths, db, full=full, jobs=jobs, exclude=exclude, prune=not no_prune,
                                 follow_symlinks=follow_symlinks, checks=not no_checks, settings=settings,
@@ -127,7 +137,7 @@ def health(paths: tuple[str, ...], db: str, select: tuple[str, ...], ignore: tup
     from . import health as checks
     from .health import report
 
-    with _user_errors():
+    with _user_errors(), _loading():
         settings = load_settings(config).override(select=_split(select), ignore=_split(ignore), fail_on=fail_on)
         try:
             settings.enabled()
