@@ -461,7 +461,8 @@ def test_ctrl_c_stops_a_load_with_one_line_and_a_rerun_completes_it(tmp_path):
     os.killpg(process.pid, signal.SIGINT)
     stderr = process.communicate()[1].decode()
     assert process.returncode == 130
-    assert stderr.strip() == "Interrupted: the database keeps what was committed; the same command run again finishes the load."
+    assert stderr.strip() == ("Interrupted: the database keeps what was committed; the same command run again "
+                              "finishes the load.")
     check_database(db)
     nbsql.load(SAMPLES, clean)
     for target in (db, clean):
