@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import sqlite3
@@ -184,6 +185,7 @@ def test_configuration_thresholds_select_and_per_path_ignores(repo):
     ('[tool]\nnbsql = 5\n', "[tool.nbsql] must be a table"),
     ('tool = 5\n', None),  # not nbsql's table: no configuration, defaults
     ('[tool.nbsql\n', "cannot read configuration"),
+    ("a = " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply"),
 ])
 def test_bad_configuration_is_a_one_line_error(repo, content, message):
     Path("pyproject.toml").write_text(content)
@@ -363,3 +365,17 @@ def test_imports_map_to_distributions_through_a_maintained_mapping():
     assert {"scikit-learn"} <= distributions_for("sklearn") and {"pillow"} <= distributions_for("PIL")
     assert {"opencv-python-headless"} <= distributions_for("cv2")  # beyond pipreqs' mapping
     assert "pandas" in distributions_for("pandas")
+
+
+def test_a_failing_corpus_rule_is_reported_on_each_notebook_it_covers(tmp_path, monkeypatch):
+    def broken(corpus, limits):
+        yield from ()
+        raise ValueError("a bug")
+
+    monkeypatch.setitem(RULES, "NB116", dataclasses.replace(RULES["NB116"], check=broken))
+    report = nbsql.load(SAMPLES, tmp_path / "nb.db")
+    with sqlite3.connect(tmp_path / "nb.db") as conn:
+        failed = conn.execute("SELECT count(DISTINCT notebook), min(message) FROM findings WHERE rule = 'NB000'"
+                              ).fetchone()
+        finished = conn.execute("SELECT finished FROM loads").fetchone()[0]
+    assert failed == (report.loaded, "rule NB116 failed: ValueError: a bug") and finished is not None

@@ -209,6 +209,16 @@ REGRESSIONS = [
                            "module.ipynb": _notebook("import types\nm = types.ModuleType('m')\nm.__file__ = 'm.py'",
                                                      "print(m.__file__)")},
                  {"script.ipynb": [0], "module.ipynb": []}, id="NB102-a-notebook-has-no-file"),
+    # found by an adversarial review: manifests of unexpected shapes declare nothing, and crash nothing
+    *[pytest.param("NB302", {f"{name}/pyproject.toml": text, f"{name}/a.ipynb": _notebook("import requests")},
+                   {f"{name}/a.ipynb": [0]}, id=f"NB302-pyproject-with-{name}")
+      for name, text in [("project-a-string", 'project = "x"\n'), ("tool-a-string", 'tool = "x"\n'),
+                         ("dependencies-a-number", "[project]\ndependencies = 5\n"),
+                         ("extras-a-list", '[project]\noptional-dependencies = ["a"]\n'),
+                         ("groups-a-list", 'dependency-groups = ["x"]\n'),
+                         ("group-a-number", "[dependency-groups]\ndev = 5\n"),
+                         ("poetry-groups-a-list", '[tool.poetry]\ngroup = ["x"]\n'),
+                         ("deep-nesting", "a = " + "[" * 3000 + "]" * 3000 + "\n")]],
 ]
 
 

@@ -133,6 +133,8 @@ def _toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise NbsqlError(f"cannot read configuration {path}: {exc}") from None
+    except RecursionError:
+        raise NbsqlError(f"cannot read configuration {path}: nested too deeply") from None
 
 
 def _read(path: Path) -> Settings:

@@ -114,20 +114,19 @@ def _parse(path: Path, text: str) -> set[str]:
     if name in ("pyproject.toml", "Pipfile", "Project.toml"):
         try:
             data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError:
+        except (tomllib.TOMLDecodeError, RecursionError):
             return set()
-        project = data.get("project", {})
-        requirements = list(project.get("dependencies", []))
-        for extra in (project.get("optional-dependencies") or {}).values():
-            requirements += extra
-        for group in (data.get("dependency-groups") or {}).values():
-            requirements += [r for r in group if isinstance(r, str)]
-        names = _requirement_lines(r for r in requirements if isinstance(r, str))
-        poetry = data.get("tool", {}).get("poetry", {})
-        groups = [group.get("dependencies") for group in (poetry.get("group") or {}).values()
-                  if isinstance(group, dict)]  # [tool.poetry.group.dev.dependencies]
+        project = _table(data.get("project"))
+        requirements = _strings(project.get("dependencies"))
+        for extra in _table(project.get("optional-dependencies")).values():
+            requirements += _strings(extra)
+        for group in _table(data.get("dependency-groups")).values():
+            requirements += _strings(group)
+        names = _requirement_lines(requirements)
+        poetry = _table(_table(data.get("tool")).get("poetry"))
+        groups = [_table(group).get("dependencies") for group in _table(poetry.get("group")).values()]
         for table in (poetry.get("dependencies"), poetry.get("dev-dependencies"), *groups, data.get("packages"),
-                      data.get("dev-packages"), data.get("deps")):
+                      data.get("dev-packages"), data.get("deps")):  # [tool.poetry.group.dev.dependencies]...
             names |= set(table) if isinstance(table, dict) else set()
         return names
     if name.startswith("environment"):
@@ -143,13 +142,27 @@ def _parse(path: Path, text: str) -> set[str]:
     return {"*"}  # R and Julia manifests: declared, though not comparable with Python imports
 
 
+def _table(value) -> dict:
+    """A TOML table, or an empty one when the file has something else there."""
+    return value if isinstance(value, dict) else {}
+
+
+def _strings(value) -> list[str]:
+    """The strings of a TOML array (none when the file has something else there)."""
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
 def _requirements_file(path: Path, text: str, depth: int) -> set[str]:
     """Requirements of a pip requirements file, following ``-r other.txt`` includes."""
     names = _requirement_lines(text.splitlines())
     for include in re.findall(r"^\s*(?:-r|--requirement)[\s=]+(\S+)", text, re.M):
         target = path.parent / include
         if depth < 5 and target.is_file():
-            names |= _requirements_file(target, target.read_text(encoding="utf-8", errors="replace"), depth + 1)
+            try:
+                included = target.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            names |= _requirements_file(target, included, depth + 1)
     return names
 
 

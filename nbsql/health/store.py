@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 
 from ..database import transaction
 from ..model import Notebook
@@ -46,9 +47,12 @@ def run_corpus_rules(conn: sqlite3.Connection, settings: Settings) -> int:
     corpus = CorpusContext(conn)
     found: list[tuple[int, Finding]] = []
     for item in ordered("corpus"):
-        for notebook, finding in item.check(corpus, settings.limits(item.code)):
-            found.append((notebook, Finding(finding.message, finding.position, finding.line, finding.details,
-                                            item.code)))
+        try:
+            found.extend((notebook, replace(finding, code=item.code))
+                         for notebook, finding in list(item.check(corpus, settings.limits(item.code))))
+        except Exception as exc:  # a bug in one rule must not abort the load: each notebook it covers says so
+            failed = Finding(f"rule {item.code} failed: {type(exc).__name__}: {exc}"[:300], code="NB000")
+            found.extend((notebook, failed) for notebook, *_ in corpus.notebooks(item.python_only))
     kept = _unsuppressed(conn, found)
     codes = [r.code for r in ordered("corpus")]
     with transaction(conn):
