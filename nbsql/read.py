@@ -18,8 +18,12 @@ import orjson
 from .model import JSON, Cell, Notebook, NotebookError, Output
 
 SUPPORTED_MAJOR = 4
-_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$|<h[1-6][^>]*>(.*?)</h[1-6]>", re.M | re.I | re.S)
-_TAG = re.compile(r"<[^>]+>")
+# Each pattern runs in linear time on any text (a lazy group before an optional run, or a search
+# for a closing tag from every opening one, made a 100 KB cell take most of a minute).
+_ATX_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.*)$", re.M)
+_HTML_HEADING = re.compile(r"<h[1-6](?:\s[^<>]{0,1000})?>", re.I)
+_HTML_HEADING_END = re.compile(r"</h[1-6]>", re.I)
+_TAG = re.compile(r"<[^<>]+>")
 _KERNEL_LANGUAGES = {"ir": "r", "python2": "python", "python3": "python", "pyspark": "python",
                      "pyspark3": "python", "spark": "scala", "sparkr": "r"}
 
@@ -136,12 +140,21 @@ def title_of(notebook: Notebook) -> str | None:
     """The first heading of the first markdown cell that has one."""
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
-            match = _HEADING.search(cell.source)
-            if match:
-                title = _TAG.sub("", match.group(1) or match.group(2) or "").strip()
-                if title:
-                    return title
+            title = _TAG.sub("", _first_heading(cell.source) or "").strip()
+            if title:
+                return title
     return None
+
+
+def _first_heading(source: str) -> str | None:
+    """The text of the first ATX ('# ...') or HTML ('<h2>...</h2>') heading of markdown source."""
+    atx = _ATX_HEADING.search(source)
+    html = _HTML_HEADING.search(source, 0, atx.start() if atx else len(source))
+    # only the first opening tag can be closed: a later one would find no closing tag either
+    end = _HTML_HEADING_END.search(source, html.end()) if html else None
+    if end:
+        return source[html.end():end.start()]
+    return atx.group(1).rstrip(" \t#") if atx else None
 
 
 def _kind_of(value: Any) -> str:

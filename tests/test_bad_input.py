@@ -225,3 +225,35 @@ def test_invalid_base64_bytes_stay_recoverable():
                                             "data": {"image/png": data[:10] + "\n" + data[10:]}}))
     (row,) = rows.tables["output_data"]
     assert row[6] == b"\x89PNG\r\n\x1a\nrest" and row[8] == 0
+
+
+def _cells_notebook(*cells: tuple[str, str]) -> str:
+    return json.dumps({"nbformat": 4, "nbformat_minor": 4, "metadata": {"kernelspec": {"name": "python3"}},
+                       "cells": [{"cell_type": kind, "metadata": {}, "source": source, **(
+                           {"outputs": [], "execution_count": None} if kind == "code" else {})}
+                                 for kind, source in cells]})
+
+
+#: Texts on which a pattern with nested or unbounded repetition takes quadratic (or worse) time:
+#: at 1 MB each, such a pattern takes hours; a linear one, milliseconds.
+PATHOLOGICAL = {
+    "spaces_in_heading": ("markdown", "# a" + " " * 1_000_000 + "b"),
+    "unclosed_html_headings": ("markdown", "<h1>" * 250_000),
+    "html_heading_tags_without_end": ("markdown", "<h2 " * 250_000),
+    "backticks": ("markdown", "<h1>x</h1>\n\n" + "`" * 1_000_000),
+    "urls_without_password": ("code", "x = '" + "http://" * 150_000 + "'"),
+}
+
+
+def test_pathological_texts_load_in_linear_time(tmp_path):
+    """Not a timing test: each file would take hours with a quadratic pattern; the generous limit
+    only turns such a hang into a failure."""
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    for name, cell in PATHOLOGICAL.items():
+        (folder / f"{name}.ipynb").write_text(_cells_notebook(cell), encoding="utf-8")
+    code = ("import nbsql, sys; r = nbsql.load(sys.argv[1], sys.argv[2], jobs=1); "
+            "print(r.loaded, r.failed)")
+    done = subprocess.run([sys.executable, "-c", code, str(folder), str(tmp_path / "nb.db")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout.split() == [str(len(PATHOLOGICAL)), "0"], done.stderr[-2000:]

@@ -26,7 +26,7 @@ _GATE_WORDS = ("key", "pass", "pw", "secret", "token", "auth", "cred", "contrase
 _GATE_PATTERNS = tuple(re.compile(p) for p in (
     r"gh[pousr]_", r"gl[a-z]{2,6}-",  # GitHub and GitLab tokens
     r"AP[\dA-F][a-zA-Z0-9]{8}",  # Artifactory
-    r"://[^\s:@/]+:[^\s@]+@",  # a password in a URL
+    r"://[^\s:@/]{1,256}:[^\s@]{1,256}@",  # a password in a URL (bounded: unbounded runs took quadratic time)
     r":[\w-]{35}",  # Telegram bot token: digits, ':', 35 characters
     r"\.[\w-]{6}\.[\w-]{27}",  # Discord bot token: three dot-separated parts
     r"AC[a-z0-9]{32}", r"SK[a-z0-9]{32}",  # Twilio

@@ -11,7 +11,7 @@ from ..registry import hit, rule
 
 _HTML_H1 = re.compile(r"<h1[\s>]", re.I)
 _MAYBE_H1 = re.compile(r"^ {0,3}#[ \t]|^ {0,3}=+[ \t]*\r?$", re.M)
-_CODE_SPAN = re.compile(r"(`+).*?\1", re.S)
+_BACKTICKS = re.compile(r"`+")
 _OPENING_H1 = re.compile(r"(?:[ \t]*\r?\n)* {0,3}#[ \t]")  # blank lines, then an ATX h1
 _MARKDOWN = MarkdownIt("commonmark").disable(["inline", "text_join"])  # headings are block tokens: 3x faster
 
@@ -25,8 +25,34 @@ def _has_h1(source: str) -> bool:
         return False
     tokens = _MARKDOWN.parse(source.replace("\r\n", "\n"))
     return any(t.type == "heading_open" and t.tag == "h1" for t in tokens) or bool(html) and any(
-        _HTML_H1.search(t.content if t.type == "html_block" else _CODE_SPAN.sub("", t.content))
+        _HTML_H1.search(t.content if t.type == "html_block" else _without_code_spans(t.content))
         for t in tokens if t.type in ("html_block", "inline"))
+
+
+def _without_code_spans(text: str) -> str:
+    """``text`` without its code spans: a run of backticks up to the next run of the same length.
+
+    In linear time: the regex ``(`+).*?\1`` took cubic time on a long run of backticks.
+    """
+    runs = [(m.start(), m.end()) for m in _BACKTICKS.finditer(text)]
+    closer: dict[int, int] = {}  # run -> the next run of the same length
+    last_of_length: dict[int, int] = {}
+    for index in range(len(runs) - 1, -1, -1):
+        length = runs[index][1] - runs[index][0]
+        if length in last_of_length:
+            closer[index] = last_of_length[length]
+        last_of_length[length] = index
+    kept, position, index = [], 0, 0
+    while index < len(runs):
+        if index in closer:
+            kept.append(text[position:runs[index][0]])
+            index = closer[index]
+            position = runs[index][1]
+        index += 1
+    kept.append(text[position:])
+    return "".join(kept)
+
+
 _PORTABLE = re.compile(r"^[A-Za-z0-9._-]+$")
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\.|$)", re.I)
 
