@@ -298,15 +298,18 @@ def _run(conn, report: LoadReport, scanned: list[tuple[str, list[Found], bool]],
     if progress:
         progress(total, total)
     if prune:
-        def vanished_from(keys) -> list[tuple[str, str]]:
-            return [key for key in keys if key not in seen_keys
-                    and any(key[0] == root and below(key[1], prefix) for root, prefix in scopes)]
+        def vanished(key: tuple[str, str], named: bool = True) -> bool:
+            """Not seen this run, and below a loaded folder or with nothing left at its path (a key that is not
+            ``named`` holds an escaped path, which names no file)."""
+            return key not in seen_keys and (any(key[0] == root and below(key[1], prefix) for root, prefix in scopes)
+                                             or named and not os.path.lexists(os.path.join(*key)))
 
-        vanished = vanished_from(stored)
-        stale_errors = vanished_from(tuple(row) for root in {r for r, _ in scopes} for row in conn.execute(
-            "SELECT root, path FROM load_errors WHERE root = ?", (root,)))
-        writer.prune([stored[key][0] for key in vanished], stale_errors)
-        report.removed = len(vanished)
+        removed = [key for key in stored if vanished(key)]
+        stale_errors = [(root, path) for loaded_root in roots for root, path, kind in conn.execute(
+            "SELECT root, path, kind FROM load_errors WHERE root = ?", (loaded_root,)).fetchall()
+            if vanished((root, path), named=kind != "bad_name")]
+        writer.prune([stored[key][0] for key in removed], stale_errors)
+        report.removed = len(removed)
 
 
 def _anchored(conn, scanned: list[tuple[str, list[Found], bool]]):

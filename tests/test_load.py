@@ -350,6 +350,28 @@ def test_a_notebook_that_breaks_moves_to_load_errors_and_back(tmp_path):
     check_database(db)
 
 
+def test_loads_of_single_files_prune_what_is_gone(tmp_path, monkeypatch):
+    """As the pre-commit hook loads: only the files named, from the repository's top folder. A
+    renamed or deleted notebook (or broken file) must leave, or corpus rules keep counting it."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    first, second = notebook_files(SAMPLES)[:2]
+    shutil.copy(first, repo / "a.ipynb")
+    shutil.copy(second, repo / "b.ipynb")
+    (repo / "broken.ipynb").write_text("{", encoding="utf-8")
+    monkeypatch.chdir(repo)
+    nbsql.load(["a.ipynb", "b.ipynb", "broken.ipynb"], "hook.db")
+    (repo / "a.ipynb").rename(repo / "renamed.ipynb")
+    (repo / "broken.ipynb").unlink()
+    kept = nbsql.load(["renamed.ipynb"], "hook.db", prune=False)
+    assert kept.removed == 0
+    report = nbsql.load(["renamed.ipynb"], "hook.db")
+    assert report.removed == 1
+    with closing(open_db(repo / "hook.db")) as conn:
+        assert [r[0] for r in conn.execute("SELECT path FROM notebooks ORDER BY path")] == ["b.ipynb", "renamed.ipynb"]
+        assert conn.execute("SELECT count(*) FROM load_errors").fetchone()[0] == 0
+
+
 def test_serial_and_parallel_loads_are_identical(tmp_path):
     copy_tree(REAL, tmp_path / "repo", limit=40)
     nbsql.load(tmp_path / "repo", tmp_path / "serial.db", jobs=1)
