@@ -11,6 +11,7 @@ import ast
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,13 +38,27 @@ class NotebookRows:
 
 
 def to_json(value: Any) -> str | None:
-    """JSON text for storage (None stays NULL); orjson, with stdlib json for huge integers."""
+    """Valid JSON text for storage (None stays NULL); orjson, with stdlib json for huge integers.
+
+    Non-finite numbers (NaN, Infinity: not JSON) are written as null, as orjson writes them.
+    """
     if value is None:
         return None
     try:
         return orjson.dumps(value).decode()
     except TypeError:
-        return json.dumps(value, default=str)
+        return json.dumps(_finite(value), default=str)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and the infinities replaced by None, at any depth."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 def is_binary_mime(mime: str) -> bool:

@@ -257,3 +257,22 @@ def test_pathological_texts_load_in_linear_time(tmp_path):
     done = subprocess.run([sys.executable, "-c", code, str(folder), str(tmp_path / "nb.db")],
                           capture_output=True, text=True, timeout=300)
     assert done.stdout.split() == [str(len(PATHOLOGICAL)), "0"], done.stderr[-2000:]
+
+
+def test_json_columns_stay_valid_json_with_huge_integers_and_nan(tmp_path):
+    """orjson refuses integers beyond 64 bits; the stdlib, its fallback, writes NaN as bare NaN."""
+    huge, nan = "123456789012345678901234567890", "NaN"
+    text = ('{"nbformat": 4, "nbformat_minor": 4, "metadata": {"big": %s, "v": %s, "w": -Infinity}, "cells": ['
+            '{"cell_type": "code", "execution_count": 1, "metadata": {"big": %s, "v": [%s]}, "source": "x", '
+            '"outputs": [{"output_type": "display_data", "metadata": {}, '
+            '"data": {"application/json": {"big": %s, "v": %s}}}]}]}') % (huge, nan, huge, nan, huge, nan)
+    (tmp_path / "nbs").mkdir()
+    (tmp_path / "nbs" / "odd.ipynb").write_text(text, encoding="utf-8")
+    assert nbsql.load(tmp_path / "nbs", tmp_path / "nb.db").loaded == 1
+    with sqlite3.connect(tmp_path / "nb.db") as conn:
+        assert conn.execute("SELECT json_valid(metadata), json_extract(metadata, '$.v'), "
+                            "json_extract(metadata, '$.big') > 1e29 FROM notebooks").fetchone() == (1, None, 1)
+        assert conn.execute("SELECT json_valid(metadata), json_extract(metadata, '$.v[0]') FROM cells"
+                            ).fetchone() == (1, None)
+        assert conn.execute("SELECT json_valid(text) FROM output_data WHERE mime = 'application/json'"
+                            ).fetchone() == (1,)
