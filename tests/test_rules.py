@@ -219,6 +219,10 @@ REGRESSIONS = [
                          ("group-a-number", "[dependency-groups]\ndev = 5\n"),
                          ("poetry-groups-a-list", '[tool.poetry]\ngroup = ["x"]\n'),
                          ("deep-nesting", "a = " + "[" * 3000 + "]" * 3000 + "\n")]],
+    pytest.param("NB306", {"float.ipynb": json.dumps({"cells": [], "metadata": {}, "nbformat": 4.0,
+                                                      "nbformat_minor": 5}),
+                           "whole.ipynb": json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})},
+                 {"float.ipynb": [None], "whole.ipynb": []}, id="NB306-nbformat-a-float"),
 ]
 
 

@@ -177,8 +177,15 @@ def prepare() -> None:
 
 
 def _version(raw: dict) -> tuple[int, int] | None:
+    """The schema (major, minor) to validate against: the file's, within the schemas there are.
+
+    A whole float (``"nbformat": 4.0``) picks the schema of its integer, which then says what is
+    wrong with it; the float itself must not reach the validator caches, where 4.0 and 4 are one key.
+    """
     major, minor = raw.get("nbformat"), raw.get("nbformat_minor")
-    if major not in (3, 4):
+    if type(major) is float and major.is_integer():
+        major = int(major)
+    if type(major) is not int or major not in (3, 4):
         return None
     minor = minor if isinstance(minor, int) and not isinstance(minor, bool) else 0
     return major, max(0, min(minor, 5 if major == 4 else 0))
