@@ -32,6 +32,8 @@ def check_sqlite_file(path: str | Path) -> None:
         return
     if path.is_dir():
         raise NbsqlError(f"{path} is a folder, not a database file")
+    if not path.is_file():  # a pipe or a device: reading it could wait forever
+        raise NbsqlError(f"{path} is not a regular file, so not a database file")
     try:
         with open(path, "rb") as handle:
             header = handle.read(len(_SQLITE_HEADER))

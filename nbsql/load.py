@@ -166,8 +166,8 @@ def process_task(task: Task) -> FileResult:
 
 
 def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None, *, full: bool = False,
-         jobs: int | None = None, exclude: Iterable[str] = (), prune: bool = True, follow_symlinks: bool = False,
-         checks: bool = True, settings: Settings | None = None,
+         jobs: int | None = None, exclude: str | Iterable[str] = (), prune: bool = True,
+         follow_symlinks: bool = False, checks: bool = True, settings: Settings | None = None,
          progress: Callable[[int, int], None] | None = None) -> LoadReport:
     """Load (or refresh) every notebook below ``paths`` into ``db`` and return what happened.
 
@@ -178,9 +178,14 @@ def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None,
     processed.
     """
     started = time.perf_counter()
-    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    paths = [os.fsdecode(p) for p in ([paths] if isinstance(paths, (str, bytes, os.PathLike)) else paths)]
+    exclude = [exclude] if isinstance(exclude, str) else exclude  # one pattern, not its characters
     if not paths:
         raise NbsqlError("no path given")
+    if jobs is not None and jobs < 1:
+        raise NbsqlError(f"jobs must be 1 or more, not {jobs}")
+    if str(db) == ":memory:":
+        raise NbsqlError("a load needs a database file (':memory:' would be gone when it ends)")
     for path in paths:
         if not os.path.lexists(path):
             raise NbsqlError(f"no such file or folder: {path}")

@@ -39,3 +39,27 @@ def test_query_builds_the_frame_pandas_would(samples_db):
 def test_a_statement_without_results_is_a_one_line_error(samples_db, sql):
     with pytest.raises(nbsql.NbsqlError, match="returns no rows"):
         nbsql.query(sql, samples_db)
+
+
+def test_load_reads_its_arguments_as_a_user_means_them(tmp_path, monkeypatch):
+    """An adversarial review's findings: a single exclude pattern as a string had been split into
+    characters (its '*' excluded everything, and pruning then emptied the database)."""
+    from .conftest import SAMPLES
+
+    db = tmp_path / "nb.db"
+    everything = nbsql.load(SAMPLES, db).loaded
+    legacy = conn_paths(db, "legacy/%")
+    report = nbsql.load(SAMPLES, db, exclude="legacy/*")
+    assert legacy and report.removed == len(legacy)
+    assert not conn_paths(db, "legacy/%") and len(conn_paths(db, "%")) == everything - len(legacy)
+    assert nbsql.load(bytes(SAMPLES), tmp_path / "bytes.db").loaded == everything
+    monkeypatch.chdir(tmp_path)
+    for arguments, message in [({"jobs": 0}, "jobs must be 1 or more"), ({"db": ":memory:"}, "needs a database file")]:
+        with pytest.raises(nbsql.NbsqlError, match=message):
+            nbsql.load(SAMPLES, **{"db": db, **arguments})
+    assert not (tmp_path / ":memory:").exists()
+
+
+def conn_paths(db, like: str) -> list[str]:
+    with closing(sqlite3.connect(db)) as conn:
+        return [r[0] for r in conn.execute("SELECT path FROM notebooks WHERE path LIKE ?", (like,))]

@@ -67,6 +67,11 @@ def test_user_errors_are_one_line_with_exit_2(tmp_path):
     damaged = run("load", str(SAMPLES), "--db", str(corrupt))
     assert damaged.exit_code == 2 and damaged.output.startswith("Error: cannot open") and damaged.output.count("\n") == 1
     assert run("load").exit_code == 2
+    if hasattr(os, "mkfifo"):  # reading a pipe waits for a writer: it must not be opened at all
+        os.mkfifo(tmp_path / "pipe.db")
+        piped = run("load", str(SAMPLES), "--db", str(tmp_path / "pipe.db"))
+        assert piped.exit_code == 2 and piped.output == f"Error: {tmp_path / 'pipe.db'} is not a regular file, so " \
+            "not a database file\n"
 
 
 def test_exclude_and_jobs(tmp_path):

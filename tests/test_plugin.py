@@ -180,6 +180,8 @@ def test_notebook_page_shows_findings_beside_cells(samples, samples_db):
     cell = page.split(f'id="cell-{position}"', 1)[1].split('class="nbsql-cell ', 1)[0]
     assert rule in cell and "nbsql-finding" in cell
     assert get(samples, "/-/nbsql/notebooks/99999").status_code == 404
+    for beyond_64_bits in ("/-/nbsql/notebooks/99999999999999999999999", "/-/nbsql/images/99999999999999999999999"):
+        assert get(samples, beyond_64_bits).status_code == 404
 
 
 def test_gallery_and_images(samples):

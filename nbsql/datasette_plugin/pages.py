@@ -56,10 +56,18 @@ def _render_output(output: dict, bundle: list[dict], image_src) -> Markup:
     return render.preformatted(output["text"] or "")
 
 
+def _row_id(request, what: str) -> int:
+    """The row id in the URL (digits, by the route), as SQLite can bind it; beyond 64 bits, no such row."""
+    row_id = int(request.url_vars["id"])
+    if row_id >= 2 ** 63:
+        raise NotFound(f"no {what} {row_id}")
+    return row_id
+
+
 async def notebook_page(request, datasette):
     """``/-/nbsql/notebooks/<id>``: the notebook top to bottom, findings beside their cells."""
     db = await _database(datasette, request)
-    notebook_id = int(request.url_vars["id"])
+    notebook_id = _row_id(request, "notebook")
     notebook = (await db.execute("SELECT * FROM notebooks WHERE id = ?", [notebook_id])).first()
     if notebook is None:
         raise NotFound(f"no notebook {notebook_id}")
@@ -151,7 +159,7 @@ async def gallery_page(request, datasette):
 async def image_route(request, datasette):
     """``/-/nbsql/images/<id>``: the bytes of a raster image (never SVG: it could carry script)."""
     db = await _database(datasette, request)
-    row = (await db.execute("SELECT mime, data FROM output_data WHERE id = ?", [int(request.url_vars["id"])])).first()
+    row = (await db.execute("SELECT mime, data FROM output_data WHERE id = ?", [_row_id(request, "image")])).first()
     if row is None or row["mime"] not in render.RASTER_MIMES or row["data"] is None:
         raise NotFound("no such image")
     headers = {**_SECURITY_HEADERS, "Content-Security-Policy": "default-src 'none'; sandbox",
