@@ -136,7 +136,7 @@ def health(paths: tuple[str, ...], db: str, select: tuple[str, ...], ignore: tup
     Exit code 0 when no finding reaches the failing severity, 1 when one does, 2 on errors.
     """
     from . import health as checks
-    from .health import report
+    from .health import registry, report
 
     with _user_errors(), _loading():
         settings = load_settings(config).override(select=_split(select), ignore=_split(ignore), fail_on=fail_on)
@@ -148,6 +148,10 @@ def health(paths: tuple[str, ...], db: str, select: tuple[str, ...], ignore: tup
     if result.unchecked:
         click.echo(f"Warning: {result.unchecked} notebook(s) were loaded with --no-checks and have no findings; "
                    "give their paths to 'nbsql health' to check them.", err=True)
+    if result.corpus_outdated:
+        codes = ", ".join(r.code for r in registry.ordered("corpus"))
+        click.echo(f"Warning: the notebooks changed after the corpus-wide rules ({codes}) last ran; give paths to "
+                   "'nbsql health' to run them.", err=True)
     if result.stale:
         click.echo(f"Warning: {result.stale} notebook(s) were checked with other rules or thresholds; give their "
                    "paths to 'nbsql health' to check them again.", err=True)

@@ -26,7 +26,7 @@ from .database import (NbsqlError, building, check_sqlite_file, default_db, one_
                        remove_stale_builds, transaction)
 from .health.check import check_notebook, prepare_checks
 from .health.config import Settings
-from .health.store import finding_rows, run_corpus_rules, store_rules
+from .health.store import clear_corpus_findings, finding_rows, run_corpus_rules, store_rules
 from .model import NotebookError
 from .read import normalise, parse_json_repaired
 from .roots import absorb, below, outermost, relative, stored_roots
@@ -219,11 +219,14 @@ def _load(paths: list, db: str, conn, options: LoadOptions, started: float,
                 (now(), json.dumps([resolved(p) for p in paths]), json.dumps(options.as_json()), __version__),
             ).lastrowid
         report = LoadReport(db=db, load_id=load_id)
+        notebooks_before = _notebook_count(conn)
         _run(conn, report, scanned, options.prune, options.jobs, settings, progress)
         if aside:
             _start_writing_back(aside)
         if settings is not None:
             run_corpus_rules(conn, settings)
+        elif report.loaded or report.removed or _notebook_count(conn) != notebooks_before:  # (a file now fails)
+            clear_corpus_findings(conn, load_id)
         report.seconds = time.perf_counter() - started
         with transaction(conn):
             conn.execute("UPDATE loads SET finished = ?, seconds = ?, seen = ?, loaded = ?, unchanged = ?, "
@@ -235,6 +238,10 @@ def _load(paths: list, db: str, conn, options: LoadOptions, started: float,
     finally:
         conn.close()
     return report
+
+
+def _notebook_count(conn) -> int:
+    return conn.execute("SELECT count(*) FROM notebooks").fetchone()[0]
 
 
 def _start_writing_back(path: str) -> None:

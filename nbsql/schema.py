@@ -232,7 +232,8 @@ TABLES: tuple[Table, ...] = (
         Column("finished", "TEXT", "End (UTC, ISO 8601); NULL while running or when interrupted"),
         Column("seconds", "REAL", "Duration in seconds"),
         Column("roots", "TEXT", "Paths given (JSON array of absolute paths)"),
-        Column("options", "TEXT", "Options of the run (JSON)"),
+        Column("options", "TEXT", "Options of the run (JSON); corpus_findings_cleared: true when a run without "
+               "checks changed the notebooks and so deleted the corpus-wide findings"),
         Column("seen", "INTEGER", "Notebook files found"),
         Column("loaded", "INTEGER", "Files (re)loaded"),
         Column("unchanged", "INTEGER", "Files skipped as unchanged"),

@@ -229,6 +229,35 @@ def test_rules_command():
     assert run("rules", "NB999").exit_code == 2
 
 
+def test_a_load_without_checks_that_changes_the_notebooks_drops_corpus_findings(tmp_path):
+    """Corpus-wide findings (here NB116, the same code in two notebooks) would otherwise go on naming
+    a deleted notebook, with no warning (an adversarial review's finding)."""
+    repo, db = tmp_path / "repo", tmp_path / "nb.db"
+    repo.mkdir()
+    code = "import pandas as pd\n" + "\n".join(f"x{i} = pd.Series([{i}])" for i in range(6))
+    for name in ("a", "b"):
+        (repo / f"{name}.ipynb").write_text(json.dumps({"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": [
+            {"cell_type": "code", "execution_count": 1, "metadata": {}, "outputs": [], "source": code}]}))
+
+    def corpus_warning() -> bool:
+        result = CliRunner().invoke(cli, ["health", "--db", str(db), "--fail-on", "never"])
+        return "corpus-wide rules (NB116, NB301, NB302) last ran" in result.stderr
+
+    def duplicates() -> int:
+        with open_db(db) as conn:
+            return conn.execute("SELECT count(*) FROM findings WHERE rule = 'NB116'").fetchone()[0]
+
+    nbsql.load(repo, db)
+    assert duplicates() == 2 and not corpus_warning()
+    nbsql.load(repo, db, checks=False)  # nothing changed: the findings still hold
+    assert duplicates() == 2 and not corpus_warning()
+    (repo / "b.ipynb").unlink()
+    nbsql.load(repo, db, checks=False)
+    assert duplicates() == 0 and corpus_warning()
+    nbsql.load(repo, db)
+    assert duplicates() == 0 and not corpus_warning()
+
+
 def test_load_without_checks_and_rechecking(tmp_path):
     db = tmp_path / "nb.db"
     nbsql.load(SAMPLES, db, checks=False)

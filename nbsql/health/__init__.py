@@ -10,6 +10,7 @@ from typing import Iterable
 from .config import Settings, load_settings
 from .registry import RULES, Finding, Rule, find
 from .report import Row, fails, notebooks_in_scope, pimentel, read_findings
+from .store import corpus_findings_outdated
 
 
 @dataclass
@@ -22,6 +23,7 @@ class HealthReport:
     figures: list[dict] = field(default_factory=list)
     unchecked: int = 0  # notebooks loaded with --no-checks: they have no findings
     stale: int = 0  # notebooks checked with other rules or thresholds than ``settings``
+    corpus_outdated: bool = False  # the notebooks changed after the corpus rules last ran
 
     @property
     def failed(self) -> bool:
@@ -47,7 +49,8 @@ def health(paths: Iterable[str | Path] = (), db: str | Path | None = None, *, se
             "SELECT count(*) FILTER (WHERE checked_with IS NULL), "
             "count(*) FILTER (WHERE checked_with IS NOT NULL AND checked_with != ?) FROM notebooks",
             (settings.fingerprint,)).fetchone()
-        return HealthReport(rows, notebooks_in_scope(conn, paths), settings, pimentel(conn, paths), unchecked, stale)
+        return HealthReport(rows, notebooks_in_scope(conn, paths), settings, pimentel(conn, paths), unchecked, stale,
+                            corpus_findings_outdated(conn))
 
 
 __all__ = ["Finding", "HealthReport", "RULES", "Rule", "Settings", "find", "health", "load_settings"]

@@ -54,9 +54,8 @@ def run_corpus_rules(conn: sqlite3.Connection, settings: Settings) -> int:
             failed = Finding(f"rule {item.code} failed: {type(exc).__name__}: {exc}"[:300], code="NB000")
             found.extend((notebook, failed) for notebook, *_ in corpus.notebooks(item.python_only))
     kept = _unsuppressed(conn, found)
-    codes = [r.code for r in ordered("corpus")]
     with transaction(conn):
-        conn.execute(f"DELETE FROM findings WHERE rule IN ({', '.join('?' * len(codes))})", codes)
+        _delete_corpus_findings(conn)
         next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM findings").fetchone()[0]
         conn.executemany(
             "INSERT INTO findings VALUES (?, ?, (SELECT id FROM cells WHERE notebook = ? AND position = ?), ?, ?, ?,"
@@ -64,6 +63,30 @@ def run_corpus_rules(conn: sqlite3.Connection, settings: Settings) -> int:
             [(next_id + i, nb, nb, f.position, f.code, RULES[f.code].severity, f.position, nb, f.position, f.line,
               f.message, to_json(f.details)) for i, (nb, f) in enumerate(kept)])
     return len(kept)
+
+
+def clear_corpus_findings(conn: sqlite3.Connection, load_id: int) -> None:
+    """Delete the corpus-scope findings, noting it on load ``load_id``: after a load without checks
+    changed the notebooks, they may name notebooks that are gone. The next load with checks
+    computes them again."""
+    with transaction(conn):
+        _delete_corpus_findings(conn)
+        conn.execute("UPDATE loads SET options = json_set(options, '$.corpus_findings_cleared', json('true')) "
+                     "WHERE id = ?", (load_id,))
+
+
+def _delete_corpus_findings(conn: sqlite3.Connection) -> None:
+    codes = [r.code for r in ordered("corpus")]
+    conn.execute(f"DELETE FROM findings WHERE rule IN ({', '.join('?' * len(codes))})", codes)
+
+
+def corpus_findings_outdated(conn: sqlite3.Connection) -> bool:
+    """Whether, since the last load that ran the corpus rules to its end, a load cleared their
+    findings or stopped part-way."""
+    return conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM loads WHERE (finished IS NULL OR "
+        "json_extract(options, '$.corpus_findings_cleared')) AND id > coalesce((SELECT max(id) FROM loads "
+        "WHERE finished IS NOT NULL AND json_extract(options, '$.checks') IS NOT NULL), 0))").fetchone()[0] == 1
 
 
 def _unsuppressed(conn: sqlite3.Connection, found: list[tuple[int, Finding]]) -> list[tuple[int, Finding]]:
