@@ -47,8 +47,8 @@ def _loading() -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        click.echo("Interrupted: the database keeps what was committed; the same command run again finishes "
-                   "the load.", err=True)
+        click.echo("Interrupted: the database keeps what was committed (a first load commits only at its end); "
+                   "the same command run again finishes the load.", err=True)
         sys.exit(130)
 
 

@@ -143,7 +143,8 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # after some errors (a full disk) SQLite has rolled back already
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 

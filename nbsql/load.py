@@ -194,6 +194,8 @@ def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None,
     options = LoadOptions(full, jobs, tuple(exclude), prune, follow_symlinks,
                           (settings or Settings()) if checks else None)
     db = str(db or default_db())
+    if not os.path.isdir(os.path.dirname(db) or "."):  # SQLite reads 'missing/..' as text; the system would not
+        raise NbsqlError(f"cannot create the database {db}: no such folder {os.path.dirname(db)}")
     if os.path.islink(db):  # write the file it points to (the database is replaced whole on a first build)
         db = os.path.realpath(db)
     check_sqlite_file(db)

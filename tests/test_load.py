@@ -483,8 +483,8 @@ def test_ctrl_c_stops_a_load_with_one_line_and_a_rerun_completes_it(tmp_path):
     os.killpg(process.pid, signal.SIGINT)
     stderr = process.communicate()[1].decode()
     assert process.returncode == 130
-    assert stderr.strip() == ("Interrupted: the database keeps what was committed; the same command run again "
-                              "finishes the load.")
+    assert stderr.strip() == ("Interrupted: the database keeps what was committed (a first load commits only at "
+                              "its end); the same command run again finishes the load.")
     check_database(db)
     nbsql.load(SAMPLES, clean)
     for target in (db, clean):
@@ -505,3 +505,38 @@ def test_only_a_database_built_aside_is_written_back_early(tmp_path, monkeypatch
     synced.clear()
     nbsql.load(SAMPLES, db, jobs=1, full=True)
     assert not any(".building-" in path for path in synced)  # later loads write in place
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 3 MB file system (tmpfs), where the system allows mounting one."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode:
+        pytest.skip("cannot mount a small file system here")
+    yield folder
+    subprocess.run(["umount", "--lazy", str(folder)], check=True)  # detached now, freed once nothing holds it
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["first-build", "incremental"])
+def test_a_full_disk_is_named_and_the_database_stays_sound(tmp_path, small_disk, first):
+    """SQLite rolls back by itself on a full disk; rolling back again had hidden the cause behind
+    'cannot rollback - no transaction is active'."""
+    copy_tree(REAL, tmp_path / "repo", limit=150)
+    db = small_disk / "nb.db"
+    if not first:
+        nbsql.load(SAMPLES, db)
+    command = [sys.executable, "-m", "nbsql", "load", str(tmp_path / "repo"), "--db", str(db), "--quiet"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (2, "Error: database: database or disk is full\n")
+    check_database(db)
+    assert not list(small_disk.glob("nb.db.building-*"))
+
+
+def test_a_database_in_a_folder_that_does_not_exist_is_a_one_line_error(tmp_path, monkeypatch):
+    """SQLite reads 'missing/..' as text and would create files one level up; the system would not."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(nbsql.NbsqlError, match="no such folder missing/.."):
+        nbsql.load(SAMPLES, "missing/../nb.db")
+    assert list(tmp_path.iterdir()) == []
