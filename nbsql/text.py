@@ -6,7 +6,9 @@ import hashlib
 import re
 from functools import lru_cache
 
-_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07|[@-Z\\-_])")
+# an operating-system command (ESC ] ... BEL, or ESC backslash) ends at the next ESC: unclosed, it had been
+# searched for to the end of the text from each of its starts, quadratic on a long traceback
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 
 
 def strip_ansi(text: str) -> str:

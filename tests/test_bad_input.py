@@ -227,35 +227,50 @@ def test_invalid_base64_bytes_stay_recoverable():
     assert row[6] == b"\x89PNG\r\n\x1a\nrest" and row[8] == 0
 
 
-def _cells_notebook(*cells: tuple[str, str]) -> str:
+def _cells_notebook(*cells: tuple[str, str], outputs: list | None = None) -> str:
+    """A notebook of (cell_type, source) cells; code cells unexecuted, the last one given ``outputs``."""
+    code = [{"outputs": [], "execution_count": None}] * (len(cells) - 1) + [
+        {"outputs": outputs or [], "execution_count": 1 if outputs else None}]
     return json.dumps({"nbformat": 4, "nbformat_minor": 4, "metadata": {"kernelspec": {"name": "python3"}},
-                       "cells": [{"cell_type": kind, "metadata": {}, "source": source, **(
-                           {"outputs": [], "execution_count": None} if kind == "code" else {})}
-                                 for kind, source in cells]})
+                       "cells": [{"cell_type": kind, "metadata": {}, "source": source,
+                                  **(extra if kind == "code" else {})}
+                                 for (kind, source), extra in zip(cells, code)]})
 
 
-#: Texts on which a pattern with nested or unbounded repetition takes quadratic (or worse) time:
-#: at 1 MB each, such a pattern takes hours; a linear one, milliseconds.
+_DUPLICATE = "\n".join(f"value_{i} = {i} * 2" for i in range(5))
+#: Notebooks on which a pattern with nested or unbounded repetition, or a loop over all cells for
+#: each cell, takes quadratic (or worse) time: at these sizes, minutes to hours; when linear, seconds.
 PATHOLOGICAL = {
-    "spaces_in_heading": ("markdown", "# a" + " " * 1_000_000 + "b"),
-    "unclosed_html_headings": ("markdown", "<h1>" * 250_000),
-    "html_heading_tags_without_end": ("markdown", "<h2 " * 250_000),
-    "backticks": ("markdown", "<h1>x</h1>\n\n" + "`" * 1_000_000),
-    "urls_without_password": ("code", "x = '" + "http://" * 150_000 + "'"),
+    "spaces_in_heading": _cells_notebook(("markdown", "# a" + " " * 1_000_000 + "b")),
+    "unclosed_html_headings": _cells_notebook(("markdown", "<h1>" * 250_000)),
+    "html_heading_tags_without_end": _cells_notebook(("markdown", "<h2 " * 250_000)),
+    "backticks": _cells_notebook(("markdown", "<h1>x</h1>\n\n" + "`" * 1_000_000)),
+    "urls_without_password": _cells_notebook(("code", "x = '" + "http://" * 150_000 + "'")),
+    "unclosed_terminal_titles": _cells_notebook(("code", "fail()"), outputs=[{
+        "output_type": "error", "ename": "E", "evalue": "", "traceback": ["\x1b]" * 300_000]}]),
+    "unexecuted_cells_then_an_executed_one": _cells_notebook(*[("code", f"y = {i}") for i in range(20_000)],
+                                                             outputs=[{"output_type": "stream", "name": "stdout",
+                                                                       "text": "done"}]),
+    "rebinding_in_a_long_try": _cells_notebook(("code", "import os\ntry:\n" + "    os = os.path\n" * 10_000
+                                                + "except Exception:\n    pass")),
+    "numpy_under_many_names": _cells_notebook(("code", "".join(f"import numpy as n{i}\nn{i}.random.rand()\n"
+                                                                 for i in range(1_000)) + "n0.random.default_rng()")),
+    "copies_of_a_cell": _cells_notebook(*[("code", _DUPLICATE)] * 30_000),
+    "one_more_copy": _cells_notebook(("code", _DUPLICATE)),
 }
 
 
-def test_pathological_texts_load_in_linear_time(tmp_path):
-    """Not a timing test: each file would take hours with a quadratic pattern; the generous limit
-    only turns such a hang into a failure."""
+def test_pathological_notebooks_load_in_linear_time(tmp_path):
+    """Not a timing test: with a quadratic pattern or loop, these take minutes to hours; the
+    generous limit only turns such a hang into a failure."""
     folder = tmp_path / "nbs"
     folder.mkdir()
-    for name, cell in PATHOLOGICAL.items():
-        (folder / f"{name}.ipynb").write_text(_cells_notebook(cell), encoding="utf-8")
+    for name, text in PATHOLOGICAL.items():
+        (folder / f"{name}.ipynb").write_text(text, encoding="utf-8")
     code = ("import nbsql, sys; r = nbsql.load(sys.argv[1], sys.argv[2], jobs=1); "
             "print(r.loaded, r.failed)")
     done = subprocess.run([sys.executable, "-c", code, str(folder), str(tmp_path / "nb.db")],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=150)
     assert done.stdout.split() == [str(len(PATHOLOGICAL)), "0"], done.stderr[-2000:]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -36,6 +37,7 @@ def test_the_shortcuts_find_exactly_what_pyflakes_finds(monkeypatch):
     monkeypatch.setattr(context._Checker, "CALL", Checker.CALL)
     monkeypatch.setattr(context._Checker, "futuresAllowed", Checker.futuresAllowed)
     monkeypatch.setattr(context._Checker, "addBinding", Checker.addBinding)
+    monkeypatch.setattr(context._Checker, "descendantOf", Checker.descendantOf)
     for name, handler in vars(Checker).items():
         if handler is Checker.handleChildren:
             monkeypatch.setattr(context._Checker, name, handler)
@@ -67,3 +69,20 @@ def test_typing_imports_take_pyflakes_own_path():
     problems = NotebookContext(notebook, code_facts(notebook)).name_problems
     # pyflakes reads the string in cast() as an annotation: 'Frame' is an undefined name there
     assert sorted(p.name for p in problems if p.kind == "UndefinedName") == ["Frame", "w", "y"]
+
+
+def test_rebinding_in_branches_is_judged_as_pyflakes_judges_it():
+    """The descendantOf shortcut on the cases it decides: if, else, try, except, else of try."""
+    sources = [
+        "import os\nif x:\n    import os\nelse:\n    import os",
+        "try:\n    import json\nexcept ImportError:\n    json = None\nelse:\n    import json",
+        "import re\ntry:\n    import re\n    import re\nfinally:\n    pass",
+        "if a:\n    def f(): pass\n    def f(): pass\nelif b:\n    def f(): pass",
+        "for i in y:\n    if i:\n        import sys\n    else:\n        import sys\n    import sys",
+    ]
+    for source in sources:
+        notebook = read_notebook(orjson.dumps({"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": [
+            {"cell_type": "code", "execution_count": 1, "metadata": {}, "outputs": [], "source": source}]}))
+        ours = [(p.kind, p.line) for p in NotebookContext(notebook, code_facts(notebook)).name_problems]
+        stock = Checker(ast.parse(source), builtins=context.IPYTHON_NAMES)
+        assert ours == [(type(m).__name__, m.lineno) for m in stock.messages], source

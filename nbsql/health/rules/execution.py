@@ -102,8 +102,7 @@ def _unexecuted(nb: NotebookContext) -> tuple[list, list]:
     if not nb.execution_counts:
         return [], []
     last_run = max(i for i, c in enumerate(cells) if c.execution_count is not None)
-    missing = [c for c in cells if c.execution_count is None]
-    return [c for c in missing if cells.index(c) < last_run], [c for c in cells[last_run + 1:]]
+    return [c for c in cells[:last_run] if c.execution_count is None], cells[last_run + 1:]
 
 
 @rule("NB005", "unexecuted-cell", "warning", "cell", "A code cell before an executed one was not executed")
