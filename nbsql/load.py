@@ -370,8 +370,13 @@ def _results(tasks: list[Task], jobs: int | None, settings: Settings | None) -> 
     # held when the process forked.
     gc.freeze()
     try:
-        with _Pool(jobs, _start_worker, (settings, os.getpid()), context=multiprocessing.get_context(method)) as pool:
+        pool = _Pool(jobs, _start_worker, (settings, os.getpid()), context=multiprocessing.get_context(method))
+        try:
             yield from pool.imap(process_task, tasks, chunksize=2)
+        except BaseException:  # an error while writing, Ctrl-C, or the caller stopped reading
+            pool.abandon()
+            raise
+        pool.terminate()  # every result is in: the workers wait for tasks, holding no lock
     finally:
         gc.unfreeze()
 
@@ -386,3 +391,15 @@ class _Pool(multiprocessing.pool.Pool):
 
     def _get_sentinels(self):
         return [self._change_notifier._reader]
+
+    def abandon(self) -> None:
+        """Kill the workers and leave the pool's threads behind, without the orderly shutdown of
+        :meth:`terminate`: a worker killed while sending a result keeps the results pipe's lock,
+        and that shutdown then waits for it forever (a load that hit a full disk hung so)."""
+        # first, or the worker-handler thread would start new workers in place of the killed ones
+        self._worker_handler._state = self._state = multiprocessing.pool.TERMINATE
+        self._terminate.cancel()  # no shutdown when the pool is collected or the program exits
+        for process in self._pool:
+            process.kill()
+        for process in self._pool:
+            process.join()

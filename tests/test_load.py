@@ -540,3 +540,27 @@ def test_a_database_in_a_folder_that_does_not_exist_is_a_one_line_error(tmp_path
     with pytest.raises(nbsql.NbsqlError, match="no such folder missing/.."):
         nbsql.load(SAMPLES, "missing/../nb.db")
     assert list(tmp_path.iterdir()) == []
+
+
+_FAILING_WRITER = """
+import multiprocessing, sys
+import nbsql, nbsql.writer
+
+def fail(self, batch):
+    raise OSError("the disk is gone")
+
+nbsql.writer.Writer.write = fail
+try:
+    nbsql.load(sys.argv[1], sys.argv[2], jobs=2)
+except OSError as exc:
+    print(exc, len(multiprocessing.active_children()))
+"""
+
+
+def test_an_error_while_writing_stops_the_workers_at_once(tmp_path):
+    """multiprocessing's orderly shutdown waits forever when a worker it kills was sending a result
+    (it keeps the pipe's lock): a load that hit a full disk hung so. Workers are killed instead."""
+    for attempt in range(3):
+        done = subprocess.run([sys.executable, "-c", _FAILING_WRITER, str(REAL), str(tmp_path / f"{attempt}.db")],
+                              capture_output=True, text=True, timeout=120)
+        assert done.stdout == "the disk is gone 0\n", done.stderr[-2000:]
