@@ -92,6 +92,7 @@ class CodeFacts:
     halstead_volume: float | None = None
     imports: tuple[Import, ...] = ()
     definitions: tuple[Definition, ...] = ()
+    string_lines: frozenset[int] = frozenset()  # lines inside multi-line strings, after their first
     tree: ast.Module | None = field(default=None, compare=False, repr=False)  # the parse, for name checks
 
 
@@ -198,6 +199,7 @@ def analyze(source: str) -> CodeFacts:
         halstead_volume=round(volume, 2),
         imports=tuple(imports) + installs,
         definitions=definitions,
+        string_lines=frozenset(scan.string_lines),
         tree=tree,
     )
 

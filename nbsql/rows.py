@@ -154,7 +154,7 @@ def _cell_row(cell: Cell, facts: CodeFacts) -> tuple:
     return (
         cell.position, 0, cell.position, cell.cell_type, cell.source, cell.execution_count, cell.cell_id,
         to_json(list(cell.tags)) if cell.tags else None, to_json(cell.metadata), to_json(cell.attachments),
-        _line_count(cell.source), source_hash(cell.source) if cell.cell_type == "code" else None,
+        _line_count(cell.source), source_hash(cell.source, facts.string_lines) if cell.cell_type == "code" else None,
         facts.parse_error, facts.sloc, facts.lloc, facts.comments, facts.complexity, facts.max_complexity,
         facts.maintainability, facts.halstead_volume,
         papermill.get("status") if isinstance(papermill.get("status"), str) else None,

@@ -10,8 +10,10 @@ import re
 import sqlite3
 from dataclasses import dataclass, field
 
-#: Bumped whenever the schema changes; stored in ``PRAGMA user_version``.
-SCHEMA_VERSION = 2
+#: Bumped whenever the schema, or what a column holds, changes; stored in ``PRAGMA user_version``.
+#: A database of another version is rebuilt by the next load (3: source_hash keeps the inside of
+#: multi-line strings).
+SCHEMA_VERSION = 3
 DATABASE_TITLE = "Jupyter notebooks"
 DATABASE_DESCRIPTION = ("Notebooks loaded by nbsql: cells, outputs, images, imports, definitions, "
                         "papermill parameters and scrapbook scraps, linked by foreign keys.")
@@ -115,8 +117,8 @@ TABLES: tuple[Table, ...] = (
         Column("metadata", "TEXT", "Cell metadata (JSON)"),
         Column("attachments", "TEXT", "Markdown attachments (JSON: name -> mime bundle), NULL when none"),
         Column("line_count", "INTEGER", "Number of source lines"),
-        Column("source_hash", "TEXT", "Hash of a code cell's source without comments and blank lines (finds "
-                                      "duplicates), NULL when empty"),
+        Column("source_hash", "TEXT", "Hash of a code cell's source without comments and blank lines (a '#' "
+                                      "inside a multi-line string is no comment; finds duplicates), NULL when empty"),
         Column("parse_error", "TEXT", "Syntax error of a Python code cell after masking magics, else NULL"),
         Column("sloc", "INTEGER", "Source lines: not blank and not only a comment; " + _METRIC),
         Column("lloc", "INTEGER", "Logical lines (statements); " + _METRIC),

@@ -42,13 +42,18 @@ def without_comment(line: str) -> str:
 
 
 @lru_cache(maxsize=1024)  # asked for by the rows and by several rules, for the same cells
-def normalised_source(source: str) -> str:
-    """Source without comments (quotes respected), blank lines and trailing spaces."""
-    lines = (without_comment(line) for line in source.splitlines())
+def normalised_source(source: str, verbatim: frozenset[int] = frozenset()) -> str:
+    """Source without comments (quotes respected), blank lines and trailing spaces.
+
+    The lines numbered in ``verbatim`` (1-based; the inside of multi-line strings, where a ``#``
+    starts no comment) keep all but their trailing spaces.
+    """
+    lines = (line.rstrip() if number in verbatim else without_comment(line)
+             for number, line in enumerate(source.split("\n"), 1))
     return "\n".join(line for line in lines if line.strip())
 
 
-def source_hash(source: str) -> str | None:
+def source_hash(source: str, verbatim: frozenset[int] = frozenset()) -> str | None:
     """A short hash of :func:`normalised_source`, None for a cell with no code."""
-    normal = normalised_source(source)
+    normal = normalised_source(source, verbatim)
     return hashlib.sha1(normal.encode("utf-8", "surrogatepass")).hexdigest()[:16] if normal else None

@@ -116,6 +116,7 @@ def _notebook(*cells: str | tuple[str, str]) -> str:
     return json.dumps({"cells": out, "metadata": _KERNEL, "nbformat": 4, "nbformat_minor": 4}, indent=1)
 
 
+_LINES = "\n".join(f"Step {i}: do the thing number {i}." for i in range(6))
 _FENCE = "## Setup\n\n```bash\n# install first\npip install -r requirements.txt\n```"
 _SETUP = "# Imports\nimport pandas as pd\n\n# Load the data\ndf = pd.read_csv('data.csv')"
 
@@ -219,6 +220,11 @@ REGRESSIONS = [
                          ("group-a-number", "[dependency-groups]\ndev = 5\n"),
                          ("poetry-groups-a-list", '[tool.poetry]\ngroup = ["x"]\n'),
                          ("deep-nesting", "a = " + "[" * 3000 + "]" * 3000 + "\n")]],
+    *[pytest.param(code, {"a.ipynb": _notebook(first, second), "b.ipynb": _notebook(second)}, expected,
+                   id=f"{code}-a-hash-inside-a-multi-line-string-is-text")
+      for first, second in [(f'prompt = """\n# Task\n{_LINES}\n"""\nprint(prompt)',
+                             f'prompt = """\n# Other task\n{_LINES}\n"""\nprint(prompt)')]
+      for code, expected in [("NB115", {"a.ipynb": []}), ("NB116", {"a.ipynb": [1], "b.ipynb": [0]})]],
     pytest.param("NB306", {"float.ipynb": json.dumps({"cells": [], "metadata": {}, "nbformat": 4.0,
                                                       "nbformat_minor": 5}),
                            "whole.ipynb": json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})},

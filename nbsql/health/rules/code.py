@@ -493,8 +493,9 @@ def long_notebook(nb: NotebookContext, limits):
       min_lines=2)
 def duplicate_cell(nb: NotebookContext, limits):
     """## What it does
-    Flags code cells whose source (ignoring comments and blank lines) equals an earlier code cell
-    of the same notebook, when it has at least `min_lines` lines.
+    Flags code cells whose source (ignoring comments and blank lines; a `#` inside a multi-line
+    string is text, not a comment) equals an earlier code cell of the same notebook, when it has
+    at least `min_lines` lines.
 
     ## Why is this bad?
     Copy-pasted cells drift apart when one copy is fixed; the notebook wants a function.
@@ -507,7 +508,8 @@ def duplicate_cell(nb: NotebookContext, limits):
     """
     seen: dict[str, int] = {}
     for cell in nb.code_cells:
-        normal = normalised_source(cell.source)
+        facts = nb.facts.get(cell.position)
+        normal = normalised_source(cell.source, facts.string_lines if facts else frozenset())
         if normal.count("\n") + 1 < limits["min_lines"] or not normal:
             continue
         if normal in seen:

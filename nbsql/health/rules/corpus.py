@@ -27,8 +27,8 @@ class CorpusContext:
 def duplicate_across_notebooks(corpus: CorpusContext, limits):
     """## What it does
     Flags code cells of at least `min_lines` lines of code (for Python, not counting comments
-    and blank lines) whose source, comments and blank lines ignored, appears in other notebooks
-    of the database.
+    and blank lines) whose source, comments and blank lines ignored (a `#` inside a multi-line
+    string is text, not a comment), appears in other notebooks of the database.
 
     ## Why is this bad?
     Code copied between notebooks is fixed in one place and stays broken in the others; it wants
