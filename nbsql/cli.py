@@ -13,7 +13,7 @@ from typing import Iterator
 import click
 
 from . import __version__
-from .database import DB_ENVIRONMENT_VARIABLE, DEFAULT_DB, NbsqlError
+from .database import DB_ENVIRONMENT_VARIABLE, DEFAULT_DB, NbsqlError, another_load_running
 from .health.config import FAIL_ON, load_settings
 from .health.registry import SEVERITIES
 from .health.report import FORMATS
@@ -95,6 +95,8 @@ def load(paths: tuple[str, ...], db: str, full: bool, jobs: int | None, exclude:
          follow_symlinks: bool, no_checks: bool, config: str | None, strict: bool, quiet: bool) -> None:
     """Load every notebook below PATHS into the database (incrementally)."""
     show_bar = not quiet and sys.stderr.isatty()
+    if not quiet and another_load_running(db):
+        click.echo(f"Waiting for another load of {db} to finish...", err=True)
     with _user_errors(), _loading(), _progress_bar(show_bar) as progress:
         settings = None if no_checks else load_settings(config)
         report = load_notebooks(paths, db, full=full, jobs=jobs, exclude=exclude, prune=not no_prune,

@@ -117,6 +117,23 @@ def one_load_at_a_time(path: str | Path) -> Iterator[None]:
         yield
 
 
+def another_load_running(path: str | Path) -> bool:
+    """Whether another process holds :func:`one_load_at_a_time`'s lock on ``path`` now (for saying
+    that a load waits; False when it cannot tell)."""
+    try:
+        import fcntl
+
+        with open(f"{path}.lock") as handle:  # a load creates it; without it, none runs
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    except (ImportError, OSError):
+        pass
+    return False
+
+
 def remove_stale_builds(path: str | Path) -> None:
     """Delete side files that killed builds of ``path`` left behind (their process is gone)."""
     path = Path(path)

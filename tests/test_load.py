@@ -564,3 +564,19 @@ def test_an_error_while_writing_stops_the_workers_at_once(tmp_path):
         done = subprocess.run([sys.executable, "-c", _FAILING_WRITER, str(REAL), str(tmp_path / f"{attempt}.db")],
                               capture_output=True, text=True, timeout=120)
         assert done.stdout == "the disk is gone 0\n", done.stderr[-2000:]
+
+
+def test_a_load_waiting_for_another_says_so(tmp_path):
+    """Loads of one database take turns; the one that waits says why it is silent."""
+    import fcntl
+
+    db = tmp_path / "nb.db"
+    nbsql.load(SAMPLES, db)
+    with open(f"{db}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a running load holds it
+        waiting = subprocess.Popen([sys.executable, "-m", "nbsql", "load", str(SAMPLES), "--db", str(db)],
+                                   stderr=subprocess.PIPE, text=True)
+        first_line = waiting.stderr.readline()
+        assert waiting.poll() is None, "the load must wait for the lock"
+    assert first_line == f"Waiting for another load of {db} to finish...\n"
+    assert waiting.wait(timeout=120) == 0 and "9 unchanged" in waiting.stderr.read()
