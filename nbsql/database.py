@@ -123,6 +123,7 @@ def another_load_running(path: str | Path) -> bool:
     try:
         import fcntl
 
+        path = os.path.realpath(path) if os.path.islink(path) else path  # as the load locks it
         with open(f"{path}.lock") as handle:  # a load creates it; without it, none runs
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -184,8 +184,6 @@ def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None,
         raise NbsqlError("no path given")
     if jobs is not None and jobs < 1:
         raise NbsqlError(f"jobs must be 1 or more, not {jobs}")
-    if str(db) == ":memory:":
-        raise NbsqlError("a load needs a database file (':memory:' would be gone when it ends)")
     for path in paths:
         if not os.path.lexists(path):
             raise NbsqlError(f"no such file or folder: {path}")
@@ -194,6 +192,8 @@ def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None,
     options = LoadOptions(full, jobs, tuple(exclude), prune, follow_symlinks,
                           (settings or Settings()) if checks else None)
     db = str(db or default_db())
+    if db == ":memory:":
+        raise NbsqlError("a load needs a database file (':memory:' would be gone when it ends)")
     if not os.path.isdir(os.path.dirname(db) or "."):  # SQLite reads 'missing/..' as text; the system would not
         raise NbsqlError(f"cannot create the database {db}: no such folder {os.path.dirname(db)}")
     if os.path.islink(db):  # write the file it points to (the database is replaced whole on a first build)

@@ -6,6 +6,7 @@ import hashlib
 import re
 from functools import lru_cache
 
+_NEWLINE = re.compile(r"\r\n?|\n")  # line ends as Python's parser counts lines
 # an operating-system command (ESC ] ... BEL, or ESC backslash) ends at the next ESC: unclosed, it had been
 # searched for to the end of the text from each of its starts, quadratic on a long traceback
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
@@ -49,7 +50,7 @@ def normalised_source(source: str, verbatim: frozenset[int] = frozenset()) -> st
     starts no comment) keep all but their trailing spaces.
     """
     lines = (line.rstrip() if number in verbatim else without_comment(line)
-             for number, line in enumerate(source.split("\n"), 1))
+             for number, line in enumerate(_NEWLINE.split(source), 1))
     return "\n".join(line for line in lines if line.strip())
 
 

@@ -57,6 +57,9 @@ def test_load_reads_its_arguments_as_a_user_means_them(tmp_path, monkeypatch):
     for arguments, message in [({"jobs": 0}, "jobs must be 1 or more"), ({"db": ":memory:"}, "needs a database file")]:
         with pytest.raises(nbsql.NbsqlError, match=message):
             nbsql.load(SAMPLES, **{"db": db, **arguments})
+    monkeypatch.setenv("NBSQL_DB", ":memory:")
+    with pytest.raises(nbsql.NbsqlError, match="needs a database file"):
+        nbsql.load(SAMPLES)
     assert not (tmp_path / ":memory:").exists()
 
 

@@ -7,6 +7,7 @@ import dataclasses
 import io
 import json
 import sqlite3
+from contextlib import closing
 import re
 from pathlib import Path
 
@@ -401,10 +402,18 @@ def test_a_failing_corpus_rule_is_reported_on_each_notebook_it_covers(tmp_path, 
         yield from ()
         raise ValueError("a bug")
 
-    monkeypatch.setitem(RULES, "NB116", dataclasses.replace(RULES["NB116"], check=broken))
+    def failures() -> tuple:
+        with closing(sqlite3.connect(tmp_path / "nb.db")) as conn:
+            return conn.execute("SELECT count(*), count(DISTINCT notebook), min(message) FROM findings "
+                                "WHERE rule = 'NB000'").fetchone()
+
+    working = RULES["NB116"]
+    monkeypatch.setitem(RULES, "NB116", dataclasses.replace(working, check=broken))
     report = nbsql.load(SAMPLES, tmp_path / "nb.db")
-    with sqlite3.connect(tmp_path / "nb.db") as conn:
-        failed = conn.execute("SELECT count(DISTINCT notebook), min(message) FROM findings WHERE rule = 'NB000'"
-                              ).fetchone()
-        finished = conn.execute("SELECT finished FROM loads").fetchone()[0]
-    assert failed == (report.loaded, "rule NB116 failed: ValueError: a bug") and finished is not None
+    nbsql.load(SAMPLES, tmp_path / "nb.db")  # and again: they are replaced, not added
+    with closing(sqlite3.connect(tmp_path / "nb.db")) as conn:
+        finished = conn.execute("SELECT count(*) FROM loads WHERE finished IS NOT NULL").fetchone()[0]
+    assert failures() == (report.loaded, report.loaded, "rule NB116 failed: ValueError: a bug") and finished == 2
+    monkeypatch.setitem(RULES, "NB116", working)
+    nbsql.load(SAMPLES, tmp_path / "nb.db")
+    assert failures()[0] == 0

@@ -225,6 +225,8 @@ REGRESSIONS = [
       for first, second in [(f'prompt = """\n# Task\n{_LINES}\n"""\nprint(prompt)',
                              f'prompt = """\n# Other task\n{_LINES}\n"""\nprint(prompt)')]
       for code, expected in [("NB115", {"a.ipynb": []}), ("NB116", {"a.ipynb": [1], "b.ipynb": [0]})]],
+    pytest.param("NB115", {"cr.ipynb": _notebook("x = 1\r# setup\ry = 2\rz = 3", "x = 1\ry = 2\rz = 3")},
+                 {"cr.ipynb": [1]}, id="NB115-lines-ending-in-a-lone-carriage-return"),
     pytest.param("NB306", {"float.ipynb": json.dumps({"cells": [], "metadata": {}, "nbformat": 4.0,
                                                       "nbformat_minor": 5}),
                            "whole.ipynb": json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})},

@@ -51,7 +51,8 @@ def run_corpus_rules(conn: sqlite3.Connection, settings: Settings) -> int:
             found.extend((notebook, replace(finding, code=item.code))
                          for notebook, finding in list(item.check(corpus, settings.limits(item.code))))
         except Exception as exc:  # a bug in one rule must not abort the load: each notebook it covers says so
-            failed = Finding(f"rule {item.code} failed: {type(exc).__name__}: {exc}"[:300], code="NB000")
+            failed = Finding(f"rule {item.code} failed: {type(exc).__name__}: {exc}"[:300], details={"rule": item.code},
+                             code="NB000")
             found.extend((notebook, failed) for notebook, *_ in corpus.notebooks(item.python_only))
     kept = _unsuppressed(conn, found)
     with transaction(conn):
@@ -76,8 +77,11 @@ def clear_corpus_findings(conn: sqlite3.Connection, load_id: int) -> None:
 
 
 def _delete_corpus_findings(conn: sqlite3.Connection) -> None:
+    """Delete the corpus rules' findings, and the NB000 findings of their failures."""
     codes = [r.code for r in ordered("corpus")]
-    conn.execute(f"DELETE FROM findings WHERE rule IN ({', '.join('?' * len(codes))})", codes)
+    marks = ", ".join("?" * len(codes))
+    conn.execute(f"DELETE FROM findings WHERE rule IN ({marks}) OR rule = 'NB000' AND "
+                 f"json_extract(details, '$.rule') IN ({marks})", codes + codes)
 
 
 def corpus_findings_outdated(conn: sqlite3.Connection) -> bool:
