@@ -42,8 +42,12 @@ def _user_errors() -> Iterator[None]:
 
 
 @contextmanager
-def _loading() -> Iterator[None]:
-    """Ctrl-C while loading: one line saying the database is sound, exit 130 (as shells report SIGINT)."""
+def _loading(announce_waits_on: str | None) -> Iterator[None]:
+    """Around a load: first, saying when it waits for another load of the database
+    ``announce_waits_on``; then Ctrl-C gives one line saying the database is sound, and exit 130
+    (as shells report SIGINT)."""
+    if announce_waits_on and another_load_running(announce_waits_on):
+        click.echo(f"Waiting for another load of {announce_waits_on} to finish...", err=True)
     try:
         yield
     except KeyboardInterrupt:
@@ -95,9 +99,7 @@ def load(paths: tuple[str, ...], db: str, full: bool, jobs: int | None, exclude:
          follow_symlinks: bool, no_checks: bool, config: str | None, strict: bool, quiet: bool) -> None:
     """Load every notebook below PATHS into the database (incrementally)."""
     show_bar = not quiet and sys.stderr.isatty()
-    if not quiet and another_load_running(db):
-        click.echo(f"Waiting for another load of {db} to finish...", err=True)
-    with _user_errors(), _loading(), _progress_bar(show_bar) as progress:
+    with _user_errors(), _loading(None if quiet else db), _progress_bar(show_bar) as progress:
         settings = None if no_checks else load_settings(config)
         report = load_notebooks(paths, db, full=full, jobs=jobs, exclude=exclude, prune=not no_prune,
                                 follow_symlinks=follow_symlinks, checks=not no_checks, settings=settings,
@@ -140,7 +142,7 @@ def health(paths: tuple[str, ...], db: str, select: tuple[str, ...], ignore: tup
     from . import health as checks
     from .health import registry, report
 
-    with _user_errors(), _loading():
+    with _user_errors(), _loading(db if paths else None):
         settings = load_settings(config).override(select=_split(select), ignore=_split(ignore), fail_on=fail_on)
         try:
             settings.enabled()

@@ -7,6 +7,7 @@ import json
 from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup
 
+from ..read import is_integer
 from ..search import fts_query
 from . import render
 
@@ -59,7 +60,7 @@ def _render_output(output: dict, bundle: list[dict], image_src) -> Markup:
 def _row_id(request, what: str) -> int:
     """The row id in the URL (digits, by the route), as SQLite can bind it; beyond 64 bits, no such row."""
     row_id = int(request.url_vars["id"])
-    if row_id >= 2 ** 63:
+    if not is_integer(row_id):
         raise NotFound(f"no {what} {row_id}")
     return row_id
 

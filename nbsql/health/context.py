@@ -138,11 +138,11 @@ class _Checker(Checker):
     answer is no; it works out for every node whether ``from __future__`` imports are still
     allowed, which stays no once the first other statement has been seen; it visits every
     context and operator leaf and every constant only to ignore them (a string is read only inside
-    an annotation), over a quarter of all the nodes it visits; and it binds each of some 170
-    builtins through its general binding logic, for every notebook; and it decides whether a
-    rebinding inside an ``if`` or ``try`` is in another branch in time quadratic in the block's length
-    (:meth:`descendantOf`). One difference is on purpose:
-    ``__file__``, which pyflakes takes as defined in any module, is not bound (no kernel defines it).
+    an annotation), over a quarter of all the nodes it visits; it binds each of some 170 builtins
+    through its general binding logic, for every notebook; and it decides whether a rebinding inside
+    an ``if`` or ``try`` is in another branch in time quadratic in the block's length
+    (:meth:`descendantOf`). One difference is on purpose: ``__file__``, which pyflakes takes as
+    defined in any module, is not bound (no kernel defines it).
     """
 
     _futures_closed = False  # ``futuresAllowed``, read for every node, once the first statement closed it

@@ -124,9 +124,10 @@ def _parse(path: Path, text: str) -> set[str]:
             requirements += _strings(group)
         names = _requirement_lines(requirements)
         poetry = _table(_table(data.get("tool")).get("poetry"))
+        # [tool.poetry.group.dev.dependencies] and the like
         groups = [_table(group).get("dependencies") for group in _table(poetry.get("group")).values()]
         for table in (poetry.get("dependencies"), poetry.get("dev-dependencies"), *groups, data.get("packages"),
-                      data.get("dev-packages"), data.get("deps")):  # [tool.poetry.group.dev.dependencies]...
+                      data.get("dev-packages"), data.get("deps")):
             names |= set(table) if isinstance(table, dict) else set()
         return names
     if name.startswith("environment"):

@@ -375,8 +375,10 @@ def unseeded_random(nb: NotebookContext, limits):
             return False
         patterns = [seed.format(alias=_as_word(alias)) for alias in aliases.get(module, ())]
         patterns += [r"(?<![\w.])seed\(\s*[^\s)]"] if "seed" in functions.get(module, ()) else []
+        if not patterns:
+            return False
         any_seed = re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
-        return bool(patterns) and any(any_seed.search(source) for _, source in code)
+        return any(any_seed.search(source) for _, source in code)
 
     draws = [(module, _RANDOM[module][0].format(alias=_as_word(alias)), f"{alias}.")
              for module, names in sorted(aliases.items()) for alias in sorted(names)]
