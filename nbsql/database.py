@@ -6,8 +6,9 @@ import glob
 import os
 import sqlite3
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 from . import schema
 
@@ -43,29 +44,104 @@ def check_sqlite_file(path: str | Path) -> None:
         raise NbsqlError(f"{path} is not a SQLite database")
 
 
-def open_for_writing(path: str | Path, rebuild: bool = False, journal: bool = True) -> sqlite3.Connection:
-    """Open (creating if needed) a database with the current schema, in WAL mode.
+@dataclass(frozen=True)
+class Contents:
+    """What a SQLite file holds, as far as nbsql must know before it writes into it."""
 
-    The tables are recreated when ``rebuild`` is set or the file holds another schema version.
-    ``journal=False`` is for a file nobody else sees until it is complete (see :func:`building`).
+    application_id: int
+    user_version: int
+    tables: frozenset[str]  # without SQLite's own and the full-text index's shadow tables
+    objects: int  # tables, indexes, views and triggers
+
+    @property
+    def is_empty(self) -> bool:
+        return self.objects == 0 and self.application_id in (0, schema.APPLICATION_ID)
+
+    @property
+    def is_nbsql(self) -> bool:
+        """Marked as nbsql's, or unmarked from before the mark but holding exactly nbsql's tables."""
+        return self.application_id == schema.APPLICATION_ID or (
+            self.application_id == 0 and schema.unmarked_tables(self.user_version) == self.tables)
+
+    def describe(self) -> str:
+        names = sorted(self.tables)
+        held = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+        return (f"tables {held}" if names else "no tables") + \
+            f"; application_id {self.application_id}, user_version {self.user_version}"
+
+
+def _contents(conn: sqlite3.Connection) -> Contents:
+    fts_shadow = f"{schema.FTS_TABLE}_"
+    names = [name for name, kind in conn.execute("SELECT name, type FROM sqlite_master") if kind == "table"
+             and not name.startswith("sqlite_") and not name.startswith(fts_shadow)]
+    objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    return Contents(conn.execute("PRAGMA application_id").fetchone()[0],
+                    conn.execute("PRAGMA user_version").fetchone()[0], frozenset(names), objects)
+
+
+def _not_ours(path: str | Path, contents: Contents) -> NbsqlError:
+    return NbsqlError(f"{path} is not an nbsql database ({contents.describe()}); nbsql writes only into a new "
+                      "file, an empty database or one it made: give another --db")
+
+
+def damaged(path: str | Path, detail: str) -> NbsqlError:
+    """The one-line error for a database that SQLite reports damaged."""
+    return NbsqlError(f"{path} is damaged ({detail}): restore it from a backup, or rebuild it into a new file "
+                      "with 'nbsql load PATH --full --db NEW.db'")
+
+
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or \
+        "malformed" in str(exc)
+
+
+def check_loadable(path: str | Path, verify: bool = False) -> None:
+    """Raise :class:`NbsqlError` unless a load may write into ``path``: absent, empty, or an nbsql
+    database (of any schema version). With ``verify``, SQLite's ``quick_check`` must pass too.
+
+    The file is only read (opened read-only), so a refused one is left byte for byte unchanged.
     """
     check_sqlite_file(path)
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return
+    try:
+        with closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            contents = _contents(conn)
+            if not (contents.is_empty or contents.is_nbsql):
+                raise _not_ours(path, contents)
+            if verify:
+                problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
+                if problems != ["ok"]:
+                    raise damaged(path, "; ".join(problems))
+    except sqlite3.DatabaseError as exc:
+        if _is_damage(exc):
+            raise damaged(path, str(exc)) from None
+        raise NbsqlError(f"cannot open {path} as a database: {exc}") from None
+
+
+def open_for_writing(path: str | Path, rebuild: bool = False, journal: bool = True,
+                     verify: bool = False) -> sqlite3.Connection:
+    """Open (creating if needed) an nbsql database with the current schema, in WAL mode.
+
+    Refuses any other SQLite file (see :func:`check_loadable`, which ``verify`` passes on). The
+    tables are recreated when ``rebuild`` is set or the file holds another schema version.
+    ``journal=False`` is for a file nobody else sees until it is complete (see :func:`building`).
+    """
+    check_loadable(path, verify)
     try:
         conn = sqlite3.connect(path, isolation_level=None, timeout=60)
+        contents = _contents(conn)
         conn.execute(f"PRAGMA journal_mode = {'WAL' if journal else 'OFF'}")
         conn.execute(f"PRAGMA synchronous = {'NORMAL' if journal else 'OFF'}")
         conn.execute("PRAGMA foreign_keys = ON")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        has_tables = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'notebooks'").fetchone() is not None
     except sqlite3.DatabaseError as exc:
         raise NbsqlError(f"cannot open {path} as a database: {exc}") from None
-    if has_tables and version == 0:
-        conn.close()
-        raise NbsqlError(f"{path} has a 'notebooks' table that nbsql did not create")
-    if has_tables and not rebuild and version == schema.SCHEMA_VERSION:
+    if contents.tables and not rebuild and contents.user_version == schema.SCHEMA_VERSION:
+        if contents.application_id != schema.APPLICATION_ID:  # made before databases were marked
+            conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
         return conn
     with transaction(conn):
-        if has_tables:
+        if contents.tables:
             schema.drop(conn)
         schema.create(conn)
     return conn
@@ -97,24 +173,60 @@ def building(path: str | Path) -> Iterator[str]:
             os.remove(side)
 
 
+class LoadLock:
+    """The lock file of a database's loads (``<path>.lock``). It also keeps the database file's size
+    and modification time as the last complete load left them: a file changed since (by another
+    program, a copy, a crash) is verified before the next load writes into it."""
+
+    def __init__(self, path: str | Path, handle: IO[str] | None):
+        self.path = path
+        self._handle = handle
+
+    def _stamp(self) -> str:
+        stat = os.stat(self.path)
+        return f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ino}\n"
+
+    def unchanged_since_last_load(self) -> bool:
+        if self._handle is None:
+            return False
+        try:
+            self._handle.seek(0)
+            return self._handle.read() == self._stamp()
+        except (OSError, ValueError):
+            return False
+
+    def record(self) -> None:
+        """Note the database as a complete load leaves it."""
+        if self._handle is None:
+            return
+        try:
+            stamp = self._stamp()
+            self._handle.seek(0)
+            self._handle.truncate()
+            self._handle.write(stamp)
+            self._handle.flush()
+        except (OSError, ValueError):
+            pass  # without it, the next load verifies the database
+
+
 @contextmanager
-def one_load_at_a_time(path: str | Path) -> Iterator[None]:
+def one_load_at_a_time(path: str | Path) -> Iterator[LoadLock]:
     """Hold an exclusive lock on ``<path>.lock`` while loading: concurrent loads of one database
     (parallel pre-commit runs, say) wait their turn instead of replacing each other's first build.
 
     The lock is released by the system if the process dies. Without ``fcntl`` (Windows), or when
-    the lock file cannot be opened, loads go on unlocked.
+    the lock file cannot be opened, loads go on unlocked (and always verify the database).
     """
     try:
         import fcntl
 
-        handle = open(f"{path}.lock", "a")
+        handle = open(f"{path}.lock", "a+", encoding="ascii")
     except (ImportError, OSError):
-        yield
+        yield LoadLock(path, None)
         return
     with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
+        yield LoadLock(path, handle)
 
 
 def another_load_running(path: str | Path) -> bool:
@@ -167,13 +279,42 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-def connect(db: str | Path | None = None) -> sqlite3.Connection:
-    """A read-only connection to an nbsql database (raises :class:`NbsqlError` if it is missing)."""
+def opens_immutable(path: str | Path) -> bool:
+    """Whether ``path`` must be read ``immutable``: its folder cannot be written (a read-only mount,
+    a published copy), so SQLite could not make the ``-shm`` file that reading a WAL database
+    needs. Nothing can change it there; a load ends by moving everything into the main file."""
+    folder = os.path.dirname(os.path.abspath(path))
+    return not os.access(folder, os.W_OK) and not os.path.exists(f"{path}-wal")
+
+
+def read_only_uri(path: str | Path) -> str:
+    """A URI that opens ``path`` read-only (see :func:`opens_immutable`)."""
+    return Path(path).resolve().as_uri() + ("?immutable=1" if opens_immutable(path) else "?mode=ro")
+
+
+def existing_database(db: str | Path | None) -> Path:
+    """The database file ``db`` names (default :func:`default_db`); raise :class:`NbsqlError` when
+    there is none, or it is not an nbsql database."""
     path = Path(db or default_db())
     if not path.is_file():
         raise NbsqlError(f"no database at {path}: run 'nbsql load PATH' first")
     check_sqlite_file(path)
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    return path
+
+
+def connect(db: str | Path | None = None) -> sqlite3.Connection:
+    """A read-only connection to an nbsql database (raises :class:`NbsqlError` if it is missing,
+    not nbsql's or damaged)."""
+    path = existing_database(db)
+    conn = sqlite3.connect(read_only_uri(path), uri=True, check_same_thread=False)
+    try:
+        contents = _contents(conn)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise damaged(path, str(exc)) if _is_damage(exc) else NbsqlError(f"cannot read {path}: {exc}") from None
+    if not contents.is_nbsql:
+        conn.close()
+        raise NbsqlError(f"{path} is not an nbsql database ({contents.describe()})")
     conn.row_factory = sqlite3.Row
     _no_attaching(conn)
     return conn

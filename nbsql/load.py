@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from . import __version__
-from .database import (NbsqlError, building, check_sqlite_file, default_db, one_load_at_a_time, open_for_writing,
+from .database import (NbsqlError, building, check_loadable, default_db, one_load_at_a_time, open_for_writing,
                        remove_stale_builds, transaction)
 from .health.check import check_notebook, prepare_checks
 from .health.config import Settings
@@ -198,13 +198,17 @@ def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None,
         raise NbsqlError(f"cannot create the database {db}: no such folder {os.path.dirname(db)}")
     if os.path.islink(db):  # write the file it points to (the database is replaced whole on a first build)
         db = os.path.realpath(db)
-    check_sqlite_file(db)
-    with one_load_at_a_time(db):
+    check_loadable(db)  # before the lock file is made beside a file that is not ours
+    with one_load_at_a_time(db) as lock:
         remove_stale_builds(db)
         if not os.path.exists(db):  # nobody can have it open yet: build it aside, without a journal
             with building(db) as side:
-                return _load(paths, db, open_for_writing(side, journal=False), options, started, progress, side)
-        return _load(paths, db, open_for_writing(db, rebuild=full), options, started, progress)
+                report = _load(paths, db, open_for_writing(side, journal=False), options, started, progress, side)
+        else:
+            conn = open_for_writing(db, rebuild=full, verify=not lock.unchanged_since_last_load())
+            report = _load(paths, db, conn, options, started, progress)
+        lock.record()
+        return report
 
 
 def _load(paths: list, db: str, conn, options: LoadOptions, started: float,

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 #: A database of another version is rebuilt by the next load (3: source_hash keeps the inside of
 #: multi-line strings).
 SCHEMA_VERSION = 3
+#: ``PRAGMA application_id`` of every database nbsql makes ("nbsq"): a load writes into no other.
+APPLICATION_ID = 0x6E627371
 DATABASE_TITLE = "Jupyter notebooks"
 DATABASE_DESCRIPTION = ("Notebooks loaded by nbsql: cells, outputs, images, imports, definitions, "
                         "papermill parameters and scrapbook scraps, linked by foreign keys.")
@@ -395,6 +397,16 @@ def create(conn: sqlite3.Connection) -> None:
     for statement in schema_sql():
         conn.execute(statement)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+
+def unmarked_tables(version: int) -> frozenset[str] | None:
+    """The tables of an nbsql database of schema ``version`` made before databases carried
+    :data:`APPLICATION_ID` (None for versions that never existed unmarked)."""
+    tables = frozenset(t.name for t in TABLES) | {FTS_TABLE}
+    if version == 1:  # before the health checks
+        return tables - {"rules", "findings"}
+    return tables if version in (2, 3) else None
 
 
 def drop(conn: sqlite3.Connection) -> None:

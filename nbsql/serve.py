@@ -7,7 +7,7 @@ import threading
 import webbrowser
 from pathlib import Path
 
-from .database import NbsqlError, check_sqlite_file, default_db
+from .database import NbsqlError, connect, default_db, existing_database, opens_immutable
 from .metadata import datasette_metadata
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -23,10 +23,8 @@ def make_datasette(db: str | Path | None = None, metadata: str | Path | None = N
     """
     from datasette.app import Datasette
 
-    path = Path(db or default_db())
-    if not path.is_file():
-        raise NbsqlError(f"no database at {path}: run 'nbsql load PATH' first")
-    check_sqlite_file(path)
+    path = existing_database(db)
+    connect(path).close()  # refuses a database that is not nbsql's, in one line
     document = datasette_metadata(path.stem)
     if metadata is not None:
         try:
@@ -36,7 +34,9 @@ def make_datasette(db: str | Path | None = None, metadata: str | Path | None = N
         databases = document.get("databases", {})
         if path.stem not in databases and len(databases) == 1:  # written for another file name
             document["databases"] = {path.stem: next(iter(databases.values()))}
-    return Datasette([str(path)], metadata=document, settings=SETTINGS, cors=False)
+    immutable = opens_immutable(path)
+    return Datasette([] if immutable else [str(path)], immutables=[str(path)] if immutable else [],
+                     metadata=document, settings=SETTINGS, cors=False)
 
 
 def serve(db: str | Path | None = None, host: str = "127.0.0.1", port: int = 8001, open_browser: bool = False,
