@@ -13,7 +13,7 @@ from typing import Iterator
 import click
 
 from . import __version__
-from .database import DB_ENVIRONMENT_VARIABLE, DEFAULT_DB, NbsqlError, another_load_running
+from .database import DB_ENVIRONMENT_VARIABLE, DEFAULT_DB, NbsqlError, another_load_running, damaged, is_damage
 from .health.config import FAIL_ON, load_settings
 from .health.registry import SEVERITIES
 from .health.report import FORMATS
@@ -36,8 +36,9 @@ def _user_errors() -> Iterator[None]:
     except NbsqlError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
-    except sqlite3.Error as exc:  # locked, full disk, corrupted pages...
-        click.echo(f"Error: database: {exc}", err=True)
+    except sqlite3.Error as exc:  # locked, full disk, damaged pages...
+        damage = isinstance(exc, sqlite3.DatabaseError) and is_damage(exc)
+        click.echo(f"Error: {damaged('the database', str(exc)) if damage else f'database: {exc}'}", err=True)
         sys.exit(2)
 
 

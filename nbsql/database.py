@@ -90,7 +90,7 @@ def damaged(path: str | Path, detail: str) -> NbsqlError:
                       "with 'nbsql load PATH --full --db NEW.db'")
 
 
-def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+def is_damage(exc: sqlite3.DatabaseError) -> bool:
     return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or \
         "malformed" in str(exc)
 
@@ -110,11 +110,12 @@ def check_loadable(path: str | Path, verify: bool = False) -> None:
             if not (contents.is_empty or contents.is_nbsql):
                 raise _not_ours(path, contents)
             if verify:
-                problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
-                if problems != ["ok"]:
-                    raise damaged(path, "; ".join(problems))
+                problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]  # 'ok', or lines of problems
+                if problem != "ok":
+                    lines = [line for line in problem.splitlines() if not line.startswith("***")]
+                    raise damaged(path, lines[0] if lines else problem)
     except sqlite3.DatabaseError as exc:
-        if _is_damage(exc):
+        if is_damage(exc):
             raise damaged(path, str(exc)) from None
         raise NbsqlError(f"cannot open {path} as a database: {exc}") from None
 
@@ -311,7 +312,7 @@ def connect(db: str | Path | None = None) -> sqlite3.Connection:
         contents = _contents(conn)
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise damaged(path, str(exc)) if _is_damage(exc) else NbsqlError(f"cannot read {path}: {exc}") from None
+        raise damaged(path, str(exc)) if is_damage(exc) else NbsqlError(f"cannot read {path}: {exc}") from None
     if not contents.is_nbsql:
         conn.close()
         raise NbsqlError(f"{path} is not an nbsql database ({contents.describe()})")

@@ -1,0 +1,209 @@
+"""A user's data is never lost: other programs' databases are refused, read-only copies can be read,
+damaged databases are noticed (issue 11, points 1, 4 and 5)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+import pytest
+
+import nbsql
+from nbsql import schema
+from nbsql.database import one_load_at_a_time
+from nbsql.serve import make_datasette
+
+from .conftest import SAMPLES, open_db
+from .test_cli import run
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def foreign_database(path: Path, notebooks_table: bool, user_version: int) -> Path:
+    with closing(sqlite3.connect(path)) as conn:
+        if notebooks_table:
+            conn.execute("CREATE TABLE notebooks(id INTEGER PRIMARY KEY, title TEXT)")
+            conn.execute("CREATE TABLE cells(id INTEGER PRIMARY KEY, source TEXT)")
+            conn.execute("INSERT INTO notebooks(title) VALUES ('mine')")
+        else:
+            conn.execute("CREATE TABLE measurements(id INTEGER PRIMARY KEY, value REAL)")
+            conn.execute("INSERT INTO measurements(value) VALUES (1.5)")
+        conn.execute(f"PRAGMA user_version = {user_version}")
+        conn.commit()
+    return path
+
+
+def pages(db: Path, *urls: str) -> list[tuple[int, str]]:
+    datasette = make_datasette(db)
+
+    async def fetch():
+        return [(r.status_code, r.text) for r in [await datasette.client.get(url) for url in urls]]
+
+    return asyncio.run(fetch())
+
+
+@pytest.mark.parametrize("notebooks_table", [True, False])
+@pytest.mark.parametrize("user_version", [0, 7])
+def test_other_programs_databases_are_refused_and_left_unchanged(tmp_path, notebooks_table, user_version):
+    db = foreign_database(tmp_path / "theirs.db", notebooks_table, user_version)
+    before = sha256(db)
+    result = run("load", str(SAMPLES), "--db", str(db))
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith(f"Error: {db} is not an nbsql database (tables ")
+    assert f"user_version {user_version}" in result.output
+    assert sha256(db) == before and sorted(p.name for p in tmp_path.iterdir()) == ["theirs.db"]
+    with pytest.raises(nbsql.NbsqlError, match="is not an nbsql database"):
+        nbsql.load(SAMPLES, db, full=True)
+    assert sha256(db) == before
+    for command in (["health", "--db", str(db)], ["search", "plot", "--db", str(db)], ["serve", "--db", str(db)]):
+        refused = run(*command)
+        assert refused.exit_code == 2 and refused.output.count("\n") == 1, (command, refused.output)
+        assert refused.output.startswith(f"Error: {db} is not an nbsql database")
+    with pytest.raises(nbsql.NbsqlError, match="is not an nbsql database"):
+        nbsql.query("SELECT 1", db)
+    assert sha256(db) == before
+
+
+def test_an_empty_database_file_is_filled(tmp_path):
+    db = tmp_path / "empty.db"
+    sqlite3.connect(db).close()
+    db.touch()
+    assert run("load", str(SAMPLES), "--db", str(db), "-q").exit_code == 0
+    with closing(open_db(db)) as conn:
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == schema.APPLICATION_ID
+        assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == 9
+
+
+def test_an_unmarked_database_of_todays_nbsql_is_kept_and_marked(tmp_path):
+    db = tmp_path / "nb.db"
+    nbsql.load(SAMPLES, db)
+    with closing(sqlite3.connect(db)) as conn:  # as nbsql made it before databases were marked
+        conn.execute("PRAGMA application_id = 0")
+        conn.commit()
+        ids = conn.execute("SELECT id, path FROM notebooks ORDER BY id").fetchall()
+    assert nbsql.query("SELECT count(*) AS n FROM notebooks", db)["n"][0] == 9  # readable as it is
+    report = nbsql.load(SAMPLES, db)
+    assert (report.loaded, report.unchanged) == (0, 9)
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == schema.APPLICATION_ID
+        assert conn.execute("SELECT id, path FROM notebooks ORDER BY id").fetchall() == ids
+
+
+@pytest.mark.parametrize("marked", [True, False])
+def test_an_older_nbsql_schema_is_rebuilt(tmp_path, marked):
+    db = tmp_path / "nb.db"
+    nbsql.load(SAMPLES, db)
+    with closing(sqlite3.connect(db, isolation_level=None)) as conn:  # schema 1 had no health tables
+        conn.execute("DROP VIEW notebook_health")
+        conn.execute("DROP TABLE findings")
+        conn.execute("DROP TABLE rules")
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID if marked else 0}")
+    report = nbsql.load(SAMPLES, db)
+    assert report.loaded == 9
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == schema.APPLICATION_ID
+        assert conn.execute("SELECT count(*) FROM findings").fetchone()[0] > 0
+
+
+def test_a_table_beside_nbsqls_makes_it_foreign(tmp_path):
+    """An unmarked database is nbsql's only with exactly nbsql's tables: one more is someone's data."""
+    db = tmp_path / "nb.db"
+    nbsql.load(SAMPLES, db)
+    with closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        conn.execute("PRAGMA application_id = 0")
+        conn.execute("CREATE TABLE annotations(note TEXT)")
+    before = sha256(db)
+    result = run("load", str(SAMPLES), "--db", str(db), "--full")
+    assert result.exit_code == 2 and "annotations" in result.output and sha256(db) == before
+
+
+@contextmanager
+def read_only_folder(folder: Path):
+    """Make ``folder`` really read-only, for root too: the immutable attribute (ext4, xfs, btrfs...)."""
+    made = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, text=True) \
+        if shutil.which("chattr") else None
+    if made is None or made.returncode != 0:
+        message = f"cannot make a read-only folder here (chattr +i: {made.stderr.strip() if made else 'missing'})"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_a_database_in_a_read_only_folder_can_be_read(tmp_path):
+    folder = tmp_path / "published"
+    folder.mkdir()
+    db = folder / "nb.db"
+    assert run("load", str(SAMPLES), "--db", str(db), "-q").exit_code == 0
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with read_only_folder(folder):
+        with pytest.raises(OSError):
+            (folder / "probe").touch()  # it really cannot be written
+        health = run("health", "--db", str(db), "--fail-on", "never")
+        assert health.exit_code == 0 and "problem(s)" in health.output, health.output
+        search = run("search", "plot", "--db", str(db))
+        assert search.exit_code == 0 and "cell(s) found" in search.output, search.output
+        with closing(nbsql.connect(db)) as conn:
+            assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == 9
+        assert nbsql.query("SELECT count(*) AS n FROM cells", db)["n"][0] > 50
+        notebook, table = pages(db, "/-/nbsql/notebooks/1", "/nb/cells.json?_size=1")
+        assert notebook[0] == 200 and "nbsql-cell" in notebook[1] and table[0] == 200
+        refused = run("load", str(SAMPLES), "--db", str(db))  # a load cannot write there: one line
+        assert refused.exit_code == 2 and refused.output.count("\n") == 1, refused.output
+
+
+def flip_middle(db: Path, count: int = 2000) -> None:
+    data = bytearray(db.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + count] = bytes(b ^ 0xFF for b in data[middle:middle + count])
+    db.write_bytes(bytes(data))
+
+
+def test_a_damaged_database_is_refused_before_a_load_writes(tmp_path):
+    db = tmp_path / "nb.db"
+    nbsql.load(SAMPLES, db)
+    flip_middle(db)
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok"
+    before = sha256(db)
+    for extra in ([], ["--full"]):
+        result = run("load", str(SAMPLES), "--db", str(db), *extra)
+        assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+        assert result.output.startswith(f"Error: {db} is damaged (") and "--full --db NEW.db" in result.output
+        assert sha256(db) == before
+
+
+def test_reads_report_the_damage_sqlite_finds(tmp_path):
+    db = tmp_path / "nb.db"
+    nbsql.load(SAMPLES, db)
+    flip_middle(db, count=len(db.read_bytes()) // 3)  # the cells' pages: every regex search reads them
+    result = run("search", ".", "--regex", "--db", str(db))
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert "is damaged (database disk image is malformed)" in result.output and "cell(s) found" not in result.output
+
+
+def test_a_load_verifies_only_a_file_changed_since_the_last_complete_load(tmp_path):
+    db = tmp_path / "nb.db"
+    nbsql.load(SAMPLES, db)
+    with one_load_at_a_time(db) as lock:
+        assert lock.unchanged_since_last_load()
+    os.utime(db)  # touched by another program, or left by a load that did not finish
+    with one_load_at_a_time(db) as lock:
+        assert not lock.unchanged_since_last_load()
+    nbsql.load(SAMPLES, db)  # verified, then recorded again
+    with one_load_at_a_time(db) as lock:
+        assert lock.unchanged_since_last_load()
