@@ -1,15 +1,19 @@
-"""Query helpers for other scripts."""
+"""Query helpers for other scripts: pandas frames and sqlite-utils databases."""
 
 from __future__ import annotations
 
+import sqlite3
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from .database import NbsqlError, connect
+from .database import connect, existing_database
+from .errors import NbsqlError
+from .schema import FTS_TABLE
 
 if TYPE_CHECKING:
     import pandas
+    import sqlite_utils
 
 
 def query(sql: str, db: str | Path | None = None,
@@ -17,12 +21,44 @@ def query(sql: str, db: str | Path | None = None,
     """Run ``sql`` on a read-only connection and return the rows as a pandas DataFrame."""
     import pandas
 
-    with closing(connect(db)) as conn:
-        cursor = conn.cursor()
-        cursor.row_factory = None
-        cursor.execute(sql, params or ())
-        if cursor.description is None:
+    with closing(connect(db, factory=_ResultsOnly)) as conn:
+        return pandas.read_sql_query(sql, conn, params=params)
+
+
+class _ResultsOnly(sqlite3.Connection):
+    """A connection whose cursors refuse a statement without results in one line (pandas, which
+    reads the columns from ``cursor.description``, would fail obscurely on it)."""
+
+    def cursor(self, factory=None):  # type: ignore[override]
+        return super().cursor(factory or _ResultsCursor)
+
+
+class _ResultsCursor(sqlite3.Cursor):
+    def execute(self, sql: str, parameters: Any = (), /) -> "_ResultsCursor":  # type: ignore[override]
+        super().execute(sql, parameters)
+        if self.description is None:
             raise NbsqlError("the SQL returns no rows: give a SELECT (or another statement with results)")
-        # as pandas.read_sql_query builds it, which fails obscurely on a statement without results
-        return pandas.DataFrame.from_records(cursor.fetchall(), columns=[d[0] for d in cursor.description],
-                                             coerce_float=True)
+        return self
+
+
+def database(db: str | Path | None = None, *, writable: bool = False) -> "sqlite_utils.Database":
+    """The nbsql database as a :class:`sqlite_utils.Database` (``db["notebooks"].rows_where(...)``,
+    ``db.query(...)``, ``db["cells"].search(...)`` over sources and outputs): read-only unless
+    ``writable``."""
+    import sqlite_utils
+
+    class NbsqlDatabase(sqlite_utils.Database):
+        """Knows that ``cells_fts`` indexes ``cells`` (sqlite-utils finds only indexes it made)."""
+
+        def table(self, table_name: str, **kwargs: Any) -> sqlite_utils.db.Table:
+            table = super().table(table_name, **kwargs)
+            if table_name == "cells":
+                table.detect_fts = lambda: FTS_TABLE  # type: ignore[method-assign]
+            return table
+
+    if not writable:
+        conn = connect(db)
+        conn.row_factory = None
+        return NbsqlDatabase(conn)
+    connect(db).close()  # the same checks: there, nbsql's, readable
+    return NbsqlDatabase(existing_database(db))

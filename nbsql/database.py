@@ -11,14 +11,11 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from . import schema
+from .errors import NbsqlError
 
 DEFAULT_DB = "notebooks.db"
 DB_ENVIRONMENT_VARIABLE = "NBSQL_DB"
 _SQLITE_HEADER = b"SQLite format 3\x00"
-
-
-class NbsqlError(Exception):
-    """A user-facing problem (bad path, not a database...): one line, no traceback."""
 
 
 def default_db() -> str:
@@ -303,11 +300,11 @@ def existing_database(db: str | Path | None) -> Path:
     return path
 
 
-def connect(db: str | Path | None = None) -> sqlite3.Connection:
-    """A read-only connection to an nbsql database (raises :class:`NbsqlError` if it is missing,
-    not nbsql's or damaged)."""
+def connect(db: str | Path | None = None, factory: type[sqlite3.Connection] = sqlite3.Connection) -> sqlite3.Connection:
+    """A read-only connection (of class ``factory``) to an nbsql database; raises
+    :class:`NbsqlError` if it is missing, not nbsql's or damaged."""
     path = existing_database(db)
-    conn = sqlite3.connect(read_only_uri(path), uri=True, check_same_thread=False)
+    conn = sqlite3.connect(read_only_uri(path), uri=True, check_same_thread=False, factory=factory)
     try:
         contents = _contents(conn)
     except sqlite3.DatabaseError as exc:

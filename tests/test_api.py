@@ -19,7 +19,7 @@ def test_a_read_only_connection_writes_nowhere(samples_db, tmp_path):
             conn.execute("DELETE FROM notebooks")
         with pytest.raises(sqlite3.OperationalError):  # an attached file would be opened writable, and created
             conn.execute(f"ATTACH '{other}' AS other")
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(pandas.errors.DatabaseError, match="too many attached"):  # pandas' reader wraps SQL errors
         nbsql.query(f"ATTACH '{other}' AS other", samples_db)
     assert not other.exists()
 
@@ -66,3 +66,30 @@ def test_load_reads_its_arguments_as_a_user_means_them(tmp_path, monkeypatch):
 def conn_paths(db, like: str) -> list[str]:
     with closing(sqlite3.connect(db)) as conn:
         return [r[0] for r in conn.execute("SELECT path FROM notebooks WHERE path LIKE ?", (like,))]
+
+
+def test_database_gives_sqlite_utils_read_only_by_default(samples_db):
+    db = nbsql.database(samples_db)
+    assert db["notebooks"].count == 9 and "cells" in db.table_names()
+    legacy = list(db["notebooks"].rows_where("path LIKE ?", ["legacy/%"], select="path", order_by="path"))
+    assert legacy and all(row["path"].startswith("legacy/") for row in legacy)
+    assert [r["n"] for r in db.query("SELECT count(*) AS n FROM cells WHERE cell_type = 'code'")][0] > 0
+    hits = list(db["cells"].search("plot", columns=["id", "source"], limit=3))
+    assert hits and all("plot" in hit["source"].lower() for hit in hits)
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        db["notebooks"].delete_where()
+    db.close()
+
+
+def test_database_writable_when_asked(tmp_path):
+    from .conftest import SAMPLES
+
+    path = tmp_path / "nb.db"
+    nbsql.load(SAMPLES, path)
+    db = nbsql.database(path, writable=True)
+    db["my_labels"].insert({"notebook": 1, "label": "reviewed"})
+    db.close()
+    assert nbsql.query("SELECT label FROM my_labels", path)["label"].tolist() == ["reviewed"]
+    assert nbsql.load(SAMPLES, path).unchanged == 9  # still nbsql's: it is marked
+    with pytest.raises(nbsql.NbsqlError, match="no database"):
+        nbsql.database(tmp_path / "missing.db", writable=True)
