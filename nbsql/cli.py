@@ -110,10 +110,16 @@ def load(paths: tuple[str, ...], db: str, full: bool, jobs: int | None, exclude:
     if report.failed:
         if not quiet:
             first = report.errors[0]
-            click.echo(f"{report.failed} file(s) could not be loaded, e.g. {first[0]}: {first[2]}; "
+            click.echo(f"{report.failed} file(s) could not be loaded, e.g. {_shown(first[0])}: {first[2]}; "
                        f"see the load_errors table", err=True)
         if strict:
             sys.exit(1)
+
+
+def _shown(path: str) -> str:
+    """``path`` relative to the working directory when it is below it, as the user would type it."""
+    relative = os.path.relpath(path) if os.path.isabs(path) else path
+    return path if relative.startswith(os.pardir) else relative
 
 
 @cli.command()

@@ -134,7 +134,7 @@ def test_readme_quick_start_command_runs(workdir):
                             text=True, env={k: v for k, v in os.environ.items() if k != "NBSQL_DB"})
     assert result.returncode == 0, result.stderr
     assert re.fullmatch(r"notebooks\.db: 9 loaded, 0 unchanged, 0 removed, 1 failed in [\d.]+s \(\d+ notebooks/s\)\n"
-                        r"1 file\(s\) could not be loaded, e\.g\. \S+/legacy/half_saved\.ipynb: truncated JSON: .*; "
+                        r"1 file\(s\) could not be loaded, e\.g\. sample_notebooks/legacy/half_saved\.ipynb: truncated JSON: .*; "
                         r"see the load_errors table\n", result.stderr)
 
 
@@ -174,3 +174,14 @@ def test_readme_serve_example_runs(workdir):
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_gitignore_covers_what_a_load_leaves_in_the_checkout(workdir):
+    """A load in the checkout leaves the database, its WAL files and its lock file: git ignores them all."""
+    assert CliRunner().invoke(cli, ["load", "sample_notebooks", "-q"]).exit_code == 0
+    left = sorted(p.name for p in workdir.glob("notebooks.db*"))
+    assert "notebooks.db.lock" in left
+    leftovers = left + ["notebooks.db-wal", "notebooks.db-shm", "notebooks.db.building-123", "other.db.lock"]
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *leftovers], cwd=REPO, capture_output=True,
+                             text=True).stdout.split()
+    assert ignored == leftovers
