@@ -183,10 +183,10 @@ def rules(rule: str | None, output_format: str) -> None:
     from .health import registry
 
     if rule:
-        found = registry.find(rule)
-        if found is None:
-            click.echo(f"Error: no rule {rule!r} (see 'nbsql rules')", err=True)
-            sys.exit(2)
+        with _user_errors():
+            found = registry.find(rule)
+            if found is None:
+                raise NbsqlError(f"no rule {rule!r} (see 'nbsql rules')")
         if output_format == "json":
             click.echo(json.dumps(_rule_json(found), indent=2))
         else:

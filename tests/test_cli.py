@@ -67,6 +67,8 @@ def test_user_errors_are_one_line_with_exit_2(tmp_path):
     damaged = run("load", str(SAMPLES), "--db", str(corrupt))
     assert damaged.exit_code == 2 and damaged.output.startswith(f"Error: {corrupt} is damaged") and damaged.output.count("\n") == 1
     assert run("load").exit_code == 2
+    unknown = run("rules", "NB999")  # every command maps user errors alike
+    assert unknown.exit_code == 2 and unknown.output == "Error: no rule 'NB999' (see 'nbsql rules')\n"
     if hasattr(os, "mkfifo"):  # reading a pipe waits for a writer: it must not be opened at all
         os.mkfifo(tmp_path / "pipe.db")
         piped = run("load", str(SAMPLES), "--db", str(tmp_path / "pipe.db"))
