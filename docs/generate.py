@@ -51,8 +51,6 @@ def render_metadata() -> str:
 
 def render_rules() -> str:
     """docs/rules.md: the catalog, one section per rule, from the registry."""
-    import nbsql.health.check  # noqa: F401  (registers every rule)
-
     rules = list(registry.ordered())
     out = ["# Health rules", "", "Generated from the rule registry by `python docs/generate.py`; "
            "`nbsql rules CODE` prints the same text.", "",

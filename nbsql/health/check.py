@@ -7,29 +7,10 @@ from typing import Any
 
 from ..code import CodeFacts
 from ..model import Notebook
-from . import rules  # noqa: F401  (registers every rule)
 from .config import Settings
 from .context import NotebookContext
-from .registry import Finding, hit, ordered, rule
+from .registry import Finding, hit, ordered
 from .suppress import cell_suppressions, notebook_suppressions, unsuppressed
-
-
-@rule("NB000", "check-failed", "error", "notebook", "A rule failed on this notebook")
-def check_failed(nb: NotebookContext, limits):
-    """## What it does
-    Reports that one of nbsql's own rules raised an exception on this notebook. It is never
-    produced by a check; the runner records it so the failure is visible instead of silent.
-
-    ## Why is this bad?
-    The notebook was not fully checked: other problems may be missing from the report.
-
-    ## Example
-    `rule NB110 failed: RecursionError`.
-
-    ## Use instead
-    Report the notebook to nbsql's issue tracker; ignore NB000 meanwhile if it blocks CI.
-    """
-    return ()
 
 
 def prepare_checks() -> None:

@@ -1,69 +1,21 @@
-"""The rule registry: one small unit per rule, with its code, documentation and thresholds beside it."""
+"""The rule catalog: every rule of :func:`nbsql.health.rules.all_rules`, found by code, slug or prefix.
+
+The rules themselves (the ``@rule`` decorator, ``Rule``, ``Finding``) are in :mod:`nbsql.health.rules.base`;
+they are named here too for the modules that run and report them.
+"""
 
 from __future__ import annotations
 
-import inspect
-import re
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
-SEVERITIES = ("error", "warning", "info")
-SCOPES = ("notebook", "cell", "corpus")
-_DOC_HEADINGS = ("What it does", "Why is this bad?", "Example", "Use instead")
+from .rules import all_rules
+from .rules.base import SCOPES, SEVERITIES, Finding, Rule, hit, rule
 
+__all__ = ["RULES", "SCOPES", "SEVERITIES", "Finding", "Rule", "find", "hit", "ordered", "resolve", "rule"]
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One problem found; ``position`` is the cell's 0-based position over all cells."""
-
-    message: str
-    position: int | None = None
-    line: int | None = None  # 1-based line in the cell
-    details: dict[str, Any] | None = None
-    code: str = ""  # filled in by the runner from the rule that yielded it
-
-
-def hit(message: str, position: int | None = None, line: int | None = None, **details: Any) -> Finding:
-    """What a check yields: a message, where it applies, and details kept as JSON."""
-    return Finding(message, position, line, details or None)
-
-
-@dataclass(frozen=True)
-class Rule:
-    code: str
-    slug: str
-    severity: str
-    scope: str
-    summary: str
-    doc: str
-    check: Callable[..., Iterable[Finding]]
-    thresholds: dict[str, Any] = field(default_factory=dict)
-    python_only: bool = False
-
-    def section(self, heading: str) -> str:
-        """One of the four documentation sections, as written."""
-        pattern = rf"## {re.escape(heading)}\n(.*?)(?=\n## |\Z)"
-        match = re.search(pattern, self.doc, re.S)
-        return match.group(1).strip() if match else ""
-
-
-RULES: dict[str, Rule] = {}
-
-
-def rule(code: str, slug: str, severity: str, scope: str, summary: str, python_only: bool = False,
-         **thresholds: Any) -> Callable:
-    """Register the decorated check; its docstring is the rule's documentation (four ``##`` sections)."""
-    assert severity in SEVERITIES and scope in SCOPES, (code, severity, scope)
-
-    def register(check: Callable) -> Callable:
-        doc = inspect.cleandoc(check.__doc__ or "")
-        missing = [h for h in _DOC_HEADINGS if f"## {h}" not in doc]
-        assert not missing, f"{code} lacks documentation sections {missing}"
-        assert code not in RULES and all(r.slug != slug for r in RULES.values()), f"duplicate rule {code}/{slug}"
-        RULES[code] = Rule(code, slug, severity, scope, summary, doc, check, dict(thresholds), python_only)
-        return check
-
-    return register
+#: Every rule by code, in code order: made from the listed rule modules, so it does not depend on
+#: which modules were imported, or in what order.
+RULES: dict[str, Rule] = {r.code: r for r in all_rules()}
 
 
 def resolve(selectors: Iterable[str]) -> set[str]:

@@ -9,7 +9,6 @@ from dataclasses import replace
 from ..database import transaction
 from ..model import Notebook
 from ..rows import to_json
-from .check import check_failed  # noqa: F401  (registers NB000 before the rules table is written)
 from .config import Settings
 from .manifests import clear_manifest_caches
 from .registry import RULES, Finding, ordered

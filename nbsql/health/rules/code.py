@@ -8,8 +8,8 @@ from functools import cache
 from ...code import VCS_PREFIXES, Import
 from ...text import normalised_source, without_comment
 from ..context import NotebookContext
-from ..registry import hit, rule
 from ..secrets import find_secrets_in
+from .base import hit, rule
 
 #: A drive letter then "/", "\\\\" or a single backslash before a capital or digit ("C:\\Users"); a single
 #: backslash before a lower-case letter is more likely an escape ("n:\\t").

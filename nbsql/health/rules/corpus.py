@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ...rows import PYTHON_LANGUAGES
 from ..manifests import PROVIDED_BY_JUPYTER, declared_in, distributions_for, manifest_files, nearest_manifest
-from ..registry import hit, rule
+from .base import hit, rule
 
 
 @dataclass

@@ -7,7 +7,7 @@ import re
 from markdown_it import MarkdownIt
 
 from ..context import NotebookContext
-from ..registry import hit, rule
+from .base import hit, rule
 
 _HTML_H1 = re.compile(r"<h1[\s>]", re.I)
 _MAYBE_H1 = re.compile(r"^ {0,3}#[ \t]|^ {0,3}=+[ \t]*\r?$", re.M)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ..context import NotebookContext
-from ..registry import hit, rule
+from .base import hit, rule
 
 
 @rule("NB001", "out-of-order-execution", "warning", "notebook", "Cells were executed out of order")

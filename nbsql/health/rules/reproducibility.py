@@ -4,8 +4,8 @@ from __future__ import annotations
 
 
 from ..context import NotebookContext
-from ..registry import hit, rule
 from ..validate import schema_errors
+from .base import hit, rule
 
 
 def _data_size(value) -> int:
