@@ -10,6 +10,9 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -19,7 +22,9 @@ else:  # pragma: no cover
 MANIFEST_PATTERNS = ("requirements*.txt", "pyproject.toml", "environment.yml", "environment.yaml", "setup.py",
                      "setup.cfg", "Pipfile", "Project.toml", "renv.lock", "DESCRIPTION")
 _MANIFEST_NAME = re.compile("|".join(fnmatch.translate(p) for p in MANIFEST_PATTERNS))
-_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+#: The name a line that is not PEP 508 starts with (conda's ``numpy=1.26``, ``torch==2 --hash=...``).
+_LEADING_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+_EGG = re.compile(r"#egg=([A-Za-z0-9._-]+)")
 
 #: Import names whose distribution is named otherwise, beyond pipreqs' mapping (conda names, families).
 KNOWN_DISTRIBUTIONS = {
@@ -36,11 +41,6 @@ KNOWN_DISTRIBUTIONS = {
 
 #: Imported in notebooks but provided by the Jupyter kernel itself.
 PROVIDED_BY_JUPYTER = frozenset({"IPython", "ipykernel"})
-
-
-def normalise(name: str) -> str:
-    """PEP 503 normalised distribution name."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @lru_cache(maxsize=1)
@@ -65,7 +65,7 @@ def distributions_for(package: str) -> set[str]:
     installed distributions' own metadata, pipreqs' mapping, a few more, and the name itself."""
     names = {package, *(_installed().get(package) or ()), *_pipreqs_mapping().get(package, ()),
              *KNOWN_DISTRIBUTIONS.get(package, ())}
-    return {normalise(n) for n in names}
+    return {canonicalize_name(n) for n in names}
 
 
 @lru_cache(maxsize=4096)
@@ -104,7 +104,7 @@ def declared_in(folder: Path) -> frozenset[str]:
         except OSError:
             continue
         names |= _parse(path, text)
-    return frozenset(normalise(n) for n in names)
+    return frozenset(canonicalize_name(n) for n in names)
 
 
 def _parse(path: Path, text: str) -> set[str]:
@@ -168,14 +168,31 @@ def _requirements_file(path: Path, text: str, depth: int) -> set[str]:
 
 
 def _requirement_lines(lines) -> set[str]:
+    """Distribution names of requirement lines; options, comments and URLs (but their ``#egg=`` name)
+    declare nothing."""
     names = set()
     for raw in lines:
-        egg = re.search(r"#egg=([A-Za-z0-9._-]+)", raw)
+        egg = _EGG.search(raw)
         line = raw.split("#", 1)[0].strip()
-        match = egg or (None if not line or line.startswith("-") or "://" in line else _NAME.match(line))
-        if match:
-            names.add(match.group(1))
+        name = egg.group(1) if egg else (None if not line or line.startswith("-") else _requirement_name(line))
+        if name:
+            names.add(name)
     return names
+
+
+def _requirement_name(line: str) -> str | None:
+    """The distribution a requirement names: a PEP 508 requirement as packaging reads it, else (a conda
+    spec, a line pip would refuse) the name it starts with. A line holding a URL names none
+    (``name @ https://...`` included)."""
+    if "://" in line:
+        return None
+    try:
+        return Requirement(line).name
+    except (ValueError, RecursionError):
+        # InvalidRequirement, or another ValueError packaging lets through ('x ===1[a,b]c' raises
+        # InvalidSpecifier); markers nested thousands deep exhaust the stack. Unreadable, not fatal.
+        match = _LEADING_NAME.match(line)
+        return match.group(1) if match else None
 
 
 def clear_manifest_caches() -> None:
