@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from .database import connect, existing_database
 from .errors import NbsqlError
@@ -14,6 +14,22 @@ from .schema import FTS_TABLE
 if TYPE_CHECKING:
     import pandas
     import sqlite_utils
+
+    from .health import HealthReport, Settings
+
+
+def check(paths: Iterable[str | Path] = (), db: str | Path | None = None, *, settings: "Settings | None" = None,
+          severity: str = "info", load: bool = True, jobs: int | None = None) -> "HealthReport":
+    """Check notebooks: load ``paths`` first (incrementally, with the checks of ``settings``), then
+    report their findings; without paths (or without ``load``), report what the database holds."""
+    from .health import Settings, read_report
+    from .load import load as load_notebooks
+
+    paths = [str(p) for p in paths]
+    settings = settings or Settings()
+    if paths and load:
+        load_notebooks(paths, db, jobs=jobs, settings=settings)
+    return read_report(paths, db, settings=settings, severity=severity)
 
 
 def query(sql: str, db: str | Path | None = None,

@@ -146,7 +146,7 @@ def health(paths: tuple[str, ...], db: str, select: tuple[str, ...], ignore: tup
 
     Exit code 0 when no finding reaches the failing severity, 1 when one does, 2 on errors.
     """
-    from . import health as checks
+    from .api import check
     from .health import registry, report
 
     with _user_errors(), _loading(db if paths else None):
@@ -155,7 +155,7 @@ def health(paths: tuple[str, ...], db: str, select: tuple[str, ...], ignore: tup
             settings.enabled()
         except KeyError as exc:
             raise NbsqlError(f"unknown rule selector {exc.args[0]!r} (see 'nbsql rules')") from None
-        result = checks.health(paths, db, settings=settings, severity=severity, jobs=jobs)
+        result = check(paths, db, settings=settings, severity=severity, jobs=jobs)
     if result.unchecked:
         click.echo(f"Warning: {result.unchecked} notebook(s) were loaded with --no-checks and have no findings; "
                    "give their paths to 'nbsql health' to check them.", err=True)

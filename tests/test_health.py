@@ -17,7 +17,8 @@ from click.testing import CliRunner
 
 import nbsql
 from nbsql.cli import cli
-from nbsql.health import Settings, health
+from nbsql import check
+from nbsql.health import Settings
 from nbsql.health.registry import RULES
 
 from .conftest import REAL, REPO, SAMPLES, open_db
@@ -211,7 +212,7 @@ def test_suppressions(tmp_path):
                                           nbsql={"ignore": ["NB102", "out-of-order-execution"]}))
     write(folder, "Untitled.ipynb", notebook(markdown("# T"), code("x = 1"), markdown("End"),
                                              nbsql={"ignore": ["NB201", "NB301"]}))
-    report = health([folder], tmp_path / "nb.db")
+    report = check([folder], tmp_path / "nb.db")
     found = {(Path(r.path).name, r.code, r.position) for r in report.rows}
     assert ("cells.ipynb", "NB102", 5) in found  # a tag for another rule suppresses nothing here
     assert not {f for f in found if f[1] == "NB102" and f[2] in (1, 2, 3, 4)}

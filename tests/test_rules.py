@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 import nbsql.health.check  # noqa: F401  (registers every rule, NB000 included)
-from nbsql.health import Settings, health
+from nbsql import check
+from nbsql.health import Settings
 from nbsql.health.registry import RULES
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rules"
@@ -54,7 +55,7 @@ def _findings(code: str, source: Path, tmp_path: Path, kind: str) -> dict[str, l
     assert source.is_dir() and _notebooks(source), f"{code} has no notebooks in {source}"
     copy = tmp_path / kind
     shutil.copytree(source, copy)
-    report = health([copy], db=tmp_path / f"{kind}.db", settings=_settings(code))
+    report = check([copy], db=tmp_path / f"{kind}.db", settings=_settings(code))
     assert report.notebooks == len(_notebooks(source)), f"some {code}/{kind} notebooks did not load"
     found: dict[str, list[int | None]] = {}
     for row in report.rows:
@@ -249,7 +250,7 @@ def test_a_redefined_import_names_the_cell_of_the_first_import(tmp_path):
     source.mkdir()
     (source / "logs.ipynb").write_text(_notebook("import os", "from math import log", "from numpy import log",
                                                  "log(1)"))
-    report = health([source], db=tmp_path / "nb.db", settings=_settings("NB104"))
+    report = check([source], db=tmp_path / "nb.db", settings=_settings("NB104"))
     assert [(r.position, r.message) for r in report.rows if r.code == "NB104"] == [
         (2, "redefinition of unused 'log' from cell 1, line 1")]
 
@@ -258,5 +259,5 @@ def test_an_unseeded_draw_points_at_its_line_not_a_comment(tmp_path):
     source = tmp_path / "source"
     source.mkdir()
     (source / "draw.ipynb").write_text(_notebook("import numpy as np\n# np.random.rand(3) is slow\nx = np.random.rand(3)"))
-    report = health([source], db=tmp_path / "nb.db", settings=_settings("NB110"))
+    report = check([source], db=tmp_path / "nb.db", settings=_settings("NB110"))
     assert [(r.position, r.line) for r in report.rows if r.code == "NB110"] == [(0, 3)]

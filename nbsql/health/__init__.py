@@ -30,19 +30,14 @@ class HealthReport:
         return fails(self.rows, self.settings.fail_on)
 
 
-def health(paths: Iterable[str | Path] = (), db: str | Path | None = None, *, settings: Settings | None = None,
-           severity: str = "info", load: bool = True, jobs: int | None = None) -> HealthReport:
-    """Check notebooks: load ``paths`` first (incrementally, with checks), then read their findings.
-
-    Without paths, report everything the database holds.
-    """
+def read_report(paths: Iterable[str | Path] = (), db: str | Path | None = None, *, settings: Settings | None = None,
+                severity: str = "info") -> HealthReport:
+    """The findings the database holds for notebooks below ``paths`` (all without paths), filtered
+    by ``settings`` and ``severity``. Loading first is :func:`nbsql.check`'s job."""
     from ..database import connect
-    from ..load import load as load_notebooks
 
     paths = [str(p) for p in paths]
     settings = settings or Settings()
-    if paths and load:
-        load_notebooks(paths, db, jobs=jobs, settings=settings)
     with closing(connect(db)) as conn:
         rows = read_findings(conn, settings, paths, severity)
         unchecked, stale = conn.execute(
@@ -53,4 +48,4 @@ def health(paths: Iterable[str | Path] = (), db: str | Path | None = None, *, se
                             corpus_findings_outdated(conn))
 
 
-__all__ = ["Finding", "HealthReport", "RULES", "Rule", "Settings", "find", "health", "load_settings"]
+__all__ = ["Finding", "HealthReport", "RULES", "Rule", "Settings", "find", "load_settings", "read_report"]
