@@ -33,7 +33,7 @@ statsmodels 0.14
 @pytest.mark.parametrize("name, text, expected", [
     pytest.param("requirements.txt", REQUIREMENTS,
                  {"pandas", "numpy", "scikit-learn", "requests", "django", "foo-bar-baz", "torch", "matplotlib",
-                  "project-from-egg", "other-egg", "seaborn", "statsmodels"}, id="requirements-of-every-shape"),
+                  "project-from-egg", "other-egg", "seaborn", "statsmodels", "direct"}, id="requirements-of-every-shape"),
     pytest.param("requirements-dev.txt", "pytest\n--requirement=requirements-base.txt\n",
                  {"pytest", "scipy"}, id="requirements-include"),
     pytest.param("pyproject.toml", '[project]\ndependencies = ["requests>=2", "Typer[all]; python_version > \'3.8\'",'

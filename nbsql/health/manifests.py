@@ -182,16 +182,14 @@ def _requirement_lines(lines) -> set[str]:
 
 def _requirement_name(line: str) -> str | None:
     """The distribution a requirement names: a PEP 508 requirement as packaging reads it, else (a conda
-    spec, a line pip would refuse) the name it starts with. A line holding a URL names none
-    (``name @ https://...`` included)."""
-    if "://" in line:
-        return None
+    spec, a line pip would refuse) the name it starts with. A bare URL names none; a direct
+    reference (``name @ https://...``) names its distribution."""
     try:
         return Requirement(line).name
     except (ValueError, RecursionError):
         # InvalidRequirement, or another ValueError packaging lets through ('x ===1[a,b]c' raises
         # InvalidSpecifier); markers nested thousands deep exhaust the stack. Unreadable, not fatal.
-        match = _LEADING_NAME.match(line)
+        match = None if "://" in line else _LEADING_NAME.match(line)
         return match.group(1) if match else None
 
 
