@@ -233,7 +233,8 @@ def serve(db: str, host: str, port: int, open_browser: bool, metadata: str | Non
 @click.argument("query")
 @DB_OPTION
 @click.option("--type", "cell_type", type=click.Choice(["code", "markdown", "raw"]), help="Only cells of this type.")
-@click.option("--regex", is_flag=True, help="QUERY is a Python regular expression over cell sources.")
+@click.option("--regex", is_flag=True, help="QUERY is a regular expression over cell sources, in RE2 syntax "
+              "(linear time; no backreferences or lookaround; ^ and $ match at each line).")
 @click.option("--path", metavar="GLOB", help="Only notebooks whose path matches GLOB (a plain word matches "
               "anywhere in the path).")
 @click.option("--tag", help="Only cells carrying this tag.")
@@ -243,19 +244,25 @@ def serve(db: str, host: str, port: int, open_browser: bool, metadata: str | Non
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True, help="Most hits shown.")
 @click.option("--context", "-C", type=click.IntRange(min=0), default=2, show_default=True,
               help="Lines of context around the match.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Seconds the search may take before it stops with an error (exit 2).  [default: 5]")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Output format.")
 def search(query: str, db: str, cell_type: str | None, regex: bool, path: str | None, tag: str | None,
-           language: str | None, has_error: bool | None, limit: int, context: int, output_format: str) -> None:
+           language: str | None, has_error: bool | None, limit: int, context: int, timeout: float | None,
+           output_format: str) -> None:
     """Search cells: full-text (ranked, over sources and outputs) or --regex (over sources).
 
-    Full-text QUERY: words (all required), prefix* matches. Exit code 1 when nothing is found.
+    Full-text QUERY: words (all required, a repeated word counts once), prefix* matches; at most
+    64 distinct words and 1,000 characters. Exit code 1 when nothing is found, 2 on errors (a
+    query beyond these bounds, or a search past its time limit).
     """
     from . import search as cells
 
     with _user_errors():
         hits = cells.search(query, db, cell_type=cell_type, regex=regex, path=path, tag=tag, language=language,
-                            has_error=has_error, limit=limit, context=context)
+                            has_error=has_error, limit=limit, context=context,
+                            timeout=cells.DEFAULT_TIMEOUT if timeout is None else timeout)
     text = cells.render_json(hits) if output_format == "json" else cells.render_text(hits, color=sys.stdout.isatty())
     _emit(text)
     sys.exit(0 if hits else 1)

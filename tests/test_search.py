@@ -4,19 +4,51 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
+import time
 
 import pytest
 from click.testing import CliRunner
 
 from nbsql import NbsqlError
 from nbsql.cli import cli
-from nbsql.search import fts_query, search
+from nbsql.search import DEFAULT_TIMEOUT, MAX_QUERY_LENGTH, MAX_TERMS, fts_query, match_query, search
+
+#: Seconds within which a pathological search must answer (they took minutes, or forever).
+PROMPT = 5
 
 
 def test_fts_query_is_always_valid_syntax():
     assert fts_query('read_csv("x") AND -- "quote') == '"read_csv" "x" "AND" "quote"'
     assert fts_query("plot*") == '"plot"*'
     assert fts_query("(*)") == ""
+
+
+def test_repeated_words_count_once_and_queries_are_bounded():
+    assert fts_query("plot Show PLOT plot* show plot") == '"plot" "Show" "plot"*'
+    assert fts_query(" ".join(["plot"] * 150)) == '"plot"'  # 749 characters
+    fts_query(" ".join(f"w{i}" for i in range(MAX_TERMS)))
+    with pytest.raises(NbsqlError, match=f"65 distinct words; at most {MAX_TERMS}"):
+        fts_query(" ".join(f"w{i}" for i in range(MAX_TERMS + 1)))
+    with pytest.raises(NbsqlError, match=f"1,001 characters; at most {MAX_QUERY_LENGTH:,}"):
+        fts_query("x" * (MAX_QUERY_LENGTH + 1))
+
+
+def test_match_query_is_bounded_in_fts5_syntax_too():
+    """FTS5 evaluates every word of its own syntax, repeated or not: 330 'a*' took 75 s on the corpus."""
+    assert match_query(" OR ".join(["plot"] * MAX_TERMS)).count("plot") == MAX_TERMS
+    for text in (" ".join(["a*"] * 330), "NEAR(" + " ".join(["a*"] * 300) + ")", "plot OR " * 200):
+        with pytest.raises(NbsqlError, match="words; at most|characters; at most"):
+            match_query(text)
+    with pytest.raises(NbsqlError, match="characters"):
+        match_query("plot " * 100_000)  # refused before FTS5 parses it
+
+
+def test_importing_search_opens_no_connection():
+    code = "import nbsql.search as s; assert s._probe.cache_info().currsize == 0; s.match_query('a OR b'); " \
+           "assert s._probe.cache_info().currsize == 1"
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_full_text_hits_are_ranked_and_highlighted(samples_db):
@@ -52,10 +84,29 @@ def test_filters(samples_db):
 def test_regex_search(samples_db):
     hits = search(r"np\.random\.\w+\(", samples_db, regex=True)
     assert hits and all("np.random." in "\n".join(h.excerpt) for h in hits)
+    lines = search(r"^import \w+$", samples_db, regex=True, limit=100)  # ^ and $ at each line of a cell
+    assert any(h.first_line + i > 1 and h.excerpt[i].startswith("import ") for h in lines for i, _, _ in h.highlights)
     with pytest.raises(NbsqlError, match="invalid regular expression"):
         search("(", samples_db, regex=True)
     with pytest.raises(NbsqlError, match="invalid regular expression"):
-        search("a{99999999999}", samples_db, regex=True)  # overflows the engine's repeat count
+        search("a{1001}", samples_db, regex=True)  # beyond RE2's largest repeat count
+
+
+@pytest.mark.parametrize("pattern, reason", [(r"(\w+)\1", r"invalid escape sequence: \\1"),
+                                             (r"(?<=import )os", r"invalid perl operator: \(\?<="),
+                                             (r"plot(?!ly)", r"invalid perl operator: \(\?!"),
+                                             ("a\n(", r"missing \): a\\n\(")])
+def test_what_re2_refuses_is_a_one_line_error(samples_db, pattern, reason):
+    with pytest.raises(NbsqlError, match=reason + r".*RE2 syntax: no backreferences or lookaround\)$") as caught:
+        search(pattern, samples_db, regex=True)
+    assert "\n" not in str(caught.value)
+    result = CliRunner().invoke(cli, ["search", pattern, "--regex", "--db", str(samples_db)])
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and result.output.startswith("Error: ")
+
+
+def test_empty_matches_are_not_highlighted(samples_db):
+    hits = search("x*", samples_db, regex=True, limit=5)
+    assert hits and all(end > start for hit in hits for _, start, end in hit.highlights)
 
 
 def test_text_that_is_not_utf8_is_a_user_error(samples_db):
@@ -78,3 +129,46 @@ def test_cli_text_json_and_exit_codes(samples_db):
     assert runner.invoke(cli, ["search", "zzzznotthere", "--db", str(samples_db)]).exit_code == 1
     assert runner.invoke(cli, ["search", "x", "--db", "missing.db"]).exit_code == 2
     assert runner.invoke(cli, ["search", "(", "--regex", "--db", str(samples_db)]).exit_code == 2
+
+
+def test_cli_help_states_the_bounds():
+    text = CliRunner().invoke(cli, ["search", "--help"]).output
+    assert f"[default: {DEFAULT_TIMEOUT:g}]" in text and "RE2" in text
+    assert f"{MAX_TERMS} distinct words and {MAX_QUERY_LENGTH:,} characters" in " ".join(text.split())
+
+
+def test_a_search_past_its_time_limit_stops_with_one_line(samples_db):
+    for regex in (False, True):
+        with pytest.raises(NbsqlError, match="time limit of 1e-06 s"):
+            search("import", samples_db, regex=regex, timeout=1e-6)
+    with pytest.raises(NbsqlError, match="positive"):
+        search("import", samples_db, timeout=0)
+    result = CliRunner().invoke(cli, ["search", "import", "--regex", "--timeout", "0.000001", "--db", str(samples_db)])
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and "time limit" in result.output
+
+
+def _answers_promptly(*args: str) -> subprocess.CompletedProcess:
+    start = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "nbsql", "search", *args], capture_output=True, text=True,
+                            timeout=60)
+    assert time.monotonic() - start < PROMPT + 3, args  # the interpreter's start included
+    return result
+
+
+def test_pathological_searches_answer_promptly_on_the_corpus(corpus_db):
+    """Issue 11: a backtracking regex never finished; a word repeated 1,000 times took 15 s (quadratic)."""
+    start = time.monotonic()
+    hits = search(r"(\w+\s?)+\$", corpus_db, regex=True, limit=100_000)  # every cell is scanned
+    assert hits and time.monotonic() - start < PROMPT
+    for repeats in (1000, 17_000):
+        start = time.monotonic()
+        with pytest.raises(NbsqlError, match="characters; at most"):
+            search(" ".join(["plot"] * repeats), corpus_db)
+        assert time.monotonic() - start < PROMPT
+    start = time.monotonic()
+    assert search(" ".join(["plot"] * 150), corpus_db)  # under the length cap: merged into one word
+    assert time.monotonic() - start < PROMPT
+    result = _answers_promptly(r"(\w+\s?)+\$", "--regex", "--db", str(corpus_db), "-n", "1")
+    assert result.returncode == 0 and "1 cell(s) found." in result.stdout
+    result = _answers_promptly(" ".join(["plot"] * 1000), "--db", str(corpus_db))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
