@@ -21,6 +21,7 @@ from markupsafe import Markup
 import nbsql
 from nbsql.datasette_plugin import render, render_cell
 from nbsql.metadata import CANNED_QUERIES, FACETS
+from nbsql.search import MAX_TERMS
 from nbsql.serve import make_datasette
 
 from .conftest import REAL, SAMPLES
@@ -180,8 +181,21 @@ def test_notebook_page_shows_findings_beside_cells(samples, samples_db):
     cell = page.split(f'id="cell-{position}"', 1)[1].split('class="nbsql-cell ', 1)[0]
     assert rule in cell and "nbsql-finding" in cell
     assert get(samples, "/-/nbsql/notebooks/99999").status_code == 404
-    for beyond_64_bits in ("/-/nbsql/notebooks/99999999999999999999999", "/-/nbsql/images/99999999999999999999999"):
-        assert get(samples, beyond_64_bits).status_code == 404
+
+
+@pytest.mark.parametrize("row_id", [
+    "5" * 5000, "9" * 4301, "99999999999999999999999", "9223372036854775808", "-1", "+1", "1.0", "1e3", "0x1",
+    "007", "%EF%BC%91%EF%BC%92",  # full-width digits, as a browser sends them
+    "%2F", "1%2F2", "%31", "1%20", "~31", "1_0"])
+def test_any_id_that_is_not_a_row_is_a_404(samples, row_id):
+    """Only the ASCII decimal a row id is written in (no sign, no leading zero, within 64 bits) names
+    a row; anything else is a 404 at once: not a 500 (int() refuses over 4,300 digits), nor
+    Datasette's redirect of a path with '%' in it."""
+    for route in ("notebooks", "images"):
+        response = get(samples, f"/-/nbsql/{route}/{row_id}")
+        assert response.status_code == 404, (route, row_id[:20])
+        assert "script-src 'none'" in response.headers["content-security-policy"]
+    assert get(samples, "/-/nbsql/notebooks/7").status_code == 200
 
 
 def test_gallery_and_images(samples):
@@ -193,6 +207,37 @@ def test_gallery_and_images(samples):
     assert "sandbox" in image.headers["content-security-policy"]
     filtered = get(samples, "/-/nbsql/gallery?q=regression&path=legacy/*").text
     assert "legacy/" in filtered and "teaching/" not in filtered.split("nbsql-gallery\">", 1)[1]
+    for odd in ("9" * 5000, "%C2%B2", "-3", "0"):  # '²' is a digit to str.isdigit, not to int()
+        assert get(samples, f"/-/nbsql/gallery?limit={odd}").status_code == 200
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_pathological_searches_answer_promptly_on_the_pages(corpus_db):
+    """A query beyond the bounds is a message above the gallery's form, or the canned search's
+    error, at once (a word repeated 1,000 times took 4 s against a 3 s limit: the quadratic
+    ranking is checked between rows only). The canned search's error is SQLite's 'user-defined
+    function raised exception' (Datasette turns on sqlite3's callback tracebacks, so the server's
+    log also gets nbsql_match's one-line NbsqlError, with its traceback)."""
+    datasette = make_datasette(corpus_db)
+    repeated, distinct = " ".join(["plot"] * 1000), " ".join(f"w{i}" for i in range(MAX_TERMS + 1))
+    for q, message in ((repeated, "characters; at most"), (distinct, "distinct words; at most")):
+        start = time.monotonic()
+        page = get(datasette, "/-/nbsql/gallery?q=" + urllib.parse.quote(q))
+        assert page.status_code == 400 and message in page.text and time.monotonic() - start < 5
+        start = time.monotonic()
+        canned = get(datasette, f"/{corpus_db.stem}/search_cells.json?_shape=array&q=" + urllib.parse.quote(q))
+        assert canned.status_code == 400 and time.monotonic() - start < 5
+    merged = get(datasette, "/-/nbsql/gallery?q=" + urllib.parse.quote(" ".join(["plot"] * 150)))
+    assert merged.status_code == 200 and "nbsql-figure" in merged.text
+
+
+def test_pages_past_the_time_limit_say_so(corpus_db):
+    hurried = Datasette([str(corpus_db)], settings={"sql_time_limit_ms": 1})
+    with sqlite3.connect(corpus_db) as conn:
+        biggest = conn.execute("SELECT id FROM notebooks ORDER BY cell_count DESC LIMIT 1").fetchone()[0]
+    for path in ("/-/nbsql/gallery?q=plot", f"/-/nbsql/notebooks/{biggest}"):
+        page = get(hurried, path)
+        assert page.status_code == 400 and "took longer than the time limit of 1 ms" in page.text, path
 
 
 def test_serve_reads_only(samples_db):

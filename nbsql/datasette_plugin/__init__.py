@@ -111,9 +111,9 @@ def render_cell(row, value, column, table, database, datasette):
 @hookimpl
 def register_routes():
     return [
-        (r"^/-/nbsql/notebooks/(?P<id>\d+)$", notebook_page),
+        (r"^/-/nbsql/notebooks/(?P<id>[^/]+)$", notebook_page),  # any id: the page answers 404 itself
         (r"^/-/nbsql/gallery$", gallery_page),
-        (r"^/-/nbsql/images/(?P<id>\d+)$", image_route),
+        (r"^/-/nbsql/images/(?P<id>[^/]+)$", image_route),
         (r"^/-/nbsql/pygments\.css$", pygments_css_route),
     ]
 

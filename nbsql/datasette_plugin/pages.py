@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+from functools import wraps
 
+from datasette.database import QueryInterrupted
 from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup
 
+from ..database import NbsqlError
 from ..read import is_integer
 from ..search import fts_query
 from . import render
@@ -57,21 +61,54 @@ def _render_output(output: dict, bundle: list[dict], image_src) -> Markup:
     return render.preformatted(output["text"] or "")
 
 
-def _row_id(request, what: str) -> int:
-    """The row id in the URL (digits, by the route), as SQLite can bind it; beyond 64 bits, no such row."""
-    row_id = int(request.url_vars["id"])
-    if not is_integer(row_id):
-        raise NotFound(f"no {what} {row_id}")
-    return row_id
+#: A row id as SQLite stores it: ASCII decimal digits without leading zeros, at most 19 of them.
+_ROW_ID = re.compile(r"0|[1-9][0-9]{0,18}")
 
 
+def _row_id(request) -> int | None:
+    """The row id in the URL, or None when it is not one (signed, decimal, other digits, too long:
+    checked on the text, since int() refuses more than 4,300 digits)."""
+    text = request.url_vars["id"]
+    if not _ROW_ID.fullmatch(text):
+        return None
+    row_id = int(text)
+    return row_id if is_integer(row_id) else None
+
+
+async def _error_page(datasette, request, status: int, message: str) -> Response:
+    """Datasette's error page, sent as it is: raising NotFound for a path with '%' in it would
+    make Datasette redirect to a tilde-encoded path first."""
+    context = {"ok": False, "error": message, "status": status, "title": None}
+    page = await datasette.render_template([f"{status}.html", "error.html"], context, request=request)
+    return Response.html(page, status=status, headers=_SECURITY_HEADERS)
+
+
+def _time_limited(page):
+    """A page past Datasette's time limit (``sql_time_limit_ms``) says so (400) rather than failing (500)."""
+    @wraps(page)
+    async def answer(request, datasette):
+        try:
+            return await page(request, datasette)
+        except QueryInterrupted:
+            return await _error_page(datasette, request, 400, _too_long(datasette))
+
+    return answer
+
+
+def _too_long(datasette) -> str:
+    return f"This page took longer than the time limit of {datasette.setting('sql_time_limit_ms')} ms."
+
+
+@_time_limited
 async def notebook_page(request, datasette):
     """``/-/nbsql/notebooks/<id>``: the notebook top to bottom, findings beside their cells."""
+    notebook_id = _row_id(request)
+    if notebook_id is None:
+        return await _error_page(datasette, request, 404, "No such notebook")
     db = await _database(datasette, request)
-    notebook_id = _row_id(request, "notebook")
     notebook = (await db.execute("SELECT * FROM notebooks WHERE id = ?", [notebook_id])).first()
     if notebook is None:
-        raise NotFound(f"no notebook {notebook_id}")
+        return await _error_page(datasette, request, 404, "No such notebook")
     cells = (await db.execute("SELECT id, position, cell_type, source, execution_count, cell_id, attachments "
                               "FROM cells WHERE notebook = ? ORDER BY position", [notebook_id])).rows
     outputs = (await db.execute("SELECT o.*, c.position AS cell_position FROM outputs o JOIN cells c ON c.id = o.cell "
@@ -123,25 +160,33 @@ def _severity_counts(findings) -> dict[str, int]:
     return counts
 
 
+@_time_limited
 async def gallery_page(request, datasette):
-    """``/-/nbsql/gallery?q=&path=``: images from many notebooks, each linking to its cell."""
+    """``/-/nbsql/gallery?q=&path=``: images from many notebooks, each linking to its cell. A query
+    beyond the search's bounds, or past the time limit, is a message above the form (400)."""
     db = await _database(datasette, request)
     term, path = request.args.get("q", "").strip(), request.args.get("path", "").strip()
     limit = request.args.get("limit", "")
-    limit = max(1, min(int(limit), 500)) if limit.isdigit() else 60
+    limit = max(1, min(int(limit), 500)) if re.fullmatch(r"[0-9]{1,9}", limit) else 60  # ASCII: '²' is a digit
     clauses, params = ["d.mime IN ('image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/svg+xml')",
                        "d.invalid_base64 = 0"], []
     if path:
         clauses.append("n.path GLOB ?")
         params.append(path if any(ch in path for ch in "*?[") else f"*{path}*")
-    if term and fts_query(term):
-        clauses.append("d.cell IN (SELECT rowid FROM cells_fts WHERE cells_fts MATCH ?)")
-        params.append(fts_query(term))
     sql = ("SELECT d.id, d.mime, d.size, CASE WHEN d.mime = 'image/svg+xml' THEN d.text END AS svg, "
            "n.id AS notebook, n.path, c.position FROM output_data d JOIN cells c ON c.id = d.cell "
-           f"JOIN notebooks n ON n.id = d.notebook WHERE {' AND '.join(clauses)} "
-           "ORDER BY n.path, c.position, d.id LIMIT ?")
-    rows = (await db.execute(sql, [*params, limit])).rows
+           "JOIN notebooks n ON n.id = d.notebook WHERE {} ORDER BY n.path, c.position, d.id LIMIT ?")
+    rows, error = [], None
+    try:
+        words = fts_query(term) if term else ""
+        if words:
+            clauses.append("d.cell IN (SELECT rowid FROM cells_fts WHERE cells_fts MATCH ?)")
+            params.append(words)
+        rows = (await db.execute(sql.format(" AND ".join(clauses)), [*params, limit])).rows
+    except NbsqlError as exc:
+        error = f"Not searched: {exc}."
+    except QueryInterrupted:
+        error = _too_long(datasette) + " Narrow the search."
     images = []
     for row in rows:
         if row["svg"] is not None:
@@ -152,17 +197,21 @@ async def gallery_page(request, datasette):
                          f'{Markup.escape(row["path"])}" loading="lazy">')
         images.append({"tag": tag, "path": row["path"], "position": row["position"], "notebook": row["notebook"],
                        "size": row["size"], "mime": row["mime"]})
-    context = {"images": images, "q": term, "path": path, "database": db.name, "limit": limit}
+    context = {"images": images, "q": term, "path": path, "database": db.name, "limit": limit, "error": error}
     page = await datasette.render_template("nbsql_gallery.html", context, request=request)
-    return Response.html(page, headers=_SECURITY_HEADERS)
+    return Response.html(page, status=400 if error else 200, headers=_SECURITY_HEADERS)
 
 
+@_time_limited
 async def image_route(request, datasette):
     """``/-/nbsql/images/<id>``: the bytes of a raster image (never SVG: it could carry script)."""
+    image_id = _row_id(request)
+    if image_id is None:
+        return await _error_page(datasette, request, 404, "No such image")
     db = await _database(datasette, request)
-    row = (await db.execute("SELECT mime, data FROM output_data WHERE id = ?", [_row_id(request, "image")])).first()
+    row = (await db.execute("SELECT mime, data FROM output_data WHERE id = ?", [image_id])).first()
     if row is None or row["mime"] not in render.RASTER_MIMES or row["data"] is None:
-        raise NotFound("no such image")
+        return await _error_page(datasette, request, 404, "No such image")
     headers = {**_SECURITY_HEADERS, "Content-Security-Policy": "default-src 'none'; sandbox",
                "Cache-Control": "max-age=3600"}
     return Response(row["data"], content_type=row["mime"], headers=headers)
