@@ -101,7 +101,8 @@ CANNED_QUERIES: dict[str, dict[str, str]] = {
     "search_cells": {
         "title": "Search cells",
         "description": "Full-text search over cell sources and their outputs, best matches first (FTS5 syntax: "
-                       "words, \"phrases\", prefix*, OR, NOT; other text is read as words).",
+                       "words, \"phrases\", prefix*, OR, NOT; other text is read as words). At most 1,000 "
+                       "characters and 64 words: a longer query fails.",
         "sql": f"SELECT n.id AS notebook, n.path, c.position AS cell, c.cell_type,\n"
                f"       snippet(cells_fts, 0, '{MARK_START}', '{MARK_END}', '…', 16) AS source_snippet,\n"
                f"       snippet(cells_fts, 1, '{MARK_START}', '{MARK_END}', '…', 16) AS output_snippet\n"
@@ -110,7 +111,8 @@ CANNED_QUERIES: dict[str, dict[str, str]] = {
     },
     "image_gallery": {
         "title": "Images for a search term",
-        "description": "Images saved in the outputs of cells whose source or output text matches :q.",
+        "description": "Images saved in the outputs of cells whose source or output text matches :q "
+                       "(at most 1,000 characters and 64 words).",
         "sql": "SELECT n.id AS notebook, n.path, c.position AS cell, d.mime, d.size, d.data AS image\n"
                "FROM output_data d JOIN cells c ON c.id = d.cell JOIN notebooks n ON n.id = d.notebook\n"
                "WHERE d.mime IN ('image/png', 'image/jpeg', 'image/gif') AND d.data IS NOT NULL\n"
