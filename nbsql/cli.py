@@ -14,10 +14,7 @@ import click
 
 from . import __version__
 from .database import DB_ENVIRONMENT_VARIABLE, DEFAULT_DB, NbsqlError, another_load_running, damaged, is_damage
-from .health.config import FAIL_ON, load_settings
-from .health.registry import SEVERITIES
-from .health.report import FORMATS
-from .load import load as load_notebooks
+from .health.choices import FAIL_ON, FORMATS, SEVERITIES
 
 DB_OPTION = click.option("--db", envvar=DB_ENVIRONMENT_VARIABLE, default=DEFAULT_DB, show_default=True,
                          type=click.Path(dir_okay=False),
@@ -99,6 +96,9 @@ def cli() -> None:
 def load(paths: tuple[str, ...], db: str, full: bool, jobs: int | None, exclude: tuple[str, ...], no_prune: bool,
          follow_symlinks: bool, no_checks: bool, config: str | None, strict: bool, quiet: bool) -> None:
     """Load every notebook below PATHS into the database (incrementally)."""
+    from .health.config import load_settings
+    from .load import load as load_notebooks
+
     show_bar = not quiet and sys.stderr.isatty()
     with _user_errors(), _loading(None if quiet else db), _progress_bar(show_bar) as progress:
         settings = None if no_checks else load_settings(config)
@@ -148,6 +148,7 @@ def health(paths: tuple[str, ...], db: str, select: tuple[str, ...], ignore: tup
     """
     from .api import check
     from .health import registry, report
+    from .health.config import load_settings
 
     with _user_errors(), _loading(db if paths else None):
         settings = load_settings(config).override(select=_split(select), ignore=_split(ignore), fail_on=fail_on)

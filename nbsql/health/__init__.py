@@ -1,51 +1,30 @@
-"""Notebook health: rules, findings and reports."""
+"""Notebook health: rules, findings and reports.
+
+The public names are imported on first use (see :mod:`nbsql`), so that reading the rules'
+catalog does not load the checks' libraries.
+"""
 
 from __future__ import annotations
 
-from contextlib import closing
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Iterable
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from .config import Settings, load_settings
-from .registry import RULES, Finding, Rule, find
-from .report import Row, fails, notebooks_in_scope, pimentel, read_findings
-from .store import corpus_findings_outdated
+#: Each public name and the module that defines it.
+_PUBLIC = {"Finding": "registry", "RULES": "registry", "Rule": "registry", "find": "registry",
+           "Settings": "config", "load_settings": "config", "HealthReport": "report", "read_report": "report"}
 
-
-@dataclass
-class HealthReport:
-    """Findings below the paths asked about, and the settings that filtered them."""
-
-    rows: list[Row]
-    notebooks: int
-    settings: Settings
-    figures: list[dict] = field(default_factory=list)
-    unchecked: int = 0  # notebooks loaded with --no-checks: they have no findings
-    stale: int = 0  # notebooks checked with other rules or thresholds than ``settings``
-    corpus_outdated: bool = False  # the notebooks changed after the corpus rules last ran
-
-    @property
-    def failed(self) -> bool:
-        return fails(self.rows, self.settings.fail_on)
+if TYPE_CHECKING:
+    from .config import Settings, load_settings
+    from .registry import RULES, Finding, Rule, find
+    from .report import HealthReport, read_report
 
 
-def read_report(paths: Iterable[str | Path] = (), db: str | Path | None = None, *, settings: Settings | None = None,
-                severity: str = "info") -> HealthReport:
-    """The findings the database holds for notebooks below ``paths`` (all without paths), filtered
-    by ``settings`` and ``severity``. Loading first is :func:`nbsql.check`'s job."""
-    from ..database import connect
-
-    paths = [str(p) for p in paths]
-    settings = settings or Settings()
-    with closing(connect(db)) as conn:
-        rows = read_findings(conn, settings, paths, severity)
-        unchecked, stale = conn.execute(
-            "SELECT count(*) FILTER (WHERE checked_with IS NULL), "
-            "count(*) FILTER (WHERE checked_with IS NOT NULL AND checked_with != ?) FROM notebooks",
-            (settings.fingerprint,)).fetchone()
-        return HealthReport(rows, notebooks_in_scope(conn, paths), settings, pimentel(conn, paths), unchecked, stale,
-                            corpus_findings_outdated(conn))
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'nbsql.health' has no attribute {name!r}")
+    value = getattr(import_module(f".{_PUBLIC[name]}", __name__), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = ["Finding", "HealthReport", "RULES", "Rule", "Settings", "find", "load_settings", "read_report"]

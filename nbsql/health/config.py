@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from ..database import NbsqlError
-from .registry import RULES, SEVERITIES, find, resolve
+from .choices import FAIL_ON, SEVERITIES
+from .registry import RULES, find, resolve
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-FAIL_ON = SEVERITIES + ("never",)
 
 
 @dataclass(frozen=True)

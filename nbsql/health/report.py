@@ -7,7 +7,8 @@ import io
 import json
 import os
 import sqlite3
-from dataclasses import asdict, dataclass
+from contextlib import closing
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import quote
@@ -17,9 +18,9 @@ import orjson
 from .. import __version__
 from ..walk import resolved
 from .config import Settings
-from .registry import RULES, SEVERITIES, ordered
+from .choices import FORMATS, SEVERITIES
+from .registry import RULES, ordered
 
-FORMATS = ("text", "json", "csv", "sarif", "github")
 _RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}  # error 0 < warning 1 < info 2
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 _GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
@@ -58,6 +59,42 @@ def _shown_path(root: str, path: str) -> str:
 def _under(root: str, path: str, prefixes: list[str]) -> bool:
     absolute = os.path.join(root, path)
     return any(absolute == p or absolute.startswith(p.rstrip(os.sep) + os.sep) for p in prefixes)
+
+
+@dataclass
+class HealthReport:
+    """Findings below the paths asked about, and the settings that filtered them."""
+
+    rows: list[Row]
+    notebooks: int
+    settings: Settings
+    figures: list[dict] = field(default_factory=list)
+    unchecked: int = 0  # notebooks loaded with --no-checks: they have no findings
+    stale: int = 0  # notebooks checked with other rules or thresholds than ``settings``
+    corpus_outdated: bool = False  # the notebooks changed after the corpus rules last ran
+
+    @property
+    def failed(self) -> bool:
+        return fails(self.rows, self.settings.fail_on)
+
+
+def read_report(paths: Iterable[str | Path] = (), db: str | Path | None = None, *, settings: Settings | None = None,
+                severity: str = "info") -> HealthReport:
+    """The findings the database holds for notebooks below ``paths`` (all without paths), filtered
+    by ``settings`` and ``severity``. Loading first is :func:`nbsql.check`'s job."""
+    from ..database import connect
+    from .store import corpus_findings_outdated
+
+    paths = [str(p) for p in paths]
+    settings = settings or Settings()
+    with closing(connect(db)) as conn:
+        rows = read_findings(conn, settings, paths, severity)
+        unchecked, stale = conn.execute(
+            "SELECT count(*) FILTER (WHERE checked_with IS NULL), "
+            "count(*) FILTER (WHERE checked_with IS NOT NULL AND checked_with != ?) FROM notebooks",
+            (settings.fingerprint,)).fetchone()
+        return HealthReport(rows, notebooks_in_scope(conn, paths), settings, pimentel(conn, paths), unchecked, stale,
+                            corpus_findings_outdated(conn))
 
 
 def read_findings(conn: sqlite3.Connection, settings: Settings, paths: Iterable[str] = (),

@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-SEVERITIES = ("error", "warning", "info")
+from ..choices import SEVERITIES
+
 SCOPES = ("notebook", "cell", "corpus")
 _DOC_HEADINGS = ("What it does", "Why is this bad?", "Example", "Use instead")
 
