@@ -15,12 +15,12 @@ import sys
 import warnings
 from dataclasses import dataclass, field, replace
 from functools import cache
-from types import FunctionType
 from typing import Iterator
 
 from radon.metrics import mi_compute
 from radon.visitors import ComplexityVisitor
 
+from ._compat.radon import complexity_visitor
 from .text import comment_start, without_comment
 
 #: Cell magics whose body is still Python.
@@ -177,7 +177,7 @@ def analyze(source: str) -> CodeFacts:
     try:
         branching = scan.visit_module(tree)
         # statements without a scored node add nothing to radon's results: it reads only the others
-        complexity = _Complexity.from_ast(ast.Module(body=branching, type_ignores=[])) if branching else None
+        complexity = complexity_visitor(ast.Module(body=branching, type_ignores=[])) if branching else None
     except RecursionError:
         return CodeFacts(is_python=True, parse_error="nested too deeply to analyse", imports=installs)
     imports = scan.imports
@@ -215,45 +215,6 @@ def child_fields(node_type: type) -> tuple[str, ...]:
     """The fields of ``node_type`` that may hold nodes worth visiting: all but the context and
     operator leaves, which the parent node's handling reads directly."""
     return tuple(f for f in node_type._fields if f not in ("ctx", "op", "ops"))
-
-
-class _Children(ast.NodeVisitor):
-    """An ``ast.NodeVisitor`` whose generic visit goes only to :func:`child_fields`."""
-
-    def generic_visit(self, node: ast.AST) -> None:
-        for field in child_fields(type(node)):
-            value = getattr(node, field, None)
-            if isinstance(value, list):
-                for item in value:
-                    if isinstance(item, ast.AST):
-                        self.visit(item)
-            elif isinstance(value, ast.AST):
-                self.visit(value)
-
-
-class _Complexity(ComplexityVisitor, _Children):
-    """radon's ComplexityVisitor, skipping the nodes it scores nothing for (same results; tested).
-
-    radon's own generic visit, after scoring a node, passes on to :class:`_Children`'s.
-    """
-
-    def visit_Name(self, node: ast.Name | ast.Constant) -> None:  # noqa: N802 (ast's name)
-        """A name or constant scores nothing and holds nothing; only its line counts (a definition's end)."""
-        if node.lineno > self._max_line:
-            self._max_line = node.lineno
-
-    visit_Constant = visit_Name
-
-
-def _building_ours(method: FunctionType) -> FunctionType:
-    """A ComplexityVisitor method whose nested visitors (one per statement of a function or class
-    body) are :class:`_Complexity` too: radon's own code, its class name bound to ours."""
-    scope = {**method.__globals__, "ComplexityVisitor": _Complexity}
-    return FunctionType(method.__code__, scope, method.__name__, method.__defaults__, method.__closure__)
-
-
-_Complexity.visit_FunctionDef = _building_ours(ComplexityVisitor.visit_FunctionDef)
-_Complexity.visit_ClassDef = _building_ours(ComplexityVisitor.visit_ClassDef)
 
 
 class _Scan:
