@@ -207,6 +207,12 @@ def _time_limit(conn: sqlite3.Connection, seconds: float) -> Iterator[Callable[[
         conn.set_progress_handler(None, 0)
 
 
+def path_glob(path: str) -> str:
+    """The GLOB pattern of a path filter (``--path``, the gallery's): ``path`` itself when it has a
+    wildcard (``*``, ``?``, ``[``), else any path that contains it."""
+    return path if any(ch in path for ch in "*?[") else f"*{path}*"
+
+
 def _filters(cell_type, path, tag, language, has_error) -> tuple[str, list]:
     clauses, params = [], []
     if cell_type:
@@ -214,7 +220,7 @@ def _filters(cell_type, path, tag, language, has_error) -> tuple[str, list]:
         params.append(cell_type)
     if path:
         clauses.append("n.path GLOB ?")
-        params.append(path if any(ch in path for ch in "*?[") else f"*{path}*")
+        params.append(path_glob(path))
     if tag:
         clauses.append("EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ?)")
         params.append(tag)

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from nbsql import NbsqlError
 from nbsql.cli import cli
-from nbsql.search import DEFAULT_TIMEOUT, MAX_QUERY_LENGTH, MAX_TERMS, fts_query, match_query, search
+from nbsql.search import (DEFAULT_TIMEOUT, MAX_QUERY_LENGTH, MAX_TERMS, fts_query, match_query, path_glob,
+                          search)
 
 #: Seconds within which a pathological search must answer (they took minutes, or forever).
 PROMPT = 5
@@ -79,6 +80,12 @@ def test_filters(samples_db):
         tag = conn.execute("SELECT value FROM cells, json_each(cells.tags) LIMIT 1").fetchone()[0]
     tagged = search(".", samples_db, regex=True, tag=tag)
     assert tagged and len(tagged) < len(search(".", samples_db, regex=True, limit=1000))
+
+
+def test_a_path_filter_is_a_glob_or_a_part_of_the_path():
+    """One rule for --path and the gallery's path box."""
+    assert path_glob("teaching") == "*teaching*"
+    assert [path_glob(p) for p in ("teaching/*", "a?.ipynb", "[ab]/x")] == ["teaching/*", "a?.ipynb", "[ab]/x"]
 
 
 def test_regex_search(samples_db):

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from ..database import NbsqlError
 from ..read import is_integer
-from ..search import fts_query
+from ..search import fts_query, path_glob
 from . import render
 
 #: Our pages run no script at all; images only from this server or data: URLs.
@@ -172,7 +172,7 @@ async def gallery_page(request, datasette):
                        "d.invalid_base64 = 0"], []
     if path:
         clauses.append("n.path GLOB ?")
-        params.append(path if any(ch in path for ch in "*?[") else f"*{path}*")
+        params.append(path_glob(path))
     sql = ("SELECT d.id, d.mime, d.size, CASE WHEN d.mime = 'image/svg+xml' THEN d.text END AS svg, "
            "n.id AS notebook, n.path, c.position FROM output_data d JOIN cells c ON c.id = d.cell "
            "JOIN notebooks n ON n.id = d.notebook WHERE {} ORDER BY n.path, c.position, d.id LIMIT ?")
