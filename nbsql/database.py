@@ -67,7 +67,8 @@ class Contents:
             f"; application_id {self.application_id}, user_version {self.user_version}"
 
 
-def _contents(conn: sqlite3.Connection) -> Contents:
+def read_contents(conn: sqlite3.Connection) -> Contents:
+    """What the database open on ``conn`` holds (the Datasette plugin asks it which databases are nbsql's)."""
     fts_shadow = f"{schema.FTS_TABLE}_"
     names = [name for name, kind in conn.execute("SELECT name, type FROM sqlite_master") if kind == "table"
              and not name.startswith("sqlite_") and not name.startswith(fts_shadow)]
@@ -103,7 +104,7 @@ def check_loadable(path: str | Path, verify: bool = False) -> None:
         return
     try:
         with closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)) as conn:
-            contents = _contents(conn)
+            contents = read_contents(conn)
             if not (contents.is_empty or contents.is_nbsql):
                 raise _not_ours(path, contents)
             if verify:
@@ -128,7 +129,7 @@ def open_for_writing(path: str | Path, rebuild: bool = False, journal: bool = Tr
     check_loadable(path, verify)
     try:
         conn = sqlite3.connect(path, isolation_level=None, timeout=60)
-        contents = _contents(conn)
+        contents = read_contents(conn)
         conn.execute(f"PRAGMA journal_mode = {'WAL' if journal else 'OFF'}")
         conn.execute(f"PRAGMA synchronous = {'NORMAL' if journal else 'OFF'}")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -306,7 +307,7 @@ def connect(db: str | Path | None = None, factory: type[sqlite3.Connection] = sq
     path = existing_database(db)
     conn = sqlite3.connect(read_only_uri(path), uri=True, check_same_thread=False, factory=factory)
     try:
-        contents = _contents(conn)
+        contents = read_contents(conn)
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise damaged(path, str(exc)) if is_damage(exc) else NbsqlError(f"cannot read {path}: {exc}") from None

@@ -19,7 +19,7 @@ from datasette.app import Datasette
 from markupsafe import Markup
 
 import nbsql
-from nbsql.datasette_plugin import render, render_cell
+from nbsql.datasette_plugin import cell_html, render
 from nbsql.metadata import CANNED_QUERIES, FACETS
 from nbsql.search import MAX_TERMS
 from nbsql.serve import make_datasette
@@ -47,21 +47,21 @@ def test_render_cell_leaves_other_values_alone():
     row = {"id": 1, "cell_type": "code"}
     for value, column, table in [(1, "source", "cells"), ("x", "other", "cells"), ("x", "source", "mytable"),
                                  (b"not an image", "data", "output_data"), (None, "source", "cells")]:
-        assert render_cell(row, value, column, table, "db", None) is None
+        assert cell_html(row, value, column, table, "db", None) is None
 
 
 def test_render_cell_renders_our_columns():
-    code = render_cell({"cell_type": "code"}, "import os\nx = 1", "source", "cells", "db", None)
+    code = cell_html({"cell_type": "code"}, "import os\nx = 1", "source", "cells", "db", None)
     assert isinstance(code, Markup) and "nbsql-code" in code and "<span" in code
-    md = render_cell({"cell_type": "markdown"}, "# Title\n<script>alert(1)</script>", "source", "cells", "db", None)
+    md = cell_html({"cell_type": "markdown"}, "# Title\n<script>alert(1)</script>", "source", "cells", "db", None)
     assert "<h1>Title</h1>" in md and "<script" not in md
-    html = render_cell({"mime": "text/html"}, '<table class="dataframe"><tr><td onclick="x()">1</td></tr></table>',
+    html = cell_html({"mime": "text/html"}, '<table class="dataframe"><tr><td onclick="x()">1</td></tr></table>',
                        "text", "output_data", "db", None)
     assert '<table class="dataframe">' in html and "<td>1</td>" in html and "onclick" not in html
-    svg = render_cell({"mime": "image/svg+xml"}, "<svg><script>alert(1)</script></svg>", "text", "output_data",
+    svg = cell_html({"mime": "image/svg+xml"}, "<svg><script>alert(1)</script></svg>", "text", "output_data",
                       "db", None)
     assert svg.startswith('<img class="nbsql-image" src="data:image/svg+xml;base64,') and "<svg" not in svg
-    snippet = render_cell({}, "a \u27e6b<\u27e7 c", "source_snippet", None, "db", None)
+    snippet = cell_html({}, "a \u27e6b<\u27e7 c", "source_snippet", None, "db", None)
     assert snippet == '<span class="nbsql-snippet">a <mark>b&lt;</mark> c</span>'
 
 
@@ -100,7 +100,7 @@ def test_megabytes_of_text_are_shown_plain_and_cut():
     assert "<script" not in render.sanitize("<script>" * 50_000)
 
 
-def test_every_page_has_a_baseline_content_security_policy(samples):
+def test_every_nbsql_page_has_a_baseline_content_security_policy(samples):
     policy = get(samples, "/samples/cells").headers["content-security-policy"]
     assert "object-src 'none'" in policy and "base-uri 'none'" in policy and "img-src 'self' data:" in policy
     assert "script-src 'none'" in get(samples, "/-/nbsql/notebooks/1?database=samples").headers[

@@ -1,7 +1,8 @@
 """Datasette plugin: notebook-aware cell rendering, a notebook page, an image gallery.
 
 Registered through the ``datasette`` entry point, so a plain ``datasette notebooks.db`` gets it.
-Hooks name only the arguments they use and return None for values that are not theirs.
+It acts only on nbsql databases (see :mod:`.recognise`): on any other database its hooks return
+None and it adds nothing, no CSS, no header, no function. Hooks name only the arguments they use.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ..metadata import MARK_END, MARK_START
 from ..search import match_query
 from . import render
 from .pages import gallery_page, image_route, notebook_page, pygments_css_route
+from .recognise import database_at, is_nbsql, judge, when_nbsql
 
 _RASTER_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"))
 
@@ -35,20 +37,28 @@ def _raster_mime(data: bytes) -> str | None:
 
 @hookimpl
 def prepare_connection(conn):
-    # the canned searches' text as an FTS5 query: its own syntax when valid, else its words
-    conn.create_function("nbsql_match", 1, match_query, deterministic=True)
+    """The canned searches' ``nbsql_match``, on connections to nbsql databases, and to empty ones:
+    Datasette keeps its connections, and a first load can make an empty file nbsql's."""
+    ours, may_become = judge(conn)
+    if ours or may_become:  # the text as an FTS5 query: its own syntax when valid, else its words
+        conn.create_function("nbsql_match", 1, match_query, deterministic=True)
 
 
 @hookimpl
-def asgi_wrapper():
-    return _defence_in_depth
+def asgi_wrapper(datasette):
+    return lambda app: _defence_in_depth(app, datasette)
 
 
-def _defence_in_depth(app):
-    """A baseline policy for every page that has none: no plugins or remote images, no <base>
-    rewrites, no framing. Scripts are not restricted (Datasette's pages use inline ones): what
-    keeps a notebook's script out is the sanitising; the plugin's own pages send a strict policy."""
+def _defence_in_depth(app, datasette):
+    """A baseline policy for nbsql's pages that have none (those of an nbsql database, and the
+    plugin's own routes): no plugins or remote images, no <base> rewrites, no framing. Scripts are
+    not restricted (Datasette's pages use inline ones): what keeps a notebook's script out is the
+    sanitising; the plugin's own pages send a strict policy. Other requests pass untouched."""
     async def wrapped(scope, receive, send):
+        if scope["type"] != "http" or not await _for_nbsql(datasette, scope):
+            await app(scope, receive, send)
+            return
+
         async def sending(message):
             headers = message.get("headers", [])
             if message["type"] == "http.response.start" and \
@@ -61,13 +71,30 @@ def _defence_in_depth(app):
     return wrapped
 
 
+async def _for_nbsql(datasette, scope) -> bool:
+    """Whether a request is for a page of an nbsql database or one of the plugin's routes (its path
+    read as Datasette routes it: the raw path, after the base URL)."""
+    raw = scope.get("raw_path")
+    path = (raw.decode("latin-1") if raw else scope["path"]).partition("?")[0]
+    base = datasette.setting("base_url")
+    if base != "/" and path.startswith(base):
+        path = "/" + path[len(base):]
+    return path.startswith("/-/nbsql/") or await is_nbsql(database_at(datasette, path))
+
+
 BASELINE_CSP = "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; img-src 'self' data:; form-action 'self'"
 
 
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
+    return when_nbsql(datasette, database, lambda: cell_html(row, value, column, table, database, datasette))
+
+
+def cell_html(row, value, column, table: str | None, database: str, datasette) -> Markup | None:
+    """A value of an nbsql database's table (``table``) or query result (None) as HTML, or None
+    for values nbsql does not render."""
     if isinstance(value, bytes):
-        mime = _raster_mime(value)  # any image BLOB, in tables and in query results
+        mime = _raster_mime(value)  # any image BLOB of the database, in tables and in query results
         if mime is None:
             return None
         if table == "output_data" and _get(row, "id") is not None:  # fetched by the browser, not inlined
@@ -119,5 +146,7 @@ def register_routes():
 
 
 @hookimpl
-def extra_css_urls(datasette):
-    return [datasette.urls.static_plugins("nbsql", "nbsql.css"), datasette.urls.path("/-/nbsql/pygments.css")]
+def extra_css_urls(database, datasette):
+    """nbsql's style sheets on the pages of an nbsql database (the plugin's pages name theirs)."""
+    return when_nbsql(datasette, database, lambda: [datasette.urls.static_plugins("nbsql", "nbsql.css"),
+                                                    datasette.urls.path("/-/nbsql/pygments.css")], otherwise=[])

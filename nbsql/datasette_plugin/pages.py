@@ -6,7 +6,7 @@ import json
 import re
 from functools import wraps
 
-from datasette.database import QueryInterrupted
+from datasette.database import Database, QueryInterrupted
 from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup
 
@@ -14,6 +14,7 @@ from ..database import NbsqlError
 from ..read import is_integer
 from ..search import fts_query, path_glob
 from . import render
+from .recognise import is_nbsql
 
 #: Our pages run no script at all; images only from this server or data: URLs.
 CSP = ("default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
@@ -24,15 +25,11 @@ _BUNDLE_ORDER = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/sv
                  "text/latex", "application/json", "text/plain")
 
 
-async def _database(datasette, request):
-    """The database named by ``?database=``, else the first one holding nbsql's tables."""
+async def _database(datasette, request) -> Database:
+    """The nbsql database named by ``?database=``, else the first nbsql database served."""
     name = request.args.get("database")
-    names = [name] if name else list(datasette.databases)
-    for candidate in names:
-        if candidate not in datasette.databases:
-            continue
-        db = datasette.get_database(candidate)
-        if await db.table_exists("notebooks") and await db.table_exists("cells"):
+    for db in [datasette.databases.get(name)] if name else list(datasette.databases.values()):
+        if await is_nbsql(db):
             return db
     raise NotFound("no nbsql database here")
 
