@@ -178,7 +178,11 @@ def test_a_damaged_database_is_refused_before_a_load_writes(tmp_path):
     nbsql.load(SAMPLES, db)
     flip_middle(db)
     with closing(sqlite3.connect(db)) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok"
+        try:
+            integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        except sqlite3.DatabaseError as exc:  # damage in the schema's own pages
+            integrity = str(exc)
+    assert integrity != "ok"
     before = sha256(db)
     for extra in ([], ["--full"]):
         result = run("load", str(SAMPLES), "--db", str(db), *extra)
