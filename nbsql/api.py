@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .database import connect, existing_database
 from .errors import NbsqlError
@@ -18,8 +19,8 @@ if TYPE_CHECKING:
     from .health import HealthReport, Settings
 
 
-def check(paths: Iterable[str | Path] = (), db: str | Path | None = None, *, settings: "Settings | None" = None,
-          severity: str = "info", load: bool = True, jobs: int | None = None) -> "HealthReport":
+def check(paths: Iterable[str | Path] = (), db: str | Path | None = None, *, settings: Settings | None = None,
+          severity: str = "info", load: bool = True, jobs: int | None = None) -> HealthReport:
     """Check notebooks: load ``paths`` first (incrementally, with the checks of ``settings``), then
     report their findings; without paths (or without ``load``), report what the database holds."""
     from .health import Settings, read_report
@@ -33,7 +34,7 @@ def check(paths: Iterable[str | Path] = (), db: str | Path | None = None, *, set
 
 
 def query(sql: str, db: str | Path | None = None,
-          params: Sequence[Any] | Mapping[str, Any] | None = None) -> "pandas.DataFrame":
+          params: Sequence[Any] | Mapping[str, Any] | None = None) -> pandas.DataFrame:
     """Run ``sql`` on a read-only connection and return the rows as a pandas DataFrame."""
     import pandas
 
@@ -50,14 +51,14 @@ class _ResultsOnly(sqlite3.Connection):
 
 
 class _ResultsCursor(sqlite3.Cursor):
-    def execute(self, sql: str, parameters: Any = (), /) -> "_ResultsCursor":  # type: ignore[override]
+    def execute(self, sql: str, parameters: Any = (), /) -> _ResultsCursor:  # type: ignore[override]
         super().execute(sql, parameters)
         if self.description is None:
             raise NbsqlError("the SQL returns no rows: give a SELECT (or another statement with results)")
         return self
 
 
-def database(db: str | Path | None = None, *, writable: bool = False) -> "sqlite_utils.Database":
+def database(db: str | Path | None = None, *, writable: bool = False) -> sqlite_utils.Database:
     """The nbsql database as a :class:`sqlite_utils.Database` (``db["notebooks"].rows_where(...)``,
     ``db.query(...)``, ``db["cells"].search(...)`` over sources and outputs): read-only unless
     ``writable``."""

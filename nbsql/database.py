@@ -5,10 +5,11 @@ from __future__ import annotations
 import glob
 import os
 import sqlite3
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from . import schema
 from .errors import NbsqlError

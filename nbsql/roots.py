@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def contains(folder: str, path: str) -> bool:

@@ -14,12 +14,12 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path
-from typing import Callable, Iterator
 
 import re2
 

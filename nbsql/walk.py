@@ -5,9 +5,9 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 #: Folder names never descended into (hidden folders are skipped too).
 SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__", "site-packages", "venv", "env", "virtualenv"})

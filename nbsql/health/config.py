@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..database import NbsqlError
-from .choices import FAIL_ON, SEVERITIES
+from .choices import FAIL_ON
 from .registry import RULES, find, resolve
 
 if sys.version_info >= (3, 11):
@@ -55,7 +55,7 @@ class Settings:
                 codes |= resolve(selectors)
         return codes
 
-    def override(self, **changes: Any) -> "Settings":
+    def override(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v not in (None, ())})
 
 

@@ -6,7 +6,7 @@ they are named here too for the modules that run and report them.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from .rules import all_rules
 from .rules.base import SCOPES, SEVERITIES, Finding, Rule, hit, rule

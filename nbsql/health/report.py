@@ -7,18 +7,19 @@ import io
 import json
 import os
 import sqlite3
+from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import quote
 
 import orjson
 
 from .. import __version__
 from ..walk import resolved
+from .choices import SEVERITIES
 from .config import Settings
-from .choices import FORMATS, SEVERITIES
 from .registry import RULES, ordered
 
 _RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}  # error 0 < warning 1 < info 2

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
-from typing import Iterable, Iterator, Sequence
 
 #: Detectors left out: entropy guesses fire on hashes, ids and base64 data everywhere in
 #: notebooks, and public IP addresses are not secrets.
@@ -64,7 +64,6 @@ def _gate_offsets(text: str) -> list[int] | None:
 @lru_cache(maxsize=1)
 def _detectors():
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
-
     from detect_secrets.plugins.keyword import DENYLIST
 
     keyword = re.compile("|".join(DENYLIST), re.IGNORECASE)  # every pattern of the keyword detector has one

@@ -6,6 +6,7 @@ The sequence studied is the execution counts of the non-empty code cells, in cel
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 
 from ..context import NotebookContext
 from .base import hit, rule
@@ -27,7 +28,7 @@ def out_of_order(nb: NotebookContext, limits):
     Restart the kernel and run all cells before saving.
     """
     counts = nb.execution_counts
-    drops = [(a, b) for a, b in zip(counts, counts[1:]) if b < a]
+    drops = [(a, b) for a, b in pairwise(counts) if b < a]
     if drops:
         first = drops[0]
         yield hit(f"execution counts go backwards {len(drops)} time(s) (first {first[0]} then {first[1]})",
@@ -50,7 +51,7 @@ def skipped_counts(nb: NotebookContext, limits):
     Restart the kernel and run all cells before saving.
     """
     counts = sorted(set(nb.execution_counts))
-    gaps = [(a, b) for a, b in zip(counts, counts[1:]) if b - a > 1]
+    gaps = [(a, b) for a, b in pairwise(counts) if b - a > 1]
     if gaps:
         missing = sum(b - a - 1 for a, b in gaps)
         yield hit(f"{len(gaps)} gap(s) in the execution counts ({missing} execution(s) not in the file)",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from ..context import NotebookContext
 from ..validate import schema_errors
 from .base import hit, rule
