@@ -17,6 +17,7 @@ from .errors import NbsqlError
 DEFAULT_DB = "notebooks.db"
 DB_ENVIRONMENT_VARIABLE = "NBSQL_DB"
 _SQLITE_HEADER = b"SQLite format 3\x00"
+_DAMAGE_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 
 def default_db() -> str:
@@ -90,8 +91,10 @@ def damaged(path: str | Path, detail: str) -> NbsqlError:
 
 
 def is_damage(exc: sqlite3.DatabaseError) -> bool:
-    return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or \
-        "malformed" in str(exc)
+    """Whether SQLite reports a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB; the codes are on the
+    exception from Python 3.11, the messages always)."""
+    return getattr(exc, "sqlite_errorcode", None) in _DAMAGE_CODES or \
+        any(message in str(exc) for message in ("malformed", "file is not a database"))
 
 
 def check_loadable(path: str | Path, verify: bool = False) -> None:
@@ -323,7 +326,7 @@ def connect(db: str | Path | None = None, factory: type[sqlite3.Connection] = sq
 def _no_attaching(conn: sqlite3.Connection) -> None:
     """Refuse ATTACH: an attached file is opened writable (and created), whatever the main file's mode."""
     if hasattr(conn, "setlimit"):  # Python 3.11+
-        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)  # type: ignore[attr-defined]
     else:
         conn.set_authorizer(lambda action, *_: sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_ATTACH
                             else sqlite3.SQLITE_OK)

@@ -52,8 +52,8 @@ def known(db: Database | None) -> bool | None:
 async def is_nbsql(db: Database | None) -> bool:
     """Whether ``db`` (None: no such database) is an nbsql database."""
     answer = known(db)
-    if answer is not None:
-        return answer
+    if answer is not None or db is None:
+        return bool(answer)
     try:
         ours, may_become = await db.execute_fn(judge)
     except sqlite3.Error:  # Datasette could not open it (gone, say): its own pages will say so

@@ -6,6 +6,7 @@ import fnmatch
 import os
 import re
 import sys
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -44,7 +45,7 @@ PROVIDED_BY_JUPYTER = frozenset({"IPython", "ipykernel"})
 
 
 @lru_cache(maxsize=1)
-def _installed() -> dict[str, list[str]]:
+def _installed() -> Mapping[str, list[str]]:
     return metadata.packages_distributions()
 
 

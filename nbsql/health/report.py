@@ -86,15 +86,15 @@ def read_report(paths: Iterable[str | Path] = (), db: str | Path | None = None, 
     from ..database import connect
     from .store import corpus_findings_outdated
 
-    paths = [str(p) for p in paths]
+    scope = [str(p) for p in paths]
     settings = settings or Settings()
     with closing(connect(db)) as conn:
-        rows = read_findings(conn, settings, paths, severity)
+        rows = read_findings(conn, settings, scope, severity)
         unchecked, stale = conn.execute(
             "SELECT count(*) FILTER (WHERE checked_with IS NULL), "
             "count(*) FILTER (WHERE checked_with IS NOT NULL AND checked_with != ?) FROM notebooks",
             (settings.fingerprint,)).fetchone()
-        return HealthReport(rows, notebooks_in_scope(conn, paths), settings, pimentel(conn, paths), unchecked, stale,
+        return HealthReport(rows, notebooks_in_scope(conn, scope), settings, pimentel(conn, scope), unchecked, stale,
                             corpus_findings_outdated(conn))
 
 

@@ -67,7 +67,8 @@ def _detectors():
     from detect_secrets.plugins.keyword import DENYLIST
 
     keyword = re.compile("|".join(DENYLIST), re.IGNORECASE)  # every pattern of the keyword detector has one
-    plugins = [cls() for kind, cls in get_mapping_from_secret_type_to_class().items() if kind not in _SKIPPED]
+    classes: dict[str, type] = get_mapping_from_secret_type_to_class()
+    plugins = [cls() for kind, cls in classes.items() if kind not in _SKIPPED]
     return [(plugin, re.compile("|".join(_scoped(p) for p in plugin.denylist)) if getattr(plugin, "denylist", None)
              else keyword) for plugin in plugins]
 
@@ -97,7 +98,7 @@ def find_secrets_in(texts: Sequence[str]) -> list[tuple[int, int, str]]:
     offsets = _gate_offsets(joined)
     if offsets is None:
         return [(index, line, kind) for index, text in enumerate(texts) for line, kind in _gated_lines(text)]
-    found = []
+    found: list[tuple[int, int, str]] = []
     start = 0  # of the text in the joined string
     for index, text in enumerate(texts):
         end = start + len(text)
@@ -134,7 +135,7 @@ def _gated_lines(text: str) -> list[tuple[int, str]]:
 def _secrets_on(lines: Iterable[tuple[int, str]]) -> list[tuple[int, str]]:
     """What the detectors find on each (number, line) the gate let through."""
     detectors = _detectors()
-    found = []
+    found: list[tuple[int, str]] = []
     for number, line in lines:
         if len(line) > 2000:
             continue

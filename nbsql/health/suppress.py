@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Hashable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from .registry import Finding, resolve
 
 _COMMENT = re.compile(r"nbsql:\s*ignore(?:\[([^\]]*)\])?")
 ALL = frozenset({"*"})
+#: What names a notebook to :func:`unsuppressed`: a database id, a path...
+Key = TypeVar("Key", bound=Hashable)
 
 
 def _codes(selectors: list[str]) -> frozenset[str]:
@@ -53,8 +55,8 @@ def _suppressed(code: str, codes: frozenset[str]) -> bool:
     return "*" in codes or code in codes
 
 
-def unsuppressed(found: Iterable[tuple[Hashable, Finding]], notebook_codes: Callable[[Hashable], frozenset[str]],
-                 cell_codes: Callable[[Hashable, int], frozenset[str]]) -> list[tuple[Hashable, Finding]]:
+def unsuppressed(found: Iterable[tuple[Key, Finding]], notebook_codes: Callable[[Key], frozenset[str]],
+                 cell_codes: Callable[[Key, int], frozenset[str]]) -> list[tuple[Key, Finding]]:
     """The (notebook, finding) pairs no suppression covers; each notebook's and cell's
     suppressions are looked up once, on first need."""
     whole: dict[Hashable, frozenset[str]] = {}

@@ -42,7 +42,7 @@ class Rule:
     scope: str
     summary: str
     doc: str
-    check: Callable[..., Iterable[Finding]]
+    check: Callable[..., Iterable[Any]]  # Findings; (notebook id, Finding) pairs for corpus rules
     thresholds: dict[str, Any] = field(default_factory=dict)
     python_only: bool = False
 
@@ -63,7 +63,8 @@ def rule(code: str, slug: str, severity: str, scope: str, summary: str, python_o
         doc = inspect.cleandoc(check.__doc__ or "")
         missing = [h for h in _DOC_HEADINGS if f"## {h}" not in doc]
         assert not missing, f"{code} lacks documentation sections {missing}"
-        check.rule = Rule(code, slug, severity, scope, summary, doc, check, dict(thresholds), python_only)
+        check.rule = Rule(code, slug, severity, scope, summary, doc, check, dict(thresholds),  # type: ignore[attr-defined]
+                          python_only)
         return check
 
     return describe
