@@ -13,9 +13,9 @@ import re
 import shlex
 import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache
-from typing import Iterator
 
 from radon.metrics import mi_compute
 from radon.visitors import ComplexityVisitor
@@ -346,7 +346,7 @@ def _imports_line_by_line(source: str) -> list[Import]:
             continue
         for end in range(number, min(number + 20, len(lines)) + 1):
             try:
-                tree = parse_quietly("\n".join(l.strip() for l in lines[number - 1:end]))
+                tree = parse_quietly("\n".join(text.strip() for text in lines[number - 1:end]))
             except (SyntaxError, ValueError):
                 continue
             indented = line[:1].isspace()  # inside a block: a function's, maybe (NB105 reads top-level ones)

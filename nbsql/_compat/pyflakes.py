@@ -32,9 +32,9 @@ class Report:
     """A pyflakes message and the top-level statements of the checked module it concerns."""
 
     message: Message
-    statement: ast.stmt | None  # holding the node the message is about
+    statement: ast.AST | None  # holding the node the message is about
     original: ast.AST | None = None  # a redefinition's first binding
-    original_statement: ast.stmt | None = None
+    original_statement: ast.AST | None = None
 
 
 def check(module: ast.Module, *, builtins: frozenset[str] = frozenset(), unbound: frozenset[str] = frozenset(),
@@ -56,11 +56,11 @@ def check(module: ast.Module, *, builtins: frozenset[str] = frozenset(), unbound
     # collector, whose passes over so many objects took a sixth of a load's per-file step
     for scope in checker.deadScopes:
         scope.clear()
-    vars(checker).clear()
+    checker.__dict__.clear()
     return reports
 
 
-def _top(node: ast.AST | None, parents: dict | None, tops: set[int]) -> ast.stmt | None:
+def _top(node: ast.AST | None, parents: dict | None, tops: set[int]) -> ast.AST | None:
     """The statement of ``tops`` (ids) that ``node`` lies in."""
     while node is not None and id(node) not in tops:
         node = parents.get(node) if parents is not None else getattr(node, "_pyflakes_parent", None)
@@ -156,7 +156,7 @@ class _Checker(Checker):
 
 
 @cache
-def _pyflakes_fields(node_type: type) -> tuple[str, ...]:
+def _pyflakes_fields(node_type: type[ast.AST]) -> tuple[str, ...]:
     """:func:`child_fields` in the order pyflakes visits them: before 4.0 it takes a loop's iterable
     before its target and a comprehension's generators before its element (its ``_FieldsOrder``)."""
     fields_order = getattr(pyflakes.checker, "_FieldsOrder", None)

@@ -28,7 +28,7 @@ def complexity_visitor(tree: ast.AST) -> ComplexityVisitor:
 
 
 @cache
-def _child_fields(node_type: type) -> tuple[str, ...]:
+def _child_fields(node_type: type[ast.AST]) -> tuple[str, ...]:
     """The fields of ``node_type`` but its context and operator leaves, where radon scores nothing."""
     return tuple(f for f in node_type._fields if f not in ("ctx", "op", "ops"))
 
@@ -66,5 +66,5 @@ def _building_ours(method: FunctionType) -> FunctionType:
     return FunctionType(method.__code__, scope, method.__name__, method.__defaults__, method.__closure__)
 
 
-_Complexity.visit_FunctionDef = _building_ours(ComplexityVisitor.visit_FunctionDef)
-_Complexity.visit_ClassDef = _building_ours(ComplexityVisitor.visit_ClassDef)
+_Complexity.visit_FunctionDef = _building_ours(ComplexityVisitor.visit_FunctionDef)  # type: ignore[method-assign]
+_Complexity.visit_ClassDef = _building_ours(ComplexityVisitor.visit_ClassDef)  # type: ignore[method-assign]

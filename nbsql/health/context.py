@@ -106,9 +106,9 @@ class NotebookContext:
                 continue  # a cell that does not parse may define or use it: pyflakes cannot tell
             text = message.message % message.message_args
             original = report.original  # pyflakes words it "from line N" of some cell
-            cell = cell_of.get(id(report.original_statement))
-            if cell is not None:
-                text = f"redefinition of unused {name!r} from cell {cell}, line {original.lineno}"
+            first = cell_of.get(id(report.original_statement))
+            if first is not None:
+                text = f"redefinition of unused {name!r} from cell {first}, line {original.lineno}"
             problems.append(NameProblem(kind, position, message.lineno, text, name,
                                         isinstance(original, (ast.Import, ast.ImportFrom))))
         return problems

@@ -12,9 +12,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 #: Only the verdict is needed (jsonschema words the problem), and the notebook must not change.
 _OPTIONS = {"use_default": False, "use_formats": False, "detailed_exceptions": False}
