@@ -1,9 +1,11 @@
 """Where nbsql relies on other libraries' private internals: one module per library, nowhere else.
 
 Each module names the versions it was checked against (``SUPPORTED``, which ``pyproject.toml``
-pins within) and calls :func:`require` before its first use, so that another version stops nbsql
-with a one-line error instead of giving a wrong result. ``tests/test_compat*.py`` compare each
-module with the library's public behaviour and check that no other module uses a private name.
+pins within) and calls :func:`require` when it is imported, before building anything on the
+library, so that another version stops nbsql with a one-line error (in the loading process, before
+any work) instead of giving a wrong result. ``import nbsql`` imports none of them. Tests:
+``tests/test_compat*.py`` compare each module with the library's public behaviour and check that
+no other module uses a private name.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from ..code import child_fields
 from . import require
 
 SUPPORTED = ">=2.2,<4.2"
+require("pyflakes", SUPPORTED)  # before anything is built on it
 #: The modules whose names pyflakes' CALL handler asks about (its ``_is_typing``).
 TYPING_MODULES = frozenset({"typing", "typing_extensions"})
 
@@ -42,7 +43,6 @@ def check(module: ast.Module, *, builtins: frozenset[str] = frozenset(), unbound
     """pyflakes' messages on ``module``, with ``builtins`` taken as defined and the builtins in
     ``unbound`` (which pyflakes takes as defined) not. Without ``names_typing`` (no typing module
     is imported) a shortcut skips pyflakes' questions about typing's members."""
-    require("pyflakes", SUPPORTED)
     checker = _Checker(module, names_typing, unbound, builtins=builtins)
     parents = getattr(checker, "_parents", None)  # pyflakes >= 3.1
     tops = {id(statement) for statement in module.body}
