@@ -96,11 +96,11 @@ def cli() -> None:
 def load(paths: tuple[str, ...], db: str, full: bool, jobs: int | None, exclude: tuple[str, ...], no_prune: bool,
          follow_symlinks: bool, no_checks: bool, config: str | None, strict: bool, quiet: bool) -> None:
     """Load every notebook below PATHS into the database (incrementally)."""
-    from .health.config import load_settings
-    from .load import load as load_notebooks
-
     show_bar = not quiet and sys.stderr.isatty()
     with _user_errors(), _loading(None if quiet else db), _progress_bar(show_bar) as progress:
+        from .health.config import load_settings
+        from .load import load as load_notebooks  # its libraries' versions are checked on import
+
         settings = None if no_checks else load_settings(config)
         report = load_notebooks(paths, db, full=full, jobs=jobs, exclude=exclude, prune=not no_prune,
                                 follow_symlinks=follow_symlinks, checks=not no_checks, settings=settings,
@@ -146,11 +146,11 @@ def health(paths: tuple[str, ...], db: str, select: tuple[str, ...], ignore: tup
 
     Exit code 0 when no finding reaches the failing severity, 1 when one does, 2 on errors.
     """
-    from .api import check
-    from .health import registry, report
-    from .health.config import load_settings
-
     with _user_errors(), _loading(db if paths else None):
+        from .api import check
+        from .health import registry, report
+        from .health.config import load_settings
+
         settings = load_settings(config).override(select=_split(select), ignore=_split(ignore), fail_on=fail_on)
         try:
             settings.enabled()
