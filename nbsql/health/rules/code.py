@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from typing import TYPE_CHECKING
 
-from ...code import VCS_PREFIXES, Import
 from ...text import normalised_source, without_comment
-from ..context import NotebookContext
 from ..secrets import find_secrets_in
 from .base import hit, rule
+
+if TYPE_CHECKING:
+    from ...code import Import
+    from ..context import NotebookContext
 
 #: A drive letter then "/", "\\\\" or a single backslash before a capital or digit ("C:\\Users"); a single
 #: backslash before a lower-case letter is more likely an escape ("n:\\t").
@@ -213,6 +216,8 @@ def unpinned_install(nb: NotebookContext, limits):
 
 def _pinned(install: Import) -> bool:
     """An exact version, a direct reference (name @ url), or a repository at a given ref (git+...@v1.2)."""
+    from ...code import VCS_PREFIXES
+
     spec = install.spec or ""
     if spec.startswith(VCS_PREFIXES):
         return "@" in spec.split("://", 1)[-1].split("/", 1)[-1].split("#")[0]  # not the user@ of the host

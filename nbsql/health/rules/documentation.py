@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import re
+from functools import cache
+from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
-
-from ..context import NotebookContext
 from .base import hit, rule
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+
+    from ..context import NotebookContext
 
 _HTML_H1 = re.compile(r"<h1[\s>]", re.I)
 _MAYBE_H1 = re.compile(r"^ {0,3}#[ \t]|^ {0,3}=+[ \t]*\r?$", re.M)
 _BACKTICKS = re.compile(r"`+")
 _OPENING_H1 = re.compile(r"(?:[ \t]*\r?\n)* {0,3}#[ \t]")  # blank lines, then an ATX h1
-_MARKDOWN = MarkdownIt("commonmark").disable(["inline", "text_join"])  # headings are block tokens: 3x faster
+@cache
+def _markdown() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").disable(["inline", "text_join"])  # headings are block tokens: 3x faster
 
 
 def _has_h1(source: str) -> bool:
@@ -23,7 +31,7 @@ def _has_h1(source: str) -> bool:
     html = _HTML_H1.search(source)
     if not html and not _MAYBE_H1.search(source):
         return False
-    tokens = _MARKDOWN.parse(source.replace("\r\n", "\n"))
+    tokens = _markdown().parse(source.replace("\r\n", "\n"))
     return any(t.type == "heading_open" and t.tag == "h1" for t in tokens) or bool(html) and any(
         _HTML_H1.search(t.content if t.type == "html_block" else _without_code_spans(t.content))
         for t in tokens if t.type in ("html_block", "inline"))

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from collections import Counter
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
-from ..context import NotebookContext
 from .base import hit, rule
+
+if TYPE_CHECKING:
+    from ..context import NotebookContext
 
 
 @rule("NB001", "out-of-order-execution", "warning", "notebook", "Cells were executed out of order")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from ..context import NotebookContext
+from typing import TYPE_CHECKING
+
 from .base import rule
+
+if TYPE_CHECKING:
+    from ..context import NotebookContext
 
 
 @rule("NB000", "check-failed", "error", "notebook", "A rule failed on this notebook")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from ..context import NotebookContext
+from typing import TYPE_CHECKING
+
 from ..validate import schema_errors
 from .base import hit, rule
+
+if TYPE_CHECKING:
+    from ..context import NotebookContext
 
 
 def _data_size(value) -> int:
