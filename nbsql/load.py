@@ -17,18 +17,26 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from . import __version__
-from .database import (NbsqlError, building, check_loadable, default_db, one_load_at_a_time, open_for_writing,
-                       remove_stale_builds, transaction)
+from .database import (
+    NbsqlError,
+    building,
+    check_loadable,
+    default_db,
+    one_load_at_a_time,
+    open_for_writing,
+    remove_stale_builds,
+    transaction,
+)
 from .health.check import check_notebook, prepare_checks
 from .health.config import Settings
 from .health.store import clear_corpus_findings, finding_rows, run_corpus_rules, store_rules
-from .model import NotebookError
-from .read import normalise, parse_json_repaired
+from .model import JSON, NotebookError
+from .read import normalise, parse_buffer, parse_json_repaired
 from .roots import absorb, below, outermost, relative, stored_roots
 from .rows import NotebookRows, analyses_python, code_facts, notebook_rows
 from .walk import Found, escaped, find_notebooks, is_text, resolved
@@ -95,12 +103,17 @@ def process_bytes(data: bytes, path: str = "", settings: Settings | None = None)
 
     Raises :class:`NotebookError` for bytes that are not a notebook.
     """
-    raw, repairs = parse_json_repaired(data)
+    return process_json(*parse_json_repaired(data), path=path, size=len(data), settings=settings)
+
+
+def process_json(raw: JSON, repairs: list[str], path: str = "", size: int = 0,
+                 settings: Settings | None = None) -> NotebookRows:
+    """:func:`process_bytes` after parsing: ``raw`` is the file's JSON, ``size`` its length in bytes."""
     notebook = normalise(raw, repairs)
     facts = code_facts(notebook)
     rows = notebook_rows(notebook, facts)
     if settings is not None:
-        findings = check_notebook(notebook, facts, settings, path=path, size=len(data), raw=raw,
+        findings = check_notebook(notebook, facts, settings, path=path, size=size, raw=raw,
                                   python=analyses_python(notebook))
         rows.tables["findings"] = finding_rows(findings, notebook)
         rows.notebook["checked_with"] = settings.fingerprint
@@ -142,8 +155,7 @@ def process_task(task: Task) -> FileResult:
     """Read one file and run the per-file step; every failure becomes an error result."""
     result = FileResult(task.root, task.path, task.size, task.mtime)
     try:
-        with open(os.path.join(task.root, task.path), "rb") as handle:
-            data = handle.read()
+        data = _read(os.path.join(task.root, task.path))
     except OSError as exc:
         result.error = ("unreadable", f"cannot read: {exc.strerror}")
         return result
@@ -153,7 +165,9 @@ def process_task(task: Task) -> FileResult:
         result.unchanged = True
         return result
     try:
-        result.rows = process_bytes(data, task.path, _settings)
+        parsed = parse_buffer(data)  # a large file's buffer is emptied once decoded
+        del data  # not held while the notebook is analysed
+        result.rows = process_json(*parsed, path=task.path, size=result.size, settings=_settings)
     except NotebookError as exc:
         result.error = (exc.kind, exc.message)
     except RecursionError:
@@ -163,6 +177,18 @@ def process_task(task: Task) -> FileResult:
     except Exception as exc:  # a bug of ours must not abort the run: record it and go on
         result.error = ("internal", f"nbsql could not process this file: {type(exc).__name__}: {exc}")
     return result
+
+
+def _read(path: str) -> bytearray:
+    """A file's bytes, in a buffer :func:`~nbsql.read.parse_buffer` may empty."""
+    data = bytearray()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_READ_CHUNK):
+            data += chunk
+    return data
+
+
+_READ_CHUNK = 1 << 20
 
 
 def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None, *, full: bool = False,
@@ -312,6 +338,7 @@ def _run(conn, report: LoadReport, scanned: list[tuple[str, list[Found], bool]],
             batch, batch_bytes = [], 0
         if progress:
             progress(done, total)
+        del result  # its rows are not held while the next file is processed
     writer.write(batch)
     if progress:
         progress(total, total)

@@ -1,7 +1,8 @@
 """Bytes -> :class:`Notebook`: decoding, JSON, version upgrade and normalisation.
 
 Hot path: ``orjson`` (stdlib ``json`` as the fallback for NaN, huge integers and error
-messages); nbformat is only imported to upgrade nbformat 1-3 files.
+messages); nbformat is only imported to upgrade nbformat 1-3 files. The loader's large ASCII files
+are parsed in about twice their size (:func:`parse_buffer`).
 """
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from __future__ import annotations
 import codecs
 import json
 import re
+import secrets
+import sys
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import orjson
 
@@ -33,9 +37,9 @@ def parse_json(data: bytes) -> JSON:
     return parse_json_repaired(data)[0]
 
 
-def parse_json_repaired(data: bytes) -> tuple[JSON, list[str]]:
+def parse_json_repaired(data: bytes | bytearray) -> tuple[JSON, list[str]]:
     """:func:`parse_json`, plus what had to be repaired for the text to be stored (as warnings)."""
-    if not data.strip():
+    if not data or data.isspace():  # data.strip() would copy the whole file
         raise NotebookError("empty", "the file is empty")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
@@ -54,6 +58,26 @@ def parse_json_repaired(data: bytes) -> tuple[JSON, list[str]]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise NotebookError("encoding", f"not valid UTF-8: {exc.reason} at byte {exc.start}") from None
+    return _parse_text(text)
+
+
+#: From this size on, :func:`parse_buffer` parses an ASCII file with :func:`_parse_large`: orjson
+#: copies its input, so it would hold the file twice while building the value, and one str per line
+#: of a long output (49 bytes each besides the text) can take several times the file.
+LARGE_FILE = 16 * 1024 * 1024
+
+
+def parse_buffer(buffer: bytearray) -> tuple[JSON, list[str]]:
+    """:func:`parse_json_repaired` of a file's bytes, which empties ``buffer`` when the file is
+    large (:data:`LARGE_FILE`) and ASCII, once decoded: the bytes are not held with the value."""
+    large = len(buffer) >= LARGE_FILE and buffer.isascii() and b"\x00" not in buffer[:4096]
+    if not large or not buffer or buffer.isspace():
+        return parse_json_repaired(buffer)
+    return _parse_large(buffer)
+
+
+def _parse_text(text: str) -> tuple[JSON, list[str]]:
+    """The stdlib's parse of a notebook's text (it takes NaN and integers beyond 64 bits)."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -63,7 +87,12 @@ def parse_json_repaired(data: bytes) -> tuple[JSON, list[str]]:
         raise NotebookError(kind, f"{what}: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise NotebookError("json", "invalid JSON: nested too deeply") from None
-    if not _SURROGATE_ESCAPE.search(text):
+    return _repaired(value, _SURROGATE_ESCAPE.search(text) is not None)
+
+
+def _repaired(value: JSON, escapes: bool) -> tuple[JSON, list[str]]:
+    """``value`` with lone surrogates replaced, when its text had surrogate ``escapes``, and the warning."""
+    if not escapes:
         return value, []
     try:
         repaired = _without_lone_surrogates(value)
@@ -72,6 +101,126 @@ def parse_json_repaired(data: bytes) -> tuple[JSON, list[str]]:
     if repaired == value:
         return value, []
     return repaired, ["lone UTF-16 surrogate escapes (\\ud800-\\udfff) replaced with U+FFFD"]
+
+
+#: Arrays of strings at least this long (characters of JSON) are cut out of a large file's text.
+_CUT_ARRAY = 64 * 1024
+#: A valid JSON string (no control characters, only JSON's escapes).
+_STRING = r'"(?:[^"\\\x00-\x1f]++|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*+"'
+#: A JSON string, or an array of strings; possessive (Python 3.11), so linear time and no stack.
+_STRING_OR_ARRAY = (re.compile(rf"{_STRING}|\[\s*{_STRING}(?:\s*,\s*{_STRING})*+\s*\]")
+                    if sys.version_info >= (3, 11) else None)
+#: Up to 10,000 strings of an array, with the comma after them (stripped with _RUN_END).
+_RUN = re.compile(rf"\s*{_STRING}(?:\s*,\s*{_STRING}){{0,9999}}\s*,?") if _STRING_OR_ARRAY else None
+_RUN_END = ", \t\n\r"
+_KEY_END = re.compile(r"\s*:")
+
+
+def _parse_large(data: bytearray) -> tuple[JSON, list[str]]:
+    """Parse a large ASCII file, emptying ``data``, in about twice its size at most.
+
+    Long arrays of strings are cut out of the text, which is parsed with a placeholder string in
+    their place; where the notebook has a multiline string, an array's lines are joined as they
+    are parsed (a str object per line would take 49 bytes besides its text), elsewhere it is
+    parsed as the list it is. Nothing is cut from a text whose strings the pattern cannot all
+    pair up (it is invalid JSON), so the value, or the error, is that of the whole text.
+    """
+    text = data.decode("ascii")
+    data.clear()
+    pattern, run_of_strings = _STRING_OR_ARRAY, _RUN
+    spans = _long_arrays(text, pattern) if pattern else []
+    if not spans or run_of_strings is None:
+        return _parse_text(text)
+    escapes = _SURROGATE_ESCAPE.search(text) is not None
+    parts: list[str] = []
+    arrays: list[str | None] = []
+    end = 0
+    for start, stop in spans:
+        parts.append(text[end:start])
+        arrays.append(text[start:stop])
+        end = stop
+    parts.append(text[end:])
+    del text
+    marker = f"\x00nbsql {secrets.token_hex(8)} "
+    placeholders = [json.dumps(f"{marker}{index}") for index in range(len(arrays))]
+    try:
+        value = json.loads("".join(_interleaved(parts, placeholders)))
+    except (json.JSONDecodeError, RecursionError):  # the error, at its place in the whole text
+        return _parse_text("".join(_interleaved(parts, [array or "" for array in arrays])))
+    del parts, placeholders
+
+    def resolve(item: JSON, join: bool) -> JSON:
+        if not isinstance(item, str) or not item.startswith(marker):
+            return item
+        index = int(item[len(marker):])
+        array, arrays[index] = arrays[index] or "", None
+        if not join:
+            return json.loads(array)
+        lines = ["".join(json.loads(f"[{run.group().rstrip(_RUN_END)}]"))
+                 for run in run_of_strings.finditer(array, 1, len(array) - 1)]
+        del array
+        return "".join(lines)
+
+    try:
+        _join_multiline(value, resolve)
+        value = _resolve_all(value, resolve)
+    except RecursionError:
+        raise NotebookError("json", "invalid JSON: nested too deeply") from None
+    return _repaired(value, escapes)
+
+
+def _long_arrays(text: str, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
+    """Spans of the long arrays of strings that are values in ``text`` (none when a string does not
+    pair up: no quote may lie between the strings the ``pattern`` finds)."""
+    spans, end = [], 0
+    for match in pattern.finditer(text):
+        start, stop = match.span()
+        if text.find('"', end, start) >= 0:
+            return []
+        if stop - start >= _CUT_ARRAY and text[start] == "[" and not _KEY_END.match(text, stop):
+            spans.append((start, stop))
+        end = stop
+    return spans if text.find('"', end) < 0 else []
+
+
+def _interleaved(parts: list[str], between: list[str]) -> Iterator[str]:
+    for part, other in zip(parts, between, strict=False):
+        yield part
+        yield other
+    yield parts[-1]
+
+
+def _join_multiline(raw: JSON, resolve: Callable[[JSON, bool], JSON]) -> None:
+    """Resolve, joined, the placeholders where :func:`normalise` joins a multiline string of a v4 notebook."""
+    cells = raw.get("cells") if isinstance(raw, dict) and type(raw.get("nbformat")) is int and \
+        raw["nbformat"] == SUPPORTED_MAJOR else None
+    for cell in cells if isinstance(cells, list) else ():
+        if not isinstance(cell, dict):
+            continue
+        if "source" in cell:
+            cell["source"] = resolve(cell["source"], True)
+        outputs = cell.get("outputs") if cell.get("cell_type") == "code" else None
+        for output in outputs if isinstance(outputs, list) else ():
+            if isinstance(output, dict) and "text" in output:
+                output["text"] = resolve(output["text"], True)
+            data = output.get("data") if isinstance(output, dict) else None
+            if isinstance(data, dict):
+                for mime in data:
+                    if not is_json_mime(mime):
+                        data[mime] = resolve(data[mime], True)
+
+
+def _resolve_all(value: JSON, resolve: Callable[[JSON, bool], JSON]) -> JSON:
+    """``value`` with every placeholder left resolved to its list (lists and objects changed in place)."""
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            value[index] = _resolve_all(item, resolve)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = _resolve_all(item, resolve)
+    else:
+        return resolve(value, False)
+    return value
 
 
 #: A JSON escape of a UTF-16 surrogate; stdlib json decodes a lone one (orjson refuses it) to a
@@ -98,6 +247,8 @@ def normalise(raw: JSON, repairs: Iterable[str] = ()) -> Notebook:
     """Turn parsed JSON of any nbformat version into the v4 :class:`Notebook` model.
 
     ``repairs``: what parsing already had to repair, kept first among the notebook's warnings.
+    Multiline strings saved as lists of lines (sources, stream text, mime data) are joined in
+    ``raw`` too, which stays valid against the same schema.
     """
     if not isinstance(raw, dict):
         raise NotebookError("not_a_notebook", f"the JSON is {_kind_of(raw)}, not a notebook object")
@@ -311,7 +462,7 @@ def _cell(position: int, raw: JSON, warnings: list[str], keep_id: bool) -> Cell:
     return Cell(
         position=position,
         cell_type=cell_type,
-        source=_text(raw.get("source"), f"{where} source", warnings),
+        source=_text(_joined(raw, "source"), f"{where} source", warnings),
         metadata=_dict(raw.get("metadata"), f"{where} metadata", warnings),
         execution_count=_int(raw.get("execution_count"), f"{where} execution_count", warnings),
         cell_id=cell_id,
@@ -333,8 +484,8 @@ def _output(raw: JSON, where: str, warnings: list[str]) -> Output:
     return Output(
         output_type=output_type,
         name=raw.get("name") if isinstance(raw.get("name"), str) else None,
-        text=_text(raw["text"], f"{where} text", warnings) if "text" in raw else None,
-        data={mime: _mime_value(mime, value) for mime, value in data.items()},
+        text=_text(_joined(raw, "text"), f"{where} text", warnings) if "text" in raw else None,
+        data={mime: data[mime] if is_json_mime(mime) else _joined(data, mime) for mime in data},
         metadata=_dict(raw.get("metadata"), f"{where} metadata", warnings),
         execution_count=_int(raw.get("execution_count"), f"{where} execution_count", warnings),
         ename=_text(raw["ename"], f"{where} ename", warnings) if "ename" in raw else None,
@@ -344,13 +495,15 @@ def _output(raw: JSON, where: str, warnings: list[str]) -> Output:
     )
 
 
-def _mime_value(mime: str, value: JSON) -> JSON:
-    """Join multi-line string data; JSON mime types keep their structure."""
-    if isinstance(value, list) and not is_json_mime(mime):
+def _joined(raw: dict, key: str) -> JSON:
+    """``raw[key]`` (None when missing), a list of lines joined and put back in its place: a long text
+    is then held once, not also as its lines (the nbformat schema takes either as a multiline string)."""
+    value = raw.get(key)
+    if isinstance(value, list):
         try:
-            return "".join(value)
+            raw[key] = value = "".join(value)
         except TypeError:  # not all text: kept as it is
-            return value
+            pass
     return value
 
 

@@ -20,8 +20,8 @@ import orjson
 from .code import CodeFacts, analyze, parse_quietly
 from .model import Cell, Notebook, Output
 from .read import is_integer, is_json_mime, title_of
+from .schema import CONTENT_TABLES, FTS_OUTPUT_LIMIT, FTS_TABLE
 from .text import source_hash, strip_ansi
-from .schema import CONTENT_TABLES, FTS_TABLE
 
 _BINARY_PREFIXES = ("image/", "audio/", "video/", "application/pdf", "application/octet-stream")
 _SCRAP_PREFIX = "application/scrapbook.scrap."
@@ -111,7 +111,7 @@ def notebook_rows(notebook: Notebook, facts: dict[int, CodeFacts]) -> NotebookRo
             if tag in cell.tags:
                 for name, value in _assignments(cell.source):
                     tables["parameters"].append((len(tables["parameters"]), 0, cell.position, tag, name, value))
-        tables[FTS_TABLE].append((cell.position, cell.source, "\n".join(output_texts) or None))
+        tables[FTS_TABLE].append((cell.position, cell.source, _indexed(output_texts)))
     papermill = notebook.metadata.get("papermill")
     recorded = papermill.get("parameters") if isinstance(papermill, dict) else None
     if isinstance(recorded, dict):
@@ -174,6 +174,31 @@ def _output_text(output: Output) -> str | None:
     return output.text  # v3 'pyout' leftovers
 
 
+def _indexed(texts: list[str]) -> str | None:
+    """The output text the FTS index holds for a cell: ``texts`` joined by newlines, cut after
+    :data:`FTS_OUTPUT_LIMIT` characters without joining (so copying) what lies beyond."""
+    if sum(map(len, texts)) + len(texts) - 1 <= FTS_OUTPUT_LIMIT:
+        return "\n".join(texts) or None
+    pieces, room = [], FTS_OUTPUT_LIMIT
+    for text in texts:
+        pieces.append(text[:room])
+        room -= len(text) + 1
+        if room < 0:
+            break
+    return "\n".join(pieces)
+
+
+def _utf8_size(text: str) -> int:
+    """Bytes of ``text`` in UTF-8, without encoding a long text whole."""
+    if text.isascii():
+        return len(text)
+    return sum(len(text[start:start + _CHUNK].encode("utf-8", "surrogatepass"))
+               for start in range(0, len(text), _CHUNK))
+
+
+_CHUNK = 1 << 20
+
+
 def _output_row(index: int, cell: int, position: int, output: Output, text: str | None) -> tuple:
     traceback = output.traceback
     return (
@@ -197,7 +222,7 @@ def _data_row(index: int, output: int, cell: int, mime: str, value: Any) -> tupl
         text = value
     else:
         text = to_json(value)
-    size = len(blob) if blob is not None else len(text.encode("utf-8", "surrogatepass")) if text else 0
+    size = len(blob) if blob is not None else _utf8_size(text) if text else 0
     return (index, output, cell, 0, mime, text, blob, size, invalid)
 
 

@@ -265,7 +265,12 @@ TABLE = {t.name: t for t in TABLES}
 CONTENT_TABLES = ("cells", "outputs", "output_data", "imports", "functions", "parameters", "scraps", "findings")
 
 FTS_TABLE = "cells_fts"
-FTS_DESCRIPTION = "Full-text index (FTS5) of cells: rowid is cells.id; columns source and outputs (output text)"
+#: Characters of a cell's output text the FTS index holds: indexing takes memory, while the row is
+#: inserted, up to some 25 times the text (a text of distinct numbers: 10 MiB took 200 MB).
+FTS_OUTPUT_LIMIT = 1024 * 1024
+FTS_DESCRIPTION = ("Full-text index (FTS5) of cells: rowid is cells.id; columns source and outputs (the text of the "
+                   f"cell's outputs, joined by newlines; only its first {FTS_OUTPUT_LIMIT:,} characters, 1 MiB, "
+                   "are indexed)")
 
 #: Health score weights per finding, each rule counting at most SCORE_CAP findings per notebook.
 SCORE_WEIGHTS = {"error": 15, "warning": 5, "info": 1}

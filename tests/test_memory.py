@@ -1,0 +1,114 @@
+"""Memory bounded by the input: a large output is not copied over and over on its way to SQLite."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+
+import pytest
+
+from nbsql import read, rows
+from nbsql.model import NotebookError
+
+from .conftest import CORPUS, REPO, SAMPLES, notebook_files
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from bench_memory import TARGET, peak_mb, write_notebook  # noqa: E402
+
+
+@pytest.mark.parametrize("kind, mib", [("plain", 60), ("short", 20)])
+def test_peak_memory_is_at_most_three_times_the_file(tmp_path, kind, mib):
+    """A load of a notebook that is nearly all one output peaks at most at 3x the file above a
+    tiny notebook's load: 60 MiB of a result's text/plain (stored in outputs and output_data; it
+    took 8x), 20 MiB of 8-character lines (a str per line; it took 11x)."""
+    tiny, large = tmp_path / "tiny.ipynb", tmp_path / "large.ipynb"
+    write_notebook(tiny, 0.01, kind)
+    size = write_notebook(large, mib, kind) / 2 ** 20
+    baseline = peak_mb(tiny, tmp_path / "tiny.db")[0]
+    peak = peak_mb(large, tmp_path / "large.db")[0]
+    assert peak <= TARGET * size + baseline, f"peak {peak:.0f} MiB for a {size:.0f} MiB file (baseline {baseline:.0f})"
+
+
+def outcome(data: bytes | bytearray):
+    """What reading ``data`` gives (a bytearray as the loader reads a file): the error, or the
+    notebook and the JSON as normalise leaves it."""
+    try:
+        raw, repairs = read.parse_buffer(data) if isinstance(data, bytearray) else read.parse_json_repaired(data)
+        return read.normalise(raw, repairs), raw
+    except NotebookError as exc:
+        return exc.kind, exc.message
+
+
+def lines(count: int, width: int = 12) -> list[str]:
+    return [f"{i:>{width}}\n" for i in range(count)]
+
+
+V4 = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"list": lines(50)}, "cells": [
+    {"cell_type": "code", "id": "a", "metadata": {}, "execution_count": 1, "source": lines(50), "outputs": [
+        {"output_type": "stream", "name": "stdout", "text": lines(50)},
+        {"output_type": "execute_result", "execution_count": 1, "metadata": {},
+         "data": {"text/plain": lines(50), "application/json": lines(50), "text/html": ["<b>", 1]}},
+        {"output_type": "error", "ename": "E", "evalue": "v", "traceback": lines(50)}]},
+    {"cell_type": "markdown", "metadata": {}, "source": lines(50), "outputs": [{"text": lines(50)}],
+     "attachments": {"a.txt": {"text/plain": lines(50)}}}]}
+HOSTILE = [
+    json.dumps(V4),
+    json.dumps(V4, indent=1),
+    json.dumps({**V4, "nbformat": 3, "worksheets": [{"cells": [{"cell_type": "code", "input": lines(50)}]}]}),
+    json.dumps(V4).replace('"metadata": {"list"', '"metadata": {"list": [1], "list"'),  # a duplicate key
+    json.dumps(V4).replace('"source"', '"source": ["x\\ud800"], "source"'),  # a lone surrogate escape
+    json.dumps(V4).replace('"nbformat_minor": 5', '"nbformat_minor": NaN'),
+    json.dumps(V4).replace('"metadata": {"list": ', '"metadata": {"list": ["a", "b"], '),  # an array as a key
+    json.dumps(V4).replace('   5\\n"', '   5\\q"'),  # an escape JSON does not have
+    json.dumps(V4).replace('   5\\n"', '   5\n"'),  # a raw line break in a string
+    json.dumps(V4).replace('   5\\n"', '   5\\"'),  # a string that does not end where it seems to
+    json.dumps(V4)[:-100],
+    json.dumps(V4) + "]",
+    "[" * 100_000 + "]" * 100_000,
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
+def test_a_large_file_is_read_as_any_other(monkeypatch, text):
+    """A large file's text is parsed with its long arrays of strings apart: the same notebook, the
+    same JSON after normalising (its multiline strings joined), the same error."""
+    monkeypatch.setattr(read, "LARGE_FILE", 0)
+    monkeypatch.setattr(read, "_CUT_ARRAY", 100)
+    data = text.encode()
+    assert outcome(bytearray(data)) == outcome(data)
+
+
+def test_every_notebook_of_the_corpus_is_read_alike_as_a_large_file(monkeypatch):
+    monkeypatch.setattr(read, "LARGE_FILE", 0)
+    monkeypatch.setattr(read, "_CUT_ARRAY", 1)
+    rng = random.Random(11)
+    for path in notebook_files(CORPUS) + notebook_files(SAMPLES):
+        data = path.read_bytes()
+        cut = rng.randrange(len(data) + 1)
+        for variant in (data, data[:cut], data[:cut] + b'"' + data[cut:]):
+            assert outcome(bytearray(variant)) == outcome(variant), path
+
+
+def test_a_large_ascii_buffer_is_emptied_once_decoded():
+    data = json.dumps({**V4, "metadata": {"pad": "x" * read.LARGE_FILE}}).encode()
+    buffer = bytearray(data)
+    assert outcome(buffer) == outcome(data) and not buffer
+    other = bytearray(data.replace(b"xxx", "é".encode(), 1))  # not ASCII: read as any file, and kept
+    outcome(other)
+    assert len(other) > read.LARGE_FILE
+
+
+def test_the_fts_index_holds_the_start_of_a_long_output_text(monkeypatch):
+    monkeypatch.setattr(rows, "FTS_OUTPUT_LIMIT", 10)
+    for texts in (["abc"], ["abcd", "ef"], ["abcd", "efghi"], ["abcd", "efgh", "ij"], ["a" * 9, "b"], ["a" * 10, "b"],
+                  ["a" * 11], ["a" * 30, "b"], []):
+        assert rows._indexed(texts) == ("\n".join(texts)[:10] or None)
+    text = "a text"
+    assert rows._indexed([text]) is text  # not copied
+
+
+def test_utf8_size_without_encoding_the_whole_text(monkeypatch):
+    monkeypatch.setattr(rows, "_CHUNK", 3)
+    for text in ("", "ascii", "é" * 7, "a\U0001f600b" * 5, "x\ud800y\udfffz"):
+        assert rows._utf8_size(text) == len(text.encode("utf-8", "surrogatepass"))
