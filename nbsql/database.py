@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ class Contents:
 
     application_id: int
     user_version: int
-    tables: frozenset[str]  # without SQLite's own and the full-text index's shadow tables
+    tables: frozenset[str]  # tables and views, without SQLite's own and the full-text index's shadow tables
     objects: int  # tables, indexes, views and triggers
 
     @property
@@ -65,18 +66,41 @@ class Contents:
     def describe(self) -> str:
         names = sorted(self.tables)
         held = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
-        return (f"tables {held}" if names else "no tables") + \
+        return (f"tables and views {held}" if names else "no tables") + \
             f"; application_id {self.application_id}, user_version {self.user_version}"
 
 
 def read_contents(conn: sqlite3.Connection) -> Contents:
     """What the database open on ``conn`` holds (the Datasette plugin asks it which databases are nbsql's)."""
-    fts_shadow = f"{schema.FTS_TABLE}_"
-    names = [name for name, kind in conn.execute("SELECT name, type FROM sqlite_master") if kind == "table"
-             and not name.startswith("sqlite_") and not name.startswith(fts_shadow)]
+    rows = conn.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')").fetchall()
+    names = {name for name, _ in rows if not name.startswith("sqlite_")}
+    if schema.FTS_TABLE in names:  # FTS5's shadow tables
+        names -= {f"{schema.FTS_TABLE}_{part}" for part in ("data", "idx", "content", "docsize", "config")}
     objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     return Contents(conn.execute("PRAGMA application_id").fetchone()[0],
                     conn.execute("PRAGMA user_version").fetchone()[0], frozenset(names), objects)
+
+
+def inspect(path: str | Path, verify: bool = False) -> Contents:
+    """What the SQLite file ``path`` holds, read without changing anything beside it: ``immutable``
+    when no ``-journal`` file and no ``-wal`` file with content is there (a WAL database opened
+    read-only would get both made), else as :func:`read_only_uri` says. With ``verify``, SQLite's ``quick_check`` must pass too. Raises
+    :class:`NbsqlError` for a damaged file or one SQLite cannot open."""
+    quiet = not os.path.exists(f"{path}-journal") and _empty_or_absent(f"{path}-wal")
+    uri = Path(path).resolve().as_uri() + "?immutable=1" if quiet else read_only_uri(path)
+    try:
+        with closing(sqlite3.connect(uri, uri=True)) as conn:
+            contents = read_contents(conn)
+            if verify:
+                problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]  # 'ok', or lines of problems
+                if problem != "ok":
+                    lines = [line for line in problem.splitlines() if not line.startswith("***")]
+                    raise damaged(path, lines[0] if lines else problem)
+            return contents
+    except sqlite3.DatabaseError as exc:
+        if is_damage(exc):
+            raise damaged(path, str(exc)) from None
+        raise NbsqlError(f"cannot open {path} as a database: {exc}") from None
 
 
 def _not_ours(path: str | Path, contents: Contents) -> NbsqlError:
@@ -97,29 +121,21 @@ def is_damage(exc: sqlite3.DatabaseError) -> bool:
         any(message in str(exc) for message in ("malformed", "file is not a database"))
 
 
-def check_loadable(path: str | Path, verify: bool = False) -> None:
+def check_loadable(path: str | Path, verify: bool = False, rebuild: bool = False) -> Contents | None:
     """Raise :class:`NbsqlError` unless a load may write into ``path``: absent, empty, or an nbsql
-    database (of any schema version). With ``verify``, SQLite's ``quick_check`` must pass too.
-
-    The file is only read (opened read-only), so a refused one is left byte for byte unchanged.
-    """
+    database (of this schema version or an older one, any with ``rebuild``), which ``verify``
+    checks with SQLite's ``quick_check``. A refused file is left as it was, and nothing is made
+    beside it. Returns what it holds (None when absent or zero bytes)."""
     check_sqlite_file(path)
     if not os.path.exists(path) or os.path.getsize(path) == 0:
-        return
-    try:
-        with closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)) as conn:
-            contents = read_contents(conn)
-            if not (contents.is_empty or contents.is_nbsql):
-                raise _not_ours(path, contents)
-            if verify:
-                problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]  # 'ok', or lines of problems
-                if problem != "ok":
-                    lines = [line for line in problem.splitlines() if not line.startswith("***")]
-                    raise damaged(path, lines[0] if lines else problem)
-    except sqlite3.DatabaseError as exc:
-        if is_damage(exc):
-            raise damaged(path, str(exc)) from None
-        raise NbsqlError(f"cannot open {path} as a database: {exc}") from None
+        return None
+    contents = inspect(path, verify)
+    if not (contents.is_empty or contents.is_nbsql):
+        raise _not_ours(path, contents)
+    if contents.is_nbsql and contents.user_version > schema.SCHEMA_VERSION and not rebuild:
+        raise NbsqlError(f"{path} was made by a newer nbsql (schema {contents.user_version}; this one writes "
+                         f"{schema.SCHEMA_VERSION}): upgrade nbsql, or rebuild it with --full")
+    return contents
 
 
 def open_for_writing(path: str | Path, rebuild: bool = False, journal: bool = True,
@@ -130,23 +146,31 @@ def open_for_writing(path: str | Path, rebuild: bool = False, journal: bool = Tr
     tables are recreated when ``rebuild`` is set or the file holds another schema version.
     ``journal=False`` is for a file nobody else sees until it is complete (see :func:`building`).
     """
-    check_loadable(path, verify)
+    check_loadable(path, verify, rebuild)
+    if not os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
+        raise NbsqlError(f"cannot write {path}: its folder is read-only")
+    conn = sqlite3.connect(path, isolation_level=None, timeout=60)
     try:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=60)
-        contents = read_contents(conn)
+        with transaction(conn):  # decided and done at once: another load may be opening the same new file
+            contents = read_contents(conn)  # again, on the connection that writes, before it writes
+            if not (contents.is_empty or contents.is_nbsql):
+                raise _not_ours(path, contents)
+            if contents.tables and not rebuild and contents.user_version == schema.SCHEMA_VERSION:
+                if contents.application_id != schema.APPLICATION_ID:  # made before databases were marked
+                    conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
+            else:
+                if contents.tables:
+                    schema.drop(conn)
+                schema.create(conn)
         conn.execute(f"PRAGMA journal_mode = {'WAL' if journal else 'OFF'}")
         conn.execute(f"PRAGMA synchronous = {'NORMAL' if journal else 'OFF'}")
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as exc:
+        conn.close()
         raise NbsqlError(f"cannot open {path} as a database: {exc}") from None
-    if contents.tables and not rebuild and contents.user_version == schema.SCHEMA_VERSION:
-        if contents.application_id != schema.APPLICATION_ID:  # made before databases were marked
-            conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
-        return conn
-    with transaction(conn):
-        if contents.tables:
-            schema.drop(conn)
-        schema.create(conn)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -185,6 +209,11 @@ class LoadLock:
         self.path = path
         self._handle = handle
 
+    @property
+    def held(self) -> bool:
+        """Whether the lock is held (else loads of this database may run at the same time)."""
+        return self._handle is not None
+
     def _stamp(self) -> str:
         stat = os.stat(self.path)
         return f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ino}\n"
@@ -194,7 +223,7 @@ class LoadLock:
             return False
         try:
             self._handle.seek(0)
-            return self._handle.read() == self._stamp()
+            return self._handle.read(64) == self._stamp()
         except (OSError, ValueError):
             return False
 
@@ -218,12 +247,13 @@ def one_load_at_a_time(path: str | Path) -> Iterator[LoadLock]:
     (parallel pre-commit runs, say) wait their turn instead of replacing each other's first build.
 
     The lock is released by the system if the process dies. Without ``fcntl`` (Windows), or when
-    the lock file cannot be opened, loads go on unlocked (and always verify the database).
+    the lock file cannot be opened or is not a regular file (a link, a pipe), loads go on unlocked:
+    they always verify the database and never build it aside.
     """
     try:
         import fcntl
 
-        handle = open(f"{path}.lock", "a+", encoding="ascii")
+        handle = _open_lock(path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
     except (ImportError, OSError):
         yield LoadLock(path, None)
         return
@@ -239,7 +269,7 @@ def another_load_running(path: str | Path) -> bool:
         import fcntl
 
         path = os.path.realpath(path) if os.path.islink(path) else path  # as the load locks it
-        with open(f"{path}.lock") as handle:  # a load creates it; without it, none runs
+        with _open_lock(path, os.O_RDONLY) as handle:  # a load creates it; without it, none runs
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -248,6 +278,16 @@ def another_load_running(path: str | Path) -> bool:
     except (ImportError, OSError):
         pass
     return False
+
+
+def _open_lock(path: str | Path, flags: int) -> IO[str]:
+    """``<path>.lock`` opened with ``flags``, if it is a regular file: never through a link (whose
+    target a load would overwrite) nor a pipe (which would block)."""
+    descriptor = os.open(f"{path}.lock", flags | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise OSError(f"{path}.lock is not a regular file")
+    return os.fdopen(descriptor, "r+" if flags & os.O_RDWR else "r", encoding="ascii")
 
 
 def remove_stale_builds(path: str | Path) -> None:
@@ -282,17 +322,32 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-def opens_immutable(path: str | Path) -> bool:
-    """Whether ``path`` must be read ``immutable``: its folder cannot be written (a read-only mount,
-    a published copy), so SQLite could not make the ``-shm`` file that reading a WAL database
-    needs. Nothing can change it there; a load ends by moving everything into the main file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    return not os.access(folder, os.W_OK) and not os.path.exists(f"{path}-wal")
-
-
 def read_only_uri(path: str | Path) -> str:
-    """A URI that opens ``path`` read-only (see :func:`opens_immutable`)."""
-    return Path(path).resolve().as_uri() + ("?immutable=1" if opens_immutable(path) else "?mode=ro")
+    """A URI that opens ``path`` read-only. Where its folder cannot be written (a read-only mount, a
+    published copy), SQLite cannot make the ``-shm`` file a WAL database needs, and the file is
+    opened ``immutable``: a load ends with everything in the main file."""
+    uri = Path(path).resolve().as_uri()
+    if os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
+        return f"{uri}?mode=ro"
+    try:  # the -shm may be there already (a writer elsewhere): then the file may still change
+        with closing(sqlite3.connect(f"{uri}?mode=ro", uri=True)) as probe:
+            probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return f"{uri}?mode=ro"
+    except sqlite3.OperationalError:
+        pass
+    if not _empty_or_absent(f"{path}-wal"):
+        raise NbsqlError(f"cannot read {path}: its folder is read-only and its -wal file holds changes the "
+                         "database file does not have yet; open it once where it can be written")
+    return f"{uri}?immutable=1"
+
+
+def _empty_or_absent(path: str) -> bool:
+    return not os.path.exists(path) or os.path.getsize(path) == 0
+
+
+def opens_immutable(path: str | Path) -> bool:
+    """Whether :func:`read_only_uri` opens ``path`` immutable."""
+    return read_only_uri(path).endswith("?immutable=1")
 
 
 def existing_database(db: str | Path | None) -> Path:
@@ -306,18 +361,19 @@ def existing_database(db: str | Path | None) -> Path:
 
 
 def connect(db: str | Path | None = None, factory: type[sqlite3.Connection] = sqlite3.Connection) -> sqlite3.Connection:
-    """A read-only connection (of class ``factory``) to an nbsql database; raises
-    :class:`NbsqlError` if it is missing, not nbsql's or damaged."""
+    """A read-only connection (of class ``factory``) to an nbsql database of this schema version;
+    raises :class:`NbsqlError` if it is missing, empty, not nbsql's, of another version or damaged."""
     path = existing_database(db)
-    conn = sqlite3.connect(read_only_uri(path), uri=True, check_same_thread=False, factory=factory)
-    try:
-        contents = read_contents(conn)
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise damaged(path, str(exc)) if is_damage(exc) else NbsqlError(f"cannot read {path}: {exc}") from None
+    if path.stat().st_size == 0:
+        raise NbsqlError(f"{path} is empty: run 'nbsql load PATH --db {path}' first")
+    contents = inspect(path)  # before opening it for good, which could make files beside another's database
     if not contents.is_nbsql:
-        conn.close()
         raise NbsqlError(f"{path} is not an nbsql database ({contents.describe()})")
+    if contents.user_version != schema.SCHEMA_VERSION:
+        age = "an older" if contents.user_version < schema.SCHEMA_VERSION else "a newer"
+        raise NbsqlError(f"{path} was made by {age} nbsql (schema {contents.user_version}; this one reads "
+                         f"{schema.SCHEMA_VERSION}): load it again to rebuild it")
+    conn = sqlite3.connect(read_only_uri(path), uri=True, check_same_thread=False, factory=factory)
     conn.row_factory = sqlite3.Row
     _no_attaching(conn)
     return conn

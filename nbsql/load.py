@@ -224,10 +224,10 @@ def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None,
         raise NbsqlError(f"cannot create the database {db}: no such folder {os.path.dirname(db)}")
     if os.path.islink(db):  # write the file it points to (the database is replaced whole on a first build)
         db = os.path.realpath(db)
-    check_loadable(db)  # before the lock file is made beside a file that is not ours
+    check_loadable(db, rebuild=full)  # before the lock file is made beside a file that is not ours
     with one_load_at_a_time(db) as lock:
         remove_stale_builds(db)
-        if not os.path.exists(db):  # nobody can have it open yet: build it aside, without a journal
+        if not os.path.exists(db) and lock.held:  # nobody can have it open yet: build it aside, without a journal
             with building(db) as side:
                 report = _load(paths, db, open_for_writing(side, journal=False), options, started, progress, side)
         else:

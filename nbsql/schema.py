@@ -406,12 +406,12 @@ def create(conn: sqlite3.Connection) -> None:
 
 
 def unmarked_tables(version: int) -> frozenset[str] | None:
-    """The tables of an nbsql database of schema ``version`` made before databases carried
-    :data:`APPLICATION_ID` (None for versions that never existed unmarked)."""
-    tables = frozenset(t.name for t in TABLES) | {FTS_TABLE}
+    """The tables and views of an nbsql database of schema ``version`` made before databases
+    carried :data:`APPLICATION_ID` (None for versions that never existed unmarked)."""
+    names = frozenset(t.name for t in TABLES) | {FTS_TABLE} | {v.name for v in VIEWS}
     if version == 1:  # before the health checks
-        return tables - {"rules", "findings"}
-    return tables if version in (2, 3) else None
+        return names - {"rules", "findings", "notebook_health"}
+    return names if version in (2, 3) else None
 
 
 def drop(conn: sqlite3.Connection) -> None:

@@ -9,6 +9,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -211,3 +212,97 @@ def test_a_load_verifies_only_a_file_changed_since_the_last_complete_load(tmp_pa
     nbsql.load(SAMPLES, db)  # verified, then recorded again
     with one_load_at_a_time(db) as lock:
         assert lock.unchanged_since_last_load()
+
+
+def wal_database(path: Path) -> Path:
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("CREATE TABLE t(x)")
+        conn.commit()
+    return path
+
+
+def test_nothing_is_made_beside_another_programs_wal_database(tmp_path):
+    db = wal_database(tmp_path / "theirs.db")
+    before = sha256(db)
+    for command in (["load", str(SAMPLES)], ["health"], ["search", "plot"]):
+        assert run(*command, "--db", str(db)).exit_code == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["theirs.db"] and sha256(db) == before
+
+
+def test_a_newer_nbsql_database_is_refused_unless_rebuilt(tmp_path):
+    db = tmp_path / "nb.db"
+    nbsql.load(SAMPLES, db)
+    with closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 1}")
+    before = sha256(db)
+    for command in (["load", str(SAMPLES)], ["health"], ["search", "plot"]):
+        refused = run(*command, "--db", str(db))
+        assert refused.exit_code == 2 and "made by a newer nbsql" in refused.output, refused.output
+    assert sha256(db) == before
+    assert run("load", str(SAMPLES), "--db", str(db), "--full", "-q").exit_code == 0
+    assert nbsql.query("SELECT count(*) AS n FROM notebooks", db)["n"][0] == 9
+
+
+def test_reads_name_an_older_schema_and_an_empty_file(tmp_path):
+    db = tmp_path / "nb.db"
+    nbsql.load(SAMPLES, db)
+    with closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        conn.execute("PRAGMA user_version = 2")
+    older = run("health", "--db", str(db))
+    assert older.exit_code == 2 and "made by an older nbsql (schema 2" in older.output, older.output
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    result = run("search", "plot", "--db", str(empty))
+    assert result.exit_code == 2 and result.output == f"Error: {empty} is empty: run 'nbsql load PATH --db {empty}' " \
+        "first\n"
+
+
+def test_a_lock_file_that_is_a_link_or_a_pipe_is_not_used(tmp_path):
+    """A link's target is never overwritten, a pipe never waited on: the load goes on unlocked."""
+    db = tmp_path / "nb.db"
+    nbsql.load(SAMPLES, db)
+    (tmp_path / "nb.db.lock").unlink()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    (tmp_path / "nb.db.lock").symlink_to(notes)
+    assert run("load", str(SAMPLES), "--db", str(db)).exit_code == 0
+    assert notes.read_text() == "my notes"
+    (tmp_path / "nb.db.lock").unlink()
+    os.mkfifo(tmp_path / "nb.db.lock")
+    process = subprocess.run([sys.executable, "-m", "nbsql", "load", str(SAMPLES), "--db", str(db)],
+                             capture_output=True, text=True, timeout=120)
+    assert process.returncode == 0, process.stderr
+
+
+def test_a_read_only_folder_with_a_leftover_empty_wal_can_be_read(tmp_path):
+    folder = tmp_path / "copy"
+    folder.mkdir()
+    db = folder / "nb.db"
+    nbsql.load(SAMPLES, db)
+    (folder / "nb.db.lock").unlink()
+    (folder / "nb.db-wal").touch()  # what a reader leaves; copies often skip the -shm
+    with read_only_folder(folder):
+        result = run("search", "plot", "--db", str(db))
+        assert result.exit_code == 0 and "cell(s) found" in result.output, result.output
+    (folder / "nb.db-wal").write_bytes(b"\0" * 4096)  # changes the main file does not have: say so
+    with read_only_folder(folder):
+        result = run("search", "plot", "--db", str(db))
+        assert result.exit_code == 2 and "its -wal file holds changes" in result.output, result.output
+
+
+def test_first_loads_without_the_lock_do_not_build_aside(tmp_path, corpus):
+    """Where the lock cannot be had, a first load writes in place (SQLite's own locking keeps two
+    loads apart) instead of building aside and replacing a file another load has open."""
+    for attempt in range(3):
+        folder = tmp_path / str(attempt)
+        folder.mkdir()
+        (folder / "nb.db.lock").mkdir()  # cannot be opened as the lock
+        db = folder / "nb.db"
+        loads = [subprocess.Popen([sys.executable, "-m", "nbsql", "load", str(source), "--db", str(db), "-q"],
+                                  stderr=subprocess.PIPE, text=True) for source in (SAMPLES, corpus / "edge")]
+        assert [load.wait(300) for load in loads] == [0, 0], [load.stderr.read() for load in loads]
+        with closing(sqlite3.connect(db)) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            roots = {row[0] for row in conn.execute("SELECT DISTINCT root FROM notebooks")}
+        assert roots == {str(SAMPLES), str(corpus / "edge")}
