@@ -2,7 +2,8 @@
 
 Every search answers in bounded time: a full-text query has at most :data:`MAX_TERMS` distinct
 words and :data:`MAX_QUERY_LENGTH` characters, a regular expression runs on RE2 (linear time, no
-backtracking), and the whole search stops with an :class:`NbsqlError` at its time limit
+backtracking) with at most :data:`MAX_REGEX_PROGRAM` instructions (RE2's time is linear in the
+text times the program: about a second per MB of cell at most), and the whole search stops with an :class:`NbsqlError` at its time limit
 (``timeout``, :data:`DEFAULT_TIMEOUT` seconds), checked by SQLite's progress handler and by the
 loop over cells.
 """
@@ -30,6 +31,8 @@ from .walk import is_text
 #: The longest full-text query (characters) and the most distinct words it may have.
 MAX_QUERY_LENGTH = 1000
 MAX_TERMS = 64
+#: The largest compiled regular expression (RE2 instructions; 'np\.random\.\w+\(' has 19).
+MAX_REGEX_PROGRAM = 2000
 #: Seconds a search may take unless told otherwise (``nbsql search --timeout``).
 DEFAULT_TIMEOUT = 5.0
 #: Matches looked at for an excerpt's highlights (an empty match can be found at every character).
@@ -123,13 +126,20 @@ _PROBE_LOCK = threading.Lock()
 def compile_regex(query: str) -> re2._Regexp:
     """``query`` compiled by RE2, with ^ and $ matching at each line as Python's re.MULTILINE.
     RE2 runs in time linear in the text; what it refuses (backreferences, lookaround, a repeat
-    over 1000) is an :class:`NbsqlError`."""
+    over 1000) is an :class:`NbsqlError`, and so is a pattern over :data:`MAX_QUERY_LENGTH`
+    characters or :data:`MAX_REGEX_PROGRAM` instructions."""
+    _check_length(query)
     options = re2.Options()
     options.log_errors = False  # RE2 would also print the error to stderr
     try:
-        return re2.compile("(?m)" + query, options)
+        pattern = re2.compile("(?m)" + query, options)
     except re2.error:
         pass
+    else:
+        if pattern.programsize > MAX_REGEX_PROGRAM:
+            raise NbsqlError(f"the regular expression is too large to match quickly ({pattern.programsize:,} RE2 "
+                             f"instructions; at most {MAX_REGEX_PROGRAM:,}): use fewer or smaller repeats")
+        return pattern
     try:  # again without the flag, for a message that quotes the query as given
         re2.compile(query, options)
         reason = "not accepted by RE2"

@@ -111,6 +111,17 @@ def test_what_re2_refuses_is_a_one_line_error(samples_db, pattern, reason):
     assert result.exit_code == 2 and result.output.count("\n") == 1 and result.output.startswith("Error: ")
 
 
+def test_a_regex_too_large_to_match_quickly_is_refused(samples_db):
+    """RE2's time is the text's length times the program's: an adversarial review's 905-character
+    pattern (80,000 instructions) took 50 s on one 1 MB cell, between two checks of the time limit."""
+    large = "|".join(f"[a-z]{{{n}}}q" for n in range(100, 180))
+    with pytest.raises(NbsqlError, match=r"too large to match quickly \(11,244 RE2 instructions; at most 2,000\)"):
+        search(large, samples_db, regex=True)
+    with pytest.raises(NbsqlError, match="characters; at most 1,000"):
+        search("a" * 1001, samples_db, regex=True)
+    assert search(r"[a-z]{1000}|np\.random", samples_db, regex=True) is not None  # 1,000 repeats still fit
+
+
 def test_empty_matches_are_not_highlighted(samples_db):
     hits = search("x*", samples_db, regex=True, limit=5)
     assert hits and all(end > start for hit in hits for _, start, end in hit.highlights)
