@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import closing
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,20 +63,25 @@ def database(db: str | Path | None = None, *, writable: bool = False) -> sqlite_
     """The nbsql database as a :class:`sqlite_utils.Database` (``db["notebooks"].rows_where(...)``,
     ``db.query(...)``, ``db["cells"].search(...)`` over sources and outputs): read-only unless
     ``writable``."""
+    if not writable:
+        conn = connect(db)
+        conn.row_factory = None
+        return _database_class()(conn)
+    connect(db).close()  # the same checks: there, nbsql's, readable
+    return _database_class()(existing_database(db))
+
+
+@cache
+def _database_class() -> type[sqlite_utils.Database]:
+    """sqlite-utils' Database, told that ``cells_fts`` indexes ``cells`` (it finds only indexes it
+    made); made on first use, so that importing nbsql does not import sqlite-utils."""
     import sqlite_utils
 
     class NbsqlDatabase(sqlite_utils.Database):
-        """Knows that ``cells_fts`` indexes ``cells`` (sqlite-utils finds only indexes it made)."""
-
         def table(self, table_name: str, **kwargs: Any) -> sqlite_utils.db.Table:
             table = super().table(table_name, **kwargs)
             if table_name == "cells":
                 table.detect_fts = lambda: FTS_TABLE  # type: ignore[method-assign]
             return table
 
-    if not writable:
-        conn = connect(db)
-        conn.row_factory = None
-        return NbsqlDatabase(conn)
-    connect(db).close()  # the same checks: there, nbsql's, readable
-    return NbsqlDatabase(existing_database(db))
+    return NbsqlDatabase
