@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -15,11 +17,26 @@ from . import schema
 from .database import transaction
 from .rows import NotebookRows
 
-# Python 3.11's sqlite3 binds a None only after looking for an adapter the slow way (a new tuple,
-# a failed dict lookup, two attribute lookups); the rows of 1,000 notebooks hold some 500,000 of
-# them, a sixth of the writer's time. With an adapter registered, the lookup succeeds at once;
-# ``{}.get`` is a C callable that returns None, which is bound as NULL, as before.
-sqlite3.register_adapter(type(None), {}.get)
+_NONE_ADAPTER = (type(None), sqlite3.PrepareProtocol)
+
+
+@contextmanager
+def _none_binds_fast() -> Iterator[None]:
+    """While the writer writes, an adapter for None. Python 3.11's sqlite3 binds a None only after
+    looking for an adapter the slow way (a new tuple, a failed dict lookup, two attribute lookups);
+    the rows of 1,000 notebooks hold some 500,000 of them, a sixth of the writer's time. With an
+    adapter registered the lookup succeeds at once; ``{}.get`` is a C callable that returns None,
+    bound as NULL as before. It is taken away afterwards: importing or calling nbsql leaves the
+    program's sqlite3 as it was."""
+    previous = sqlite3.adapters.get(_NONE_ADAPTER)
+    sqlite3.register_adapter(type(None), {}.get)
+    try:
+        yield
+    finally:
+        if previous is None:
+            sqlite3.adapters.pop(_NONE_ADAPTER, None)
+        else:
+            sqlite3.adapters[_NONE_ADAPTER] = previous
 
 _NOTEBOOK_FILE_COLUMNS = ("root", "path", "name", "size", "mtime", "sha256", "loaded_at")
 
@@ -109,7 +126,7 @@ class Writer:
 
     def write(self, batch: list[FileResult]) -> None:
         conn = self.conn
-        with transaction(conn):
+        with transaction(conn), _none_binds_fast():
             bases = {name: self._next_id(name) for name in ("notebooks",) + schema.CONTENT_TABLES}
             pending: dict[str, list[tuple]] = {name: [] for name in schema.CONTENT_TABLES + (schema.FTS_TABLE,)}
             large: dict[str, list[tuple]] = {name: [] for name in pending}  # rows holding a LARGE_VALUE
