@@ -99,12 +99,12 @@ def load(paths: tuple[str, ...], db: str, full: bool, jobs: int | None, exclude:
     show_bar = not quiet and sys.stderr.isatty()
     with _user_errors(), _loading(None if quiet else db), _progress_bar(show_bar) as progress:
         from .health.config import load_settings
-        from .load import load as load_notebooks  # its libraries' versions are checked on import
+        from .load import LoadOptions, run  # its libraries' versions are checked on import
 
-        settings = None if no_checks else load_settings(config)
-        report = load_notebooks(paths, db, full=full, jobs=jobs, exclude=exclude, prune=not no_prune,
-                                follow_symlinks=follow_symlinks, checks=not no_checks, settings=settings,
-                                progress=progress)
+        options = LoadOptions.of(full=full, jobs=jobs, exclude=exclude, prune=not no_prune,
+                                 follow_symlinks=follow_symlinks, checks=not no_checks,
+                                 settings=None if no_checks else load_settings(config))
+        report = run(paths, db, options, progress)
     if not quiet:
         click.echo(f"{report.db}: {report.summary()}", err=True)
     if report.failed:

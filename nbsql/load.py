@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from . import __version__
@@ -74,7 +75,8 @@ class LoadReport:
 
 @dataclass(frozen=True)
 class LoadOptions:
-    """How one run loads (``settings`` None: without the health checks)."""
+    """How one run loads: built once, by the CLI or :func:`load`, and passed down unchanged to the
+    run, its pool and its workers (``settings`` None: without the health checks)."""
 
     full: bool = False
     jobs: int | None = None
@@ -82,6 +84,17 @@ class LoadOptions:
     prune: bool = True
     follow_symlinks: bool = False
     settings: Settings | None = None
+
+    @classmethod
+    def of(cls, *, full: bool = False, jobs: int | None = None, exclude: str | Iterable[str] = (),
+           prune: bool = True, follow_symlinks: bool = False, checks: bool = True,
+           settings: Settings | None = None) -> LoadOptions:
+        """The options :func:`load`'s keywords say: a single exclude pattern may be a string, and
+        ``checks`` runs the health rules with ``settings`` (the defaults when None)."""
+        if jobs is not None and jobs < 1:
+            raise NbsqlError(f"jobs must be 1 or more, not {jobs}")
+        patterns = (exclude,) if isinstance(exclude, str) else tuple(exclude)  # one pattern, not its characters
+        return cls(full, jobs, patterns, prune, follow_symlinks, (settings or Settings()) if checks else None)
 
     def as_json(self) -> dict:
         return {"full": self.full, "jobs": self.jobs, "exclude": list(self.exclude), "prune": self.prune,
@@ -120,18 +133,8 @@ def process_json(raw: JSON, repairs: list[str], path: str = "", size: int = 0,
     return rows
 
 
-#: The checks' settings in a worker process (set by the pool's initializer).
-_settings: Settings | None = None
-
-
-def _use_settings(settings: Settings | None) -> None:
-    global _settings
-    _settings = settings
-
-
-def _start_worker(settings: Settings | None, parent: int) -> None:
+def _start_worker(parent: int) -> None:
     """A worker process's initializer."""
-    _use_settings(settings)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the loading process's to handle: it stops the pool
     _die_with(parent)
     # A cell's syntax tree is thousands of objects, freed by reference counting; collecting young
@@ -151,7 +154,7 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def process_task(task: Task) -> FileResult:
+def process_task(task: Task, options: LoadOptions) -> FileResult:
     """Read one file and run the per-file step; every failure becomes an error result."""
     result = FileResult(task.root, task.path, task.size, task.mtime)
     try:
@@ -167,7 +170,7 @@ def process_task(task: Task) -> FileResult:
     try:
         parsed = parse_buffer(data)  # a large file's buffer is emptied once decoded
         del data  # not held while the notebook is analysed
-        result.rows = process_json(*parsed, path=task.path, size=result.size, settings=_settings)
+        result.rows = process_json(*parsed, path=task.path, size=result.size, settings=options.settings)
     except NotebookError as exc:
         result.error = (exc.kind, exc.message)
     except RecursionError:
@@ -201,22 +204,25 @@ def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None,
     scratch; ``prune`` removes notebooks whose files vanished below a loaded folder. With
     ``checks`` the health rules run with ``settings`` (defaults when None); notebooks checked with
     other rules or thresholds are checked again. ``progress(done, total)`` is called as files are
-    processed.
+    processed. The keywords make one :class:`LoadOptions` (see :func:`run`).
     """
+    options = LoadOptions.of(full=full, jobs=jobs, exclude=exclude, prune=prune, follow_symlinks=follow_symlinks,
+                             checks=checks, settings=settings)
+    return run(paths, db, options, progress)
+
+
+def run(paths: str | Path | Iterable[str | Path], db: str | Path | None, options: LoadOptions,
+        progress: Callable[[int, int], None] | None = None) -> LoadReport:
+    """:func:`load` with its options in one object, as the CLI builds them."""
     started = time.perf_counter()
     paths = [os.fsdecode(p) for p in ([paths] if isinstance(paths, (str, bytes, os.PathLike)) else paths)]
-    exclude = [exclude] if isinstance(exclude, str) else exclude  # one pattern, not its characters
     if not paths:
         raise NbsqlError("no path given")
-    if jobs is not None and jobs < 1:
-        raise NbsqlError(f"jobs must be 1 or more, not {jobs}")
     for path in paths:
         if not os.path.lexists(path):
             raise NbsqlError(f"no such file or folder: {path}")
         if not is_text(absolute := resolved(path)):
             raise NbsqlError(f"the path is not valid UTF-8: {escaped(absolute)}")
-    options = LoadOptions(full, jobs, tuple(exclude), prune, follow_symlinks,
-                          (settings or Settings()) if checks else None)
     db = str(db or default_db())
     if db == ":memory:":
         raise NbsqlError("a load needs a database file (':memory:' would be gone when it ends)")
@@ -224,14 +230,14 @@ def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None,
         raise NbsqlError(f"cannot create the database {db}: no such folder {os.path.dirname(db)}")
     if os.path.islink(db):  # write the file it points to (the database is replaced whole on a first build)
         db = os.path.realpath(db)
-    check_loadable(db, rebuild=full)  # before the lock file is made beside a file that is not ours
+    check_loadable(db, rebuild=options.full)  # before the lock file is made beside a file that is not ours
     with one_load_at_a_time(db) as lock:
         remove_stale_builds(db)
         if not os.path.exists(db) and lock.held:  # nobody can have it open yet: build it aside, without a journal
             with building(db) as side:
                 report = _load(paths, db, open_for_writing(side, journal=False), options, started, progress, side)
         else:
-            conn = open_for_writing(db, rebuild=full, verify=not lock.unchanged_since_last_load())
+            conn = open_for_writing(db, rebuild=options.full, verify=not lock.unchanged_since_last_load())
             report = _load(paths, db, conn, options, started, progress)
         lock.record()
         return report
@@ -252,7 +258,7 @@ def _load(paths: list, db: str, conn, options: LoadOptions, started: float,
             ).lastrowid
         report = LoadReport(db=db, load_id=load_id)
         notebooks_before = _notebook_count(conn)
-        _run(conn, report, scanned, options.prune, options.jobs, settings, progress)
+        _run(conn, report, scanned, options, progress)
         if aside:
             _start_writing_back(aside)
         if settings is not None:
@@ -293,8 +299,9 @@ def _start_writing_back(path: str) -> None:
     threading.Thread(target=write_back, name="nbsql-write-back", daemon=True).start()
 
 
-def _run(conn, report: LoadReport, scanned: list[tuple[str, list[Found], bool]], prune: bool,
-         jobs: int | None, settings: Settings | None, progress: Callable[[int, int], None] | None) -> None:
+def _run(conn, report: LoadReport, scanned: list[tuple[str, list[Found], bool]], options: LoadOptions,
+         progress: Callable[[int, int], None] | None) -> None:
+    settings = options.settings
     scanned, scopes = _anchored(conn, scanned)
     roots = sorted({root for root, _, _ in scanned})
     wanted = settings.fingerprint if settings else None
@@ -328,7 +335,7 @@ def _run(conn, report: LoadReport, scanned: list[tuple[str, list[Found], bool]],
     batch_bytes = 0
     for result in failed_early:
         _count(report, result)
-    for done, result in enumerate(_results(tasks, jobs, settings), len(failed_early) + 1):
+    for done, result in enumerate(_results(tasks, options), len(failed_early) + 1):
         _count(report, result)
         batch.append(result)
         batch_bytes += result.size or 0
@@ -342,7 +349,7 @@ def _run(conn, report: LoadReport, scanned: list[tuple[str, list[Found], bool]],
     writer.write(batch)
     if progress:
         progress(total, total)
-    if prune:
+    if options.prune:
         def vanished(key: tuple[str, str], named: bool = True) -> bool:
             """Not seen this run, and below a loaded folder or with nothing left at its path (a key that is not
             ``named`` holds an escaped path, which names no file)."""
@@ -387,13 +394,13 @@ def _count(report: LoadReport, result: FileResult) -> None:
         report.loaded += 1
 
 
-def _results(tasks: list[Task], jobs: int | None, settings: Settings | None) -> Iterator[FileResult]:
-    jobs = jobs or os.cpu_count() or 1
+def _results(tasks: list[Task], options: LoadOptions) -> Iterator[FileResult]:
+    jobs = options.jobs or os.cpu_count() or 1
+    step = partial(process_task, options=options)  # the options go to the workers with their tasks
     if jobs <= 1 or len(tasks) < PARALLEL_THRESHOLD:
-        _use_settings(settings)
-        yield from map(process_task, tasks)
+        yield from map(step, tasks)
         return
-    if settings is not None:
+    if options.settings is not None:
         prepare_checks()  # compiled once here, inherited by the forked workers
     method = "fork" if sys.platform.startswith("linux") else None
     # Objects from before the fork are never collected in the workers: collecting one (an SQLite
@@ -401,9 +408,9 @@ def _results(tasks: list[Task], jobs: int | None, settings: Settings | None) -> 
     # held when the process forked.
     gc.freeze()
     try:
-        pool = _Pool(jobs, _start_worker, (settings, os.getpid()), context=multiprocessing.get_context(method))
+        pool = _Pool(jobs, _start_worker, (os.getpid(),), context=multiprocessing.get_context(method))
         try:
-            yield from pool.imap(process_task, tasks, chunksize=2)
+            yield from pool.imap(step, tasks, chunksize=2)
         except BaseException:  # an error while writing, Ctrl-C, or the caller stopped reading
             pool.abandon()
             raise

@@ -584,3 +584,27 @@ def test_a_load_waiting_for_another_says_so(tmp_path, command):
         assert waiting.poll() is None, "the load must wait for the lock"
     assert first_line == f"Waiting for another load of {link} to finish...\n"
     assert waiting.wait(timeout=120) == 0 and ("9 unchanged" in waiting.stderr.read() or command[0] == "health")
+
+
+def test_one_options_object_reaches_the_workers(tmp_path, corpus):
+    """The options go down to the pool's workers with their tasks; no module global carries them."""
+    import ast
+
+    from nbsql.health import Settings
+    from nbsql.load import LoadOptions, run
+
+    settings = Settings(thresholds={"NB113": {"max_lines": 1}})  # long-cell: every cell of two lines is long
+    options = LoadOptions.of(jobs=2, settings=settings)
+    report = run(corpus / "edge", tmp_path / "nb.db", options)
+    assert report.loaded > 16  # more than the in-process threshold: the pool ran
+    default = tmp_path / "default.db"
+    nbsql.load(corpus / "edge", default, jobs=2)
+    counts = []
+    for db in (tmp_path / "nb.db", default):
+        with open_db(db) as conn:
+            counts.append(conn.execute("SELECT count(*) FROM findings WHERE rule = 'NB113'").fetchone()[0])
+            fingerprints = {r[0] for r in conn.execute("SELECT DISTINCT checked_with FROM notebooks")}
+            assert fingerprints == {settings.fingerprint if db.name == "nb.db" else Settings().fingerprint}
+    assert counts[0] > 10 * counts[1]
+    tree = ast.parse(Path(nbsql.load.__code__.co_filename).read_text())
+    assert not [node for node in ast.walk(tree) if isinstance(node, ast.Global)]
