@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .database import (
@@ -33,15 +34,16 @@ from .database import (
     remove_stale_builds,
     transaction,
 )
-from .health.check import check_notebook, prepare_checks
 from .health.config import Settings
-from .health.store import clear_corpus_findings, finding_rows, run_corpus_rules, store_rules
+from .health.store import clear_corpus_findings, run_corpus_rules, store_rules
 from .model import JSON, NotebookError
-from .read import normalise, parse_buffer, parse_json_repaired
+from .read import parse_buffer, parse_json_repaired
 from .roots import absorb, below, outermost, relative, stored_roots
-from .rows import NotebookRows, analyses_python, code_facts, notebook_rows
 from .walk import Found, escaped, find_notebooks, is_text, resolved
 from .writer import FileResult, Writer, now
+
+if TYPE_CHECKING:
+    from .rows import NotebookRows
 
 #: Files below this count are parsed in-process: starting workers would cost more.
 PARALLEL_THRESHOLD = 16
@@ -122,6 +124,11 @@ def process_bytes(data: bytes, path: str = "", settings: Settings | None = None)
 def process_json(raw: JSON, repairs: list[str], path: str = "", size: int = 0,
                  settings: Settings | None = None) -> NotebookRows:
     """:func:`process_bytes` after parsing: ``raw`` is the file's JSON, ``size`` its length in bytes."""
+    from .health.check import check_notebook
+    from .health.store import finding_rows
+    from .read import normalise
+    from .rows import analyses_python, code_facts, notebook_rows
+
     notebook = normalise(raw, repairs)
     facts = code_facts(notebook)
     rows = notebook_rows(notebook, facts)
@@ -395,6 +402,13 @@ def _count(report: LoadReport, result: FileResult) -> None:
 
 
 def _results(tasks: list[Task], options: LoadOptions) -> Iterator[FileResult]:
+    if not tasks:  # an unchanged re-run: the per-file step and its libraries are not even imported
+        return
+    # imported here, in the loading process: a library outside the range nbsql was checked against
+    # is then one error for the run (see nbsql._compat), not one per file
+    from .health.check import prepare_checks
+    from .rows import notebook_rows  # noqa: F401
+
     jobs = options.jobs or os.cpu_count() or 1
     step = partial(process_task, options=options)  # the options go to the workers with their tasks
     if jobs <= 1 or len(tasks) < PARALLEL_THRESHOLD:

@@ -8,11 +8,7 @@ import re
 import sys
 from collections.abc import Mapping
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
-
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,6 +42,8 @@ PROVIDED_BY_JUPYTER = frozenset({"IPython", "ipykernel"})
 
 @lru_cache(maxsize=1)
 def _installed() -> Mapping[str, list[str]]:
+    from importlib import metadata  # here and below: imported when a rule needs it, not with the catalog
+
     return metadata.packages_distributions()
 
 
@@ -64,6 +62,8 @@ def _pipreqs_mapping() -> dict[str, set[str]]:
 def distributions_for(package: str) -> set[str]:
     """Normalised distribution names that may provide the top-level import ``package``: from the
     installed distributions' own metadata, pipreqs' mapping, a few more, and the name itself."""
+    from packaging.utils import canonicalize_name
+
     names = {package, *(_installed().get(package) or ()), *_pipreqs_mapping().get(package, ()),
              *KNOWN_DISTRIBUTIONS.get(package, ())}
     return {canonicalize_name(n) for n in names}
@@ -105,6 +105,8 @@ def declared_in(folder: Path) -> frozenset[str]:
         except OSError:
             continue
         names |= _parse(path, text)
+    from packaging.utils import canonicalize_name
+
     return frozenset(canonicalize_name(n) for n in names)
 
 
@@ -186,6 +188,8 @@ def _requirement_name(line: str) -> str | None:
     spec, a line pip would refuse) the name it starts with. A bare URL names none; a direct
     reference (``name @ https://...``) names its distribution."""
     try:
+        from packaging.requirements import Requirement
+
         return Requirement(line).name
     except (ValueError, RecursionError):
         # InvalidRequirement, or another ValueError packaging lets through ('x ===1[a,b]c' raises
