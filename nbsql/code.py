@@ -210,8 +210,13 @@ _BRANCHING = frozenset({"Try", "TryStar", "BoolOp", "If", "IfExp", "Match", "For
                         "comprehension", "Assert", "FunctionDef", "AsyncFunctionDef", "ClassDef"})
 
 
+#: Statements and expressions :meth:`_Scan.visit` reads more of than their children.
+_READ_STATEMENTS = frozenset({"FunctionDef", "AsyncFunctionDef", "Import", "ImportFrom", "AugAssign"})
+_OPERATIONS = frozenset({"BinOp", "UnaryOp", "BoolOp", "Compare"})
+
+
 @cache
-def child_fields(node_type: type) -> tuple[str, ...]:
+def child_fields(node_type: type[ast.AST]) -> tuple[str, ...]:
     """The fields of ``node_type`` that may hold nodes worth visiting: all but the context and
     operator leaves, which the parent node's handling reads directly."""
     return tuple(f for f in node_type._fields if f not in ("ctx", "op", "ops"))
@@ -247,31 +252,37 @@ class _Scan:
         return branching
 
     def visit(self, node: ast.AST, context: str | None) -> None:
-        name = type(node).__name__
+        # a plain ``type``: mypy takes no ``type[X]`` for Hashable, as child_fields's cache asks (python/mypy#11470)
+        kind: type = type(node)
+        name = kind.__name__
         if name in _BRANCHING:
             self.branches = True
+        # the names sort out the few nodes read here, the cheapest test for the many others; the
+        # isinstance tests, on those few only, tell their types to mypy
         if isinstance(node, ast.stmt):
             self.statements += 1
-            if name in ("FunctionDef", "AsyncFunctionDef"):
-                # radon counts a function's body in the function's context and skips its decorators,
-                # arguments and annotations
-                for child in node.body:
-                    self.visit(child, node.name)
-                return
-            if name in ("Import", "ImportFrom"):
-                self.imports.extend(_imports_of(node, top_level=context is None))
-            elif name == "AugAssign":
-                self._tally(context, (type(node.op).__name__,), 2, (node.target, node.value))
-        elif name == "BinOp":
-            self._tally(context, (type(node.op).__name__,), 2, (node.left, node.right))
-        elif name == "UnaryOp":
-            self._tally(context, (type(node.op).__name__,), 1, (node.operand,))
-        elif name == "BoolOp":
-            self._tally(context, (type(node.op).__name__,), len(node.values), node.values)
-        elif name == "Compare":
-            self._tally(context, [type(op).__name__ for op in node.ops], len(node.comparators) + 1,
-                        node.comparators + [node.left])
-        for attribute in child_fields(type(node)):
+            if name in _READ_STATEMENTS:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    # radon counts a function's body in the function's context and skips its
+                    # decorators, arguments and annotations
+                    for child in node.body:
+                        self.visit(child, node.name)
+                    return
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    self.imports.extend(_imports_of(node, top_level=context is None))
+                elif isinstance(node, ast.AugAssign):
+                    self._tally(context, (type(node.op).__name__,), 2, (node.target, node.value))
+        elif name in _OPERATIONS:
+            if isinstance(node, ast.BinOp):
+                self._tally(context, (type(node.op).__name__,), 2, (node.left, node.right))
+            elif isinstance(node, ast.UnaryOp):
+                self._tally(context, (type(node.op).__name__,), 1, (node.operand,))
+            elif isinstance(node, ast.BoolOp):
+                self._tally(context, (type(node.op).__name__,), len(node.values), node.values)
+            elif isinstance(node, ast.Compare):
+                self._tally(context, [type(op).__name__ for op in node.ops], len(node.comparators) + 1,
+                            node.comparators + [node.left])
+        for attribute in child_fields(kind):
             value = getattr(node, attribute, None)
             if isinstance(value, list):
                 for item in value:
@@ -282,12 +293,13 @@ class _Scan:
 
     def _visit_child(self, node: ast.AST, context: str | None) -> None:
         """Visit ``node``, handling the commonest leaves (names, constants) without a call of :meth:`visit`."""
-        kind = type(node)
-        if kind is ast.Name:
+        if type(node) is ast.Name:
             return
-        if kind is ast.Constant:
-            if isinstance(node.value, str) and node.end_lineno != node.lineno:
-                self.string_lines.update(range(node.lineno + 1, node.end_lineno + 1))
+        if type(node) is ast.Constant:  # the form of test mypy narrows ``node`` by
+            if isinstance(node.value, str):
+                end = node.end_lineno  # None only in a tree not from ast.parse
+                if end != node.lineno and end is not None:
+                    self.string_lines.update(range(node.lineno + 1, end + 1))
             return
         self.visit(node, context)
 

@@ -248,12 +248,16 @@ def _assignments(source: str):
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return
     for node in tree.body:
-        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else \
-            node.target if isinstance(node, ast.AnnAssign) and node.value is not None else None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, expression = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, expression = node.target, node.value
+        else:
+            continue
         if not isinstance(target, ast.Name):
             continue
         try:
-            value = to_json(ast.literal_eval(node.value))
+            value = to_json(ast.literal_eval(expression))
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            value = ast.get_source_segment(source, node.value)
+            value = ast.get_source_segment(source, expression)
         yield target.id, value

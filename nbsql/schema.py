@@ -340,8 +340,16 @@ def view_columns(view: View) -> dict[str, str]:
             columns[name] = view.computed[name]
             continue
         source = re.fullmatch(r"(?:(\w)\.)?(\w+)(?:\s+AS\s+\w+)?", item.strip())
-        table = tables[aliases[source.group(1)] if source.group(1) else single.group(1)]
-        columns[name] = next(c.description for c in table.columns if c.name == source.group(2))
+        if source is None:
+            raise ValueError(f"view {view.name}: {item!r} is neither a computed column nor a table's")
+        alias, column = source.group(1, 2)
+        if alias:
+            table = tables[aliases[alias]]
+        elif single is not None:
+            table = tables[single.group(1)]
+        else:
+            raise ValueError(f"view {view.name}: {item!r} does not say which table it is from")
+        columns[name] = next(c.description for c in table.columns if c.name == column)
     return columns
 
 

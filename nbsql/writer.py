@@ -18,6 +18,7 @@ from .database import transaction
 from .rows import NotebookRows
 
 _NONE_ADAPTER = (type(None), sqlite3.PrepareProtocol)
+_NOTHING: dict[None, None] = {}  # stays empty: its ``get`` returns None for None
 
 
 @contextmanager
@@ -25,11 +26,11 @@ def _none_binds_fast() -> Iterator[None]:
     """While the writer writes, an adapter for None. Python 3.11's sqlite3 binds a None only after
     looking for an adapter the slow way (a new tuple, a failed dict lookup, two attribute lookups);
     the rows of 1,000 notebooks hold some 500,000 of them, a sixth of the writer's time. With an
-    adapter registered the lookup succeeds at once; ``{}.get`` is a C callable that returns None,
+    adapter registered the lookup succeeds at once; an empty dict's ``get`` is a C callable that returns None,
     bound as NULL as before. It is taken away afterwards: importing or calling nbsql leaves the
     program's sqlite3 as it was."""
     previous = sqlite3.adapters.get(_NONE_ADAPTER)
-    sqlite3.register_adapter(type(None), {}.get)
+    sqlite3.register_adapter(type(None), _NOTHING.get)
     try:
         yield
     finally:
@@ -140,11 +141,13 @@ class Writer:
                     if existing is not None:
                         conn.execute("DELETE FROM notebooks WHERE id = ?", (existing,))
                         del self.known[key]
-                    self._record_error(result)
+                    self._record_error(result, result.error)
                 else:
-                    notebook_id = self._store_notebook(result, existing, bases)
+                    contents = result.rows
+                    assert contents is not None, "a result that is neither unchanged nor an error has its rows"
+                    notebook_id = self._store_notebook(result, contents, existing, bases)
                     self.known[key] = notebook_id
-                    self._queue_content(result.rows, notebook_id, bases, pending,
+                    self._queue_content(contents, notebook_id, bases, pending,
                                         large if (result.size or 0) >= LARGE_VALUE else None)
                     conn.execute("DELETE FROM load_errors WHERE root = ? AND path = ?", key)
             for name, rows in pending.items():
@@ -157,10 +160,11 @@ class Writer:
     def _next_id(self, table: str) -> int:
         return self.conn.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0]
 
-    def _store_notebook(self, result: FileResult, existing: int | None, bases: dict[str, int]) -> int:
+    def _store_notebook(self, result: FileResult, rows: NotebookRows, existing: int | None,
+                        bases: dict[str, int]) -> int:
         file_values = {"root": result.root, "path": result.path, "name": result.path.rsplit("/", 1)[-1],
                        "size": result.size, "mtime": result.mtime, "sha256": result.sha256, "loaded_at": now()}
-        values = {**result.rows.notebook, **file_values}
+        values = {**rows.notebook, **file_values}
         row = [values[c] for c in _NOTEBOOK_COLUMNS[1:]]
         if existing is None:
             notebook_id = bases["notebooks"]
@@ -191,8 +195,8 @@ class Writer:
         for name in schema.CONTENT_TABLES:
             bases[name] += len(rows.tables[name])
 
-    def _record_error(self, result: FileResult) -> None:
-        kind, message = result.error
+    def _record_error(self, result: FileResult, error: tuple[str, str]) -> None:
+        kind, message = error
         stored = self.conn.execute("SELECT kind, message, size, mtime FROM load_errors WHERE root = ? AND path = ?",
                                    (result.root, result.path)).fetchone()
         if stored == (kind, message, result.size, result.mtime):

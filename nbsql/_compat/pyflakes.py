@@ -12,8 +12,10 @@ each node before) and, before 4.0, ``_FieldsOrder``.
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from typing import Protocol
 
 import pyflakes.checker
 from pyflakes.checker import Builtin, Checker
@@ -28,14 +30,21 @@ require("pyflakes", SUPPORTED)  # before anything is built on it
 TYPING_MODULES = frozenset({"typing", "typing_extensions"})
 
 
+class Located(Protocol):
+    """A node pyflakes reports about: one with a line (a statement, an expression, an argument,
+    an except clause, a pattern...), which its messages read."""
+
+    lineno: int
+
+
 @dataclass(frozen=True, slots=True)
 class Report:
     """A pyflakes message and the top-level statements of the checked module it concerns."""
 
     message: Message
-    statement: ast.AST | None  # holding the node the message is about
-    original: ast.AST | None = None  # a redefinition's first binding
-    original_statement: ast.AST | None = None
+    statement: ast.stmt | None  # holding the node the message is about
+    original: Located | None = None  # a redefinition's first binding
+    original_statement: ast.stmt | None = None
 
 
 def check(module: ast.Module, *, builtins: frozenset[str] = frozenset(), unbound: frozenset[str] = frozenset(),
@@ -45,7 +54,7 @@ def check(module: ast.Module, *, builtins: frozenset[str] = frozenset(), unbound
     is imported) a shortcut skips pyflakes' questions about typing's members."""
     checker = _Checker(module, names_typing, unbound, builtins=builtins)
     parents = getattr(checker, "_parents", None)  # pyflakes >= 3.1
-    tops = {id(statement) for statement in module.body}
+    tops = {id(statement): statement for statement in module.body}
     reports = []
     for message in checker.messages:
         original = getattr(message, "_original", None)
@@ -60,11 +69,11 @@ def check(module: ast.Module, *, builtins: frozenset[str] = frozenset(), unbound
     return reports
 
 
-def _top(node: ast.AST | None, parents: dict | None, tops: set[int]) -> ast.AST | None:
-    """The statement of ``tops`` (ids) that ``node`` lies in."""
+def _top(node: object, parents: Mapping[object, ast.AST] | None, tops: dict[int, ast.stmt]) -> ast.stmt | None:
+    """The statement of ``tops`` (by id) that ``node`` lies in."""
     while node is not None and id(node) not in tops:
         node = parents.get(node) if parents is not None else getattr(node, "_pyflakes_parent", None)
-    return node
+    return tops[id(node)] if node is not None else None
 
 
 class _Checker(Checker):
@@ -99,7 +108,8 @@ class _Checker(Checker):
 
     def handleChildren(self, tree: ast.AST, omit=None) -> None:  # noqa: N802 (pyflakes' name)
         handle = self.handleNode
-        for name in _pyflakes_fields(type(tree)):
+        kind: type = type(tree)  # plain: mypy takes no type[X] for the cache's Hashable (python/mypy#11470)
+        for name in _pyflakes_fields(kind):
             if omit and name in omit:
                 continue
             field = getattr(tree, name, None)
@@ -161,7 +171,8 @@ def _pyflakes_fields(node_type: type[ast.AST]) -> tuple[str, ...]:
     before its target and a comprehension's generators before its element (its ``_FieldsOrder``)."""
     fields_order = getattr(pyflakes.checker, "_FieldsOrder", None)
     order = fields_order()[node_type] if fields_order else node_type._fields
-    return tuple(name for name in order if name in child_fields(node_type))
+    kind: type = node_type  # plain: mypy takes no type[X] for the cache's Hashable (python/mypy#11470)
+    return tuple(name for name in order if name in child_fields(kind))
 
 
 # pyflakes' class body binds many node handlers (WHILE, EXPR, ATTRIBUTE...) to its own handleChildren

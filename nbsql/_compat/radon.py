@@ -37,7 +37,8 @@ class _Children(ast.NodeVisitor):
     """An ``ast.NodeVisitor`` whose generic visit goes only to :func:`_child_fields`."""
 
     def generic_visit(self, node: ast.AST) -> None:
-        for field in _child_fields(type(node)):
+        kind: type = type(node)  # plain: mypy takes no type[X] for the cache's Hashable (python/mypy#11470)
+        for field in _child_fields(kind):
             value = getattr(node, field, None)
             if isinstance(value, list):
                 for item in value:
@@ -50,6 +51,8 @@ class _Children(ast.NodeVisitor):
 class _Complexity(ComplexityVisitor, _Children):
     """radon's ComplexityVisitor, whose own generic visit, after scoring a node, passes on to
     :class:`_Children`'s."""
+
+    _max_line: float  # radon's: the last line seen (-inf before any), set by its __init__
 
     def visit_Name(self, node: ast.Name | ast.Constant) -> None:  # noqa: N802 (ast's name)
         """A name or constant scores nothing and holds nothing; only its line counts (a definition's end)."""

@@ -107,7 +107,7 @@ class NotebookContext:
             text = message.message % message.message_args
             original = report.original  # pyflakes words it "from line N" of some cell
             first = cell_of.get(id(report.original_statement))
-            if first is not None:
+            if first is not None and original is not None:  # a first statement is found for a first binding
                 text = f"redefinition of unused {name!r} from cell {first}, line {original.lineno}"
             problems.append(NameProblem(kind, position, message.lineno, text, name,
                                         isinstance(original, (ast.Import, ast.ImportFrom))))

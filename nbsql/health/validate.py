@@ -15,20 +15,31 @@ import json
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
+
+
+class _CompileOptions(TypedDict):
+    """The keywords of ``fastjsonschema.compile`` set here."""
+
+    use_default: bool
+    use_formats: bool
+    detailed_exceptions: bool
+
 
 #: Only the verdict is needed (jsonschema words the problem), and the notebook must not change.
-_OPTIONS = {"use_default": False, "use_formats": False, "detailed_exceptions": False}
+_OPTIONS: _CompileOptions = {"use_default": False, "use_formats": False, "detailed_exceptions": False}
 
 
 def _schema_text(major: int, minor: int) -> str:
     """nbformat's schema file for a version, found without importing nbformat (a tenth of a second)."""
     spec = importlib.util.find_spec("nbformat")
-    folder = Path(next(iter(spec.submodule_search_locations))) / f"v{major}" if spec else None
+    locations = spec.submodule_search_locations if spec else None
+    folder = Path(next(iter(locations))) / f"v{major}" if locations else None
     name = f"nbformat.v4.{minor}.schema.json" if major == 4 else f"nbformat.v{major}.schema.json"
     if folder is None or not (folder / name).is_file():  # laid out otherwise: ask nbformat itself
         module = importlib.import_module(f"nbformat.v{major}")
-        folder, name = Path(module.__file__).parent, module.nbformat_schema[(major, minor)]
+        # nbformat.vN is a package of files: its __init__.py is its __file__
+        folder, name = Path(cast(str, module.__file__)).parent, module.nbformat_schema[(major, minor)]
     return (folder / name).read_text(encoding="utf-8")
 
 
@@ -68,14 +79,15 @@ def _likelihood(choice: dict) -> int:
 
 def _excluding(choices: list, definitions: dict) -> bool:
     """Whether no value can satisfy two of ``choices`` (judged from their types or a tag property)."""
-    resolved = []
+    resolved: list[dict] = []
     for choice in choices:
         reference = choice.get("$ref", "") if isinstance(choice, dict) else ""
         if reference and not reference.startswith("#/definitions/"):
             return False
-        resolved.append(definitions.get(reference.rsplit("/", 1)[-1]) if reference else choice)
-    if not all(isinstance(r, dict) for r in resolved):
-        return False
+        definition = definitions.get(reference.rsplit("/", 1)[-1]) if reference else choice
+        if not isinstance(definition, dict):
+            return False
+        resolved.append(definition)
     types = [r.get("type") for r in resolved]
     if all(isinstance(t, str) for t in types) and len(set(types)) == len(types) and \
             not {"integer", "number"} <= set(types):
