@@ -8,6 +8,9 @@ from typing import Any
 JSON = Any
 
 
+#: Kernel languages whose code cells nbsql analyses as Python.
+PYTHON_LANGUAGES = frozenset({"python", "python2", "python3", "ipython", "ipython3", "pyspark", "pyspark3"})
+
 @dataclass(frozen=True, slots=True)
 class Output:
     """One saved output of a code cell, normalised to nbformat 4 names."""

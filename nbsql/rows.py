@@ -10,22 +10,18 @@ from __future__ import annotations
 import ast
 import base64
 import binascii
-import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from .code import CodeFacts, analyze, parse_quietly
-from .model import Cell, Notebook, Output
+from .json_text import to_json
+from .model import PYTHON_LANGUAGES, Cell, Notebook, Output
 from .read import is_integer, is_json_mime, title_of
 from .schema import CONTENT_TABLES, FTS_OUTPUT_LIMIT, FTS_TABLE
 from .text import source_hash, strip_ansi
 
 _BINARY_PREFIXES = ("image/", "audio/", "video/", "application/pdf", "application/octet-stream")
 _SCRAP_PREFIX = "application/scrapbook.scrap."
-PYTHON_LANGUAGES = frozenset({"python", "python2", "python3", "ipython", "ipython3", "pyspark", "pyspark3"})
 _NO_FACTS = CodeFacts(is_python=False)
 
 
@@ -35,30 +31,6 @@ class NotebookRows:
 
     notebook: dict[str, Any]
     tables: dict[str, list[tuple]] = field(default_factory=dict)
-
-
-def to_json(value: Any) -> str | None:
-    """Valid JSON text for storage (None stays NULL); orjson, with stdlib json for huge integers.
-
-    Non-finite numbers (NaN, Infinity: not JSON) are written as null, as orjson writes them.
-    """
-    if value is None:
-        return None
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return json.dumps(_finite(value), default=str)
-
-
-def _finite(value: Any) -> Any:
-    """``value`` with NaN and the infinities replaced by None, at any depth."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_finite(item) for item in value]
-    return value
 
 
 def is_binary_mime(mime: str) -> bool:

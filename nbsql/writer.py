@@ -12,10 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from . import schema
 from .database import transaction
-from .rows import NotebookRows
+
+if TYPE_CHECKING:
+    from .rows import NotebookRows
 
 _NONE_ADAPTER = (type(None), sqlite3.PrepareProtocol)
 _NOTHING: dict[None, None] = {}  # stays empty: its ``get`` returns None for None

@@ -7,8 +7,8 @@ import sqlite3
 from dataclasses import replace
 
 from ..database import transaction
+from ..json_text import to_json
 from ..model import Notebook
-from ..rows import to_json
 from .config import Settings
 from .manifests import clear_manifest_caches
 from .registry import RULES, Finding, ordered

@@ -6,6 +6,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...model import PYTHON_LANGUAGES
 from ..manifests import PROVIDED_BY_JUPYTER, declared_in, distributions_for, manifest_files, nearest_manifest
 from .base import hit, rule
 
@@ -15,8 +16,6 @@ class CorpusContext:
     conn: sqlite3.Connection
 
     def notebooks(self, python_only: bool = False):
-        from ...rows import PYTHON_LANGUAGES
-
         sql = "SELECT id, root, path, language FROM notebooks"
         if python_only:
             sql += f" WHERE language IS NULL OR language IN ({', '.join('?' * len(PYTHON_LANGUAGES))})"
