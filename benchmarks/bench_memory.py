@@ -8,7 +8,9 @@ written as nbformat writes them (JSON indented by one space):
 * ``short``   -- the same with lines of 8 characters (``print(i)`` in a loop): a str per line would
   cost far more than the line;
 * ``plain``   -- an execute_result whose text/plain is a list of lines (stored in outputs and output_data);
-* ``string``  -- a stream output saved as one JSON string: the file is hardly larger than the text.
+* ``string``  -- a stream output saved as one JSON string: the file is hardly larger than the text;
+* ``accents`` -- the lines of ``stream`` in French: not ASCII, but no character beyond U+00FF;
+* ``bars``    -- progress bars drawn with U+2588 (a str of such text takes 2 bytes a character).
 
 Each is loaded into a fresh database in a fresh interpreter (bench_load's child, which reports its
 peak RSS, VmHWM, and that of its largest worker), with the health checks and without; with
@@ -31,7 +33,10 @@ from bench_load import MB, nbsql_once  # noqa: E402
 
 from nbsql.load import PARALLEL_THRESHOLD  # noqa: E402
 
-KINDS = ("stream", "short", "plain", "string")
+KINDS = ("stream", "short", "plain", "string", "accents", "bars")
+_LINES = {"short": "{n:>7}\n", "accents": "étape {n:>7} - perte : {loss:.6f} - précision : {acc:.4f}\n",
+          "bars": "{n:>7} |{bar:<20}| {acc:.0%}\n"}
+_LINE = "step {n:>7} - loss: {loss:.6f} - acc: {acc:.4f}\n"
 TARGET = 3.0
 
 
@@ -39,10 +44,10 @@ def write_notebook(path: Path, mib: float, kind: str = "stream") -> int:
     """Write a notebook with one output of about ``mib`` MiB of log-like text; returns the file's size."""
     lines, size, number = [], 0, 0
     while size < mib * MB:
-        line = f"{number:>7}\n" if kind == "short" else \
-            f"step {number:>7} - loss: {number % 9973 / 997:.6f} - acc: {number % 997 / 1000:.4f}\n"
+        line = _LINES.get(kind, _LINE).format(n=number, loss=number % 9973 / 997, acc=number % 997 / 1000,
+                                             bar="\u2588" * (number % 21))
         lines.append(line)
-        size += len(line)
+        size += len(line.encode())
         number += 1
     text = "".join(lines) if kind == "string" else lines
     output = {"output_type": "execute_result", "execution_count": 1, "metadata": {}, "data": {"text/plain": text}} \

@@ -1,8 +1,8 @@
 """Bytes -> :class:`Notebook`: decoding, JSON, version upgrade and normalisation.
 
 Hot path: ``orjson`` (stdlib ``json`` as the fallback for NaN, huge integers and error
-messages); nbformat is only imported to upgrade nbformat 1-3 files. The loader's large ASCII files
-are parsed in about twice their size (:func:`parse_buffer`).
+messages); nbformat is only imported to upgrade nbformat 1-3 files. The loader's large files are
+parsed in about twice their size (:func:`parse_buffer`).
 """
 
 from __future__ import annotations
@@ -61,16 +61,21 @@ def parse_json_repaired(data: bytes | bytearray) -> tuple[JSON, list[str]]:
     return _parse_text(text)
 
 
-#: From this size on, :func:`parse_buffer` parses an ASCII file with :func:`_parse_large`: orjson
-#: copies its input, so it would hold the file twice while building the value, and one str per line
-#: of a long output (49 bytes each besides the text) can take several times the file.
+#: From this size on, :func:`parse_buffer` parses a file with :func:`_parse_large`: orjson copies
+#: its input, so it would hold the file twice while building the value, and one str per line of a
+#: long output (49 bytes each besides the text) can take several times the file.
 LARGE_FILE = 16 * 1024 * 1024
+#: A UTF-8 byte that starts a character beyond U+00FF: a text holding one takes 2 or 4 bytes a
+#: character as a str, so it is left to orjson, which decodes the strings one by one.
+_WIDE = re.compile(rb"[\xc4-\xff]")
 
 
 def parse_buffer(buffer: bytearray) -> tuple[JSON, list[str]]:
-    """:func:`parse_json_repaired` of a file's bytes, which empties ``buffer`` when the file is
-    large (:data:`LARGE_FILE`) and ASCII, once decoded: the bytes are not held with the value."""
-    large = len(buffer) >= LARGE_FILE and buffer.isascii() and b"\x00" not in buffer[:4096]
+    """:func:`parse_json_repaired` of a file's bytes, which empties ``buffer`` once decoded when
+    the file is large (:data:`LARGE_FILE`) and its text narrow (no character beyond U+00FF): the
+    bytes are not held with the value."""
+    large = len(buffer) >= LARGE_FILE and b"\x00" not in buffer[:4096] and \
+        (buffer.isascii() or not _WIDE.search(buffer))
     if not large or not buffer or buffer.isspace():
         return parse_json_repaired(buffer)
     return _parse_large(buffer)
@@ -117,7 +122,7 @@ _KEY_END = re.compile(r"\s*:")
 
 
 def _parse_large(data: bytearray) -> tuple[JSON, list[str]]:
-    """Parse a large ASCII file, emptying ``data``, in about twice its size at most.
+    """Parse a large file of narrow text, emptying ``data``, in about twice its size at most.
 
     Long arrays of strings are cut out of the text, which is parsed with a placeholder string in
     their place; where the notebook has a multiline string, an array's lines are joined as they
@@ -125,7 +130,10 @@ def _parse_large(data: bytearray) -> tuple[JSON, list[str]]:
     parsed as the list it is. Nothing is cut from a text whose strings the pattern cannot all
     pair up (it is invalid JSON), so the value, or the error, is that of the whole text.
     """
-    text = data.decode("ascii")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return parse_json_repaired(data)  # its error
     data.clear()
     pattern, run_of_strings = _STRING_OR_ARRAY, _RUN
     spans = _long_arrays(text, pattern) if pattern else []

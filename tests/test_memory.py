@@ -90,13 +90,19 @@ def test_every_notebook_of_the_corpus_is_read_alike_as_a_large_file(monkeypatch)
             assert outcome(bytearray(variant)) == outcome(variant), path
 
 
-def test_a_large_ascii_buffer_is_emptied_once_decoded():
-    data = json.dumps({**V4, "metadata": {"pad": "x" * read.LARGE_FILE}}).encode()
+@pytest.mark.parametrize("character, emptied", [("x", True), ("é", True), ("\u2588", False), ("\U0001f600", False)])
+def test_a_large_buffer_of_narrow_text_is_emptied_once_decoded(character, emptied):
+    """A text with characters beyond U+00FF would take 2 or 4 bytes a character decoded whole:
+    orjson reads it, from the buffer, which is kept."""
+    data = json.dumps({**V4, "metadata": {"pad": "x" * read.LARGE_FILE + character}}, ensure_ascii=False).encode()
     buffer = bytearray(data)
-    assert outcome(buffer) == outcome(data) and not buffer
-    other = bytearray(data.replace(b"xxx", "é".encode(), 1))  # not ASCII: read as any file, and kept
-    outcome(other)
-    assert len(other) > read.LARGE_FILE
+    assert outcome(buffer) == outcome(data)
+    assert not buffer if emptied else buffer == data
+
+
+def test_a_large_buffer_that_is_not_utf8_gets_the_usual_error():
+    data = json.dumps({**V4, "metadata": {"pad": "x" * read.LARGE_FILE}}).encode().replace(b"xx", b"\x80", 1)
+    assert outcome(bytearray(data)) == outcome(data) == ("encoding", outcome(data)[1])
 
 
 def test_the_fts_index_holds_the_start_of_a_long_output_text(monkeypatch):
