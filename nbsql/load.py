@@ -11,7 +11,6 @@ import gc
 import hashlib
 import json
 import multiprocessing
-import multiprocessing.pool
 import os
 import signal
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
+from ._compat.multiprocessing import Pool
 from .database import (
     NbsqlError,
     building,
@@ -108,8 +108,8 @@ class LoadOptions:
 class Task:
     root: str
     path: str
-    size: int
-    mtime: float
+    size: int | None  # as the walk found them (known for every file it could stat)
+    mtime: float | None
     known_sha256: str | None
 
 
@@ -422,7 +422,7 @@ def _results(tasks: list[Task], options: LoadOptions) -> Iterator[FileResult]:
     # held when the process forked.
     gc.freeze()
     try:
-        pool = _Pool(jobs, _start_worker, (os.getpid(),), context=multiprocessing.get_context(method))
+        pool = Pool(jobs, _start_worker, (os.getpid(),), context=multiprocessing.get_context(method))
         try:
             yield from pool.imap(step, tasks, chunksize=2)
         except BaseException:  # an error while writing, Ctrl-C, or the caller stopped reading
@@ -431,27 +431,3 @@ def _results(tasks: list[Task], options: LoadOptions) -> Iterator[FileResult]:
         pool.terminate()  # every result is in: the workers wait for tasks, holding no lock
     finally:
         gc.unfreeze()
-
-
-class _Pool(multiprocessing.pool.Pool):
-    """multiprocessing's Pool, minus a busy loop.
-
-    Its worker-handler thread also waits on the results pipe, so while a large result is being
-    read it wakes up again and again to poll every worker: a third of a second of the parent's
-    time per 1,000 notebooks. Worker exits and state changes have sentinels of their own.
-    """
-
-    def _get_sentinels(self):
-        return [self._change_notifier._reader]
-
-    def abandon(self) -> None:
-        """Kill the workers and leave the pool's threads behind, without the orderly shutdown of
-        :meth:`terminate`: a worker killed while sending a result keeps the results pipe's lock,
-        and that shutdown then waits for it forever (a load that hit a full disk hung so)."""
-        # first, or the worker-handler thread would start new workers in place of the killed ones
-        self._worker_handler._state = self._state = multiprocessing.pool.TERMINATE
-        self._terminate.cancel()  # no shutdown when the pool is collected or the program exits
-        for process in self._pool:
-            process.kill()
-        for process in self._pool:
-            process.join()
