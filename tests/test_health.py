@@ -21,7 +21,7 @@ from nbsql import check
 from nbsql.health import Settings
 from nbsql.health.registry import RULES
 
-from .conftest import REAL, REPO, SAMPLES, open_db
+from .conftest import BROKEN_SAMPLE, REAL, REPO, SAMPLES, open_db
 
 SARIF_SCHEMA = json.loads((REPO / "tests" / "data" / "sarif-2.1.0.json").read_text())
 
@@ -264,7 +264,10 @@ def test_load_without_checks_and_rechecking(tmp_path):
     db = tmp_path / "nb.db"
     nbsql.load(SAMPLES, db, checks=False)
     warned = CliRunner().invoke(cli, ["health", "--db", str(db)])
-    assert "9 notebook(s) were loaded with --no-checks" in warned.stderr and warned.exit_code == 0
+    assert "9 notebook(s) were loaded with --no-checks" in warned.stderr
+    # the one finding: the sample broken on purpose could not be loaded, which fails the run
+    assert warned.exit_code == 1 and warned.stdout.splitlines()[0].endswith(
+        f"{BROKEN_SAMPLE}: NB306 could not be loaded: truncated JSON: Expecting value at line 32 column 2")
     with open_db(db) as conn:
         assert conn.execute("SELECT count(*) FROM findings").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM rules").fetchone()[0] == len(RULES)

@@ -121,7 +121,24 @@ def read_findings(conn: sqlite3.Connection, settings: Settings, paths: Iterable[
         slug = RULES[code].slug if code in RULES else code
         rows.append(Row(notebook[0], code, slug, level, message, position, cell_id, line,
                         orjson.loads(details) if details else None))
-    return rows
+    return _load_errors(conn, settings, prefixes, severity) + rows
+
+
+#: The rule files that could not be loaded at all are reported under: the file is no valid notebook.
+UNLOADABLE = "NB306"
+
+
+def _load_errors(conn: sqlite3.Connection, settings: Settings, prefixes: list[str], severity: str) -> list[Row]:
+    """The files below ``prefixes`` that could not be loaded, as findings: a linter must not pass
+    a notebook it could not read."""
+    rule = RULES[UNLOADABLE]
+    if UNLOADABLE not in settings.enabled() or _RANK[rule.severity] > _RANK[severity]:
+        return []
+    return [Row(_shown_path(root, path), UNLOADABLE, rule.slug, rule.severity, f"could not be loaded: {message}",
+                None, None, None, {"load_error": kind})
+            for root, path, kind, message in conn.execute(
+                "SELECT root, path, kind, message FROM load_errors ORDER BY root, path")
+            if (not prefixes or _under(root, path, prefixes)) and UNLOADABLE not in settings.ignored_for(path)]
 
 
 def notebooks_in_scope(conn: sqlite3.Connection, paths: Iterable[str] = ()) -> int:

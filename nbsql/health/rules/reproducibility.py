@@ -85,7 +85,8 @@ def invalid_notebook(nb: NotebookContext, limits):
     """## What it does
     Validates the file against the nbformat JSON schema of its version (nbformat's schemas,
     compiled with fastjsonschema) and reports the first problem, plus what the reader had to
-    repair while loading.
+    repair while loading. A file that could not be loaded at all (not JSON, truncated, not a
+    notebook: see the `load_errors` table) is reported under this rule too, by the report.
 
     ## Why is this bad?
     Jupyter and other tools may refuse to open the file or silently drop parts of it.
