@@ -355,7 +355,8 @@ def existing_database(db: str | Path | None) -> Path:
     there is none, or it is not an nbsql database."""
     path = Path(db or default_db())
     if not path.is_file():
-        raise NbsqlError(f"no database at {path}: run 'nbsql load PATH' first")
+        where = "" if str(path) == DEFAULT_DB else f" --db {path}"
+        raise NbsqlError(f"no database at {path}: run 'nbsql load PATH{where}' first")
     check_sqlite_file(path)
     return path
 
