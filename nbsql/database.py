@@ -84,8 +84,9 @@ def read_contents(conn: sqlite3.Connection) -> Contents:
 def inspect(path: str | Path, verify: bool = False) -> Contents:
     """What the SQLite file ``path`` holds, read without changing anything beside it: ``immutable``
     when no ``-journal`` file and no ``-wal`` file with content is there (a WAL database opened
-    read-only would get both made), else as :func:`read_only_uri` says. With ``verify``, SQLite's ``quick_check`` must pass too. Raises
-    :class:`NbsqlError` for a damaged file or one SQLite cannot open."""
+    read-only would get both made), else as :func:`read_only_uri` says. With ``verify``,
+    SQLite's ``quick_check`` must pass too. Raises :class:`NbsqlError` for a damaged file or one
+    SQLite cannot open."""
     quiet = not os.path.exists(f"{path}-journal") and _empty_or_absent(f"{path}-wal")
     uri = Path(path).resolve().as_uri() + "?immutable=1" if quiet else read_only_uri(path)
     try:

@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
@@ -311,7 +311,7 @@ def _first_heading(source: str) -> str | None:
     html = _HTML_HEADING.search(source, 0, atx.start() if atx else len(source))
     # only the first opening tag can be closed: a later one would find no closing tag either
     end = _HTML_HEADING_END.search(source, html.end()) if html else None
-    if end:
+    if html and end:
         return source[html.end():end.start()]
     return atx.group(1).rstrip(" \t#") if atx else None
 
@@ -321,7 +321,7 @@ def _kind_of(value: Any) -> str:
     return names.get(type(value), "a number")
 
 
-def is_integer(value: Any) -> bool:
+def is_integer(value: Any) -> TypeGuard[int]:
     """An integer SQLite can store (64-bit signed; JSON numbers may be larger), not a boolean."""
     return type(value) is int and -_INTEGER_LIMIT <= value < _INTEGER_LIMIT
 

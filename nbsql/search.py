@@ -3,9 +3,9 @@
 Every search answers in bounded time: a full-text query has at most :data:`MAX_TERMS` distinct
 words and :data:`MAX_QUERY_LENGTH` characters, a regular expression runs on RE2 (linear time, no
 backtracking) with at most :data:`MAX_REGEX_PROGRAM` instructions (RE2's time is linear in the
-text times the program: about a second per MB of cell at most), and the whole search stops with an :class:`NbsqlError` at its time limit
-(``timeout``, :data:`DEFAULT_TIMEOUT` seconds), checked by SQLite's progress handler and by the
-loop over cells.
+text times the program: about a second per MB of cell at most), and the whole search stops with
+an :class:`NbsqlError` at its time limit (``timeout``, :data:`DEFAULT_TIMEOUT` seconds), checked
+by SQLite's progress handler and by the loop over cells.
 """
 
 from __future__ import annotations
