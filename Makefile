@@ -13,5 +13,6 @@ system-packages:
 			--no-install-recommends chromium util-linux fonts-dejavu-core >/dev/null; \
 	fi
 
+# ruff and mypy check the code (configured in pyproject.toml), then pytest runs the tests.
 test: system-packages
-	pip install -e '.[test]' && pytest
+	pip install -e '.[test]' && ruff check nbsql && mypy && pytest
