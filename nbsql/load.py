@@ -406,6 +406,7 @@ def _results(tasks: list[Task], options: LoadOptions) -> Iterator[FileResult]:
         return
     # imported here, in the loading process: a library outside the range nbsql was checked against
     # is then one error for the run (see nbsql._compat), not one per file
+    from ._compat import nbformat  # noqa: F401  (its version only: nbformat itself is imported to upgrade)
     from .health.check import prepare_checks
     from .rows import notebook_rows  # noqa: F401
 

@@ -12,9 +12,7 @@ import json
 import re
 import secrets
 import sys
-import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from typing import Any, TypeGuard
 
 import orjson
@@ -370,6 +368,8 @@ def _upgrade(raw: dict, major: int) -> dict:
     import nbformat
     from nbformat import converter
 
+    from ._compat.nbformat import upgrade_unvalidated
+
     raw = dict(raw, nbformat=major)
     if not isinstance(raw.get("metadata"), dict):
         raw["metadata"] = {}
@@ -379,40 +379,12 @@ def _upgrade(raw: dict, major: int) -> dict:
         raw["worksheets"] = [dict(s, cells=s.get("cells") or []) for s in sheets] or [{"cells": []}]
     try:
         node = nbformat.versions[major].to_notebook_json(raw)
-        with _upgrade_unvalidated():
+        with upgrade_unvalidated():
             upgraded = converter.convert(node, SUPPORTED_MAJOR)
     except Exception as exc:  # the converter raises many kinds on malformed input
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise NotebookError("upgrade_failed", f"cannot upgrade nbformat {major} to 4: {reason}") from None
     return json.loads(json.dumps(upgraded))  # plain dicts again, without NotebookNode
-
-
-_UPGRADE_LOCK = threading.Lock()
-
-
-@contextmanager
-def _upgrade_unvalidated() -> Iterator[None]:
-    """nbformat's v3 -> v4 step without its two validations, which only log what is invalid.
-
-    They cost a tenth of a second in each process (fastjsonschema compiling nbformat's schemas)
-    and milliseconds a notebook, and print to stderr; nbsql validates every file itself (NB306).
-    nbformat's function is put back afterwards (the lock keeps threads from crossing).
-    """
-    from nbformat.v4 import convert
-
-    with _UPGRADE_LOCK:
-        validation = getattr(convert, "_warn_if_invalid", None)
-        if validation is not None:
-            convert._warn_if_invalid = _skip_validation
-        try:
-            yield
-        finally:
-            if validation is not None:
-                convert._warn_if_invalid = validation
-
-
-def _skip_validation(notebook: Any, version: int) -> None:
-    return None
 
 
 def _text(value: JSON, what: str, warnings: list[str]) -> str:

@@ -32,7 +32,6 @@ DOCUMENTED = {"_exit", "_getframe", "_fields", "_field_types", "_asdict", "_repl
 #: Private names still used outside _compat/, by file: each entry is to be removed when its use moves
 #: to nbsql/_compat/<library>.py (issue 12, point 1), and the test fails when one is no longer used.
 KNOWN = {
-    ("read.py", "_warn_if_invalid"),  # nbformat's converter
     ("search.py", "_Regexp"),  # pyre2's compiled pattern class, named in annotations
 }
 
