@@ -122,21 +122,20 @@ def is_damage(exc: sqlite3.DatabaseError) -> bool:
         any(message in str(exc) for message in ("malformed", "file is not a database"))
 
 
-def check_loadable(path: str | Path, verify: bool = False, rebuild: bool = False) -> Contents | None:
+def check_loadable(path: str | Path, verify: bool = False, rebuild: bool = False) -> None:
     """Raise :class:`NbsqlError` unless a load may write into ``path``: absent, empty, or an nbsql
     database (of this schema version or an older one, any with ``rebuild``), which ``verify``
     checks with SQLite's ``quick_check``. A refused file is left as it was, and nothing is made
-    beside it. Returns what it holds (None when absent or zero bytes)."""
+    beside it."""
     check_sqlite_file(path)
     if not os.path.exists(path) or os.path.getsize(path) == 0:
-        return None
+        return
     contents = inspect(path, verify)
     if not (contents.is_empty or contents.is_nbsql):
         raise _not_ours(path, contents)
     if contents.is_nbsql and contents.user_version > schema.SCHEMA_VERSION and not rebuild:
         raise NbsqlError(f"{path} was made by a newer nbsql (schema {contents.user_version}; this one writes "
                          f"{schema.SCHEMA_VERSION}): upgrade nbsql, or rebuild it with --full")
-    return contents
 
 
 def open_for_writing(path: str | Path, rebuild: bool = False, journal: bool = True,
