@@ -464,8 +464,10 @@ def _output(raw: JSON, where: str, warnings: list[str]) -> Output:
     return Output(
         output_type=output_type,
         name=raw.get("name") if isinstance(raw.get("name"), str) else None,
-        text=_text(_joined(raw, "text"), f"{where} text", warnings) if "text" in raw else None,
-        data={mime: data[mime] if is_json_mime(mime) else _joined(data, mime) for mime in data},
+        text=_text(_output_text(raw, "text", f"{where} text", warnings), f"{where} text", warnings)
+        if "text" in raw else None,
+        data={mime: data[mime] if is_json_mime(mime) else _output_text(data, mime, f"{where} {mime}", warnings)
+              for mime in data},
         metadata=_dict(raw.get("metadata"), f"{where} metadata", warnings),
         execution_count=_int(raw.get("execution_count"), f"{where} execution_count", warnings),
         ename=_text(raw["ename"], f"{where} ename", warnings) if "ename" in raw else None,
@@ -484,6 +486,22 @@ def _joined(raw: dict, key: str) -> JSON:
             raw[key] = value = "".join(value)
         except TypeError:  # not all text: kept as it is
             pass
+    return value
+
+
+#: The longest output text stored (characters): beyond it, the text is cut there, as soon as it is
+#: read, and the notebook's warnings record its full length. A load then holds at most about three
+#: times its largest file whatever the text's characters (Python keeps 1 to 4 bytes a character).
+OUTPUT_TEXT_LIMIT = 16 * 1024 * 1024
+
+
+def _output_text(raw: dict, key: str, where: str, warnings: list[str]) -> JSON:
+    """An output's text (:func:`_joined`), cut at :data:`OUTPUT_TEXT_LIMIT` characters in ``raw``
+    too, so that the whole text is not held while the notebook is analysed and written."""
+    value = _joined(raw, key)
+    if isinstance(value, str) and len(value) > OUTPUT_TEXT_LIMIT:
+        warnings.append(f"{where} has {len(value):,} characters; stored cut to the first {OUTPUT_TEXT_LIMIT:,}")
+        raw[key] = value = value[:OUTPUT_TEXT_LIMIT]
     return value
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 #: Bumped whenever the schema, or what a column holds, changes; stored in ``PRAGMA user_version``.
 #: A database of another version is rebuilt by the next load (3: source_hash keeps the inside of
-#: multi-line strings).
-SCHEMA_VERSION = 3
+#: multi-line strings; 4: output texts beyond read.OUTPUT_TEXT_LIMIT characters are stored cut).
+SCHEMA_VERSION = 4
 #: ``PRAGMA application_id`` of every database nbsql makes ("nbsq"): a load writes into no other.
 APPLICATION_ID = 0x6E627371
 DATABASE_TITLE = "Jupyter notebooks"
@@ -141,7 +141,8 @@ TABLES: tuple[Table, ...] = (
         Column("position", "INTEGER", "0-based position among the cell's outputs", constraint="NOT NULL"),
         Column("output_type", "TEXT", "stream, execute_result, display_data or error"),
         Column("stream_name", "TEXT", "stdout or stderr for streams"),
-        Column("text", "TEXT", "Stream text, text/plain of results, or 'name: value' of errors"),
+        Column("text", "TEXT", "Stream text, text/plain of results, or 'name: value' of errors (a text over "
+               "16,777,216 characters is cut there; notebooks.warnings gives its length)"),
         Column("execution_count", "INTEGER", "Execution count of an execute_result"),
         Column("error_name", "TEXT", "Exception class name (ename) of an error output"),
         Column("error_value", "TEXT", "Exception message (evalue) of an error output"),
@@ -155,7 +156,8 @@ TABLES: tuple[Table, ...] = (
         _cell_fk(),
         _notebook_fk(),
         Column("mime", "TEXT", "Mime type", constraint="NOT NULL"),
-        Column("text", "TEXT", "Textual data (text/*, JSON, SVG), or binary data whose base64 is invalid"),
+        Column("text", "TEXT", "Textual data (text/*, JSON, SVG), or binary data whose base64 is invalid (a text "
+               "over 16,777,216 characters is cut there; notebooks.warnings gives its length)"),
         Column("data", "BLOB", "Decoded bytes of binary (base64) data such as PNG, JPEG and GIF images"),
         Column("size", "INTEGER", "Size in bytes of the data (decoded for binary data)"),
         Column("invalid_base64", "INTEGER", "1 when binary data was not valid base64 and was kept as text"),

@@ -15,6 +15,8 @@ import pytest
 
 import nbsql
 
+from nbsql.read import OUTPUT_TEXT_LIMIT
+
 from .conftest import EDGE, open_db
 
 GOOD = {"nbformat": 4, "nbformat_minor": 4, "metadata": {"kernelspec": {"name": "python3"}}, "cells": [
@@ -113,7 +115,10 @@ def test_every_hostile_file_is_accounted_for(tmp_path, follow_symlinks):
     expected_loaded = {n for n, (_, kind) in HOSTILE.items() if kind is None} | {"folder.ipynb/inside.ipynb"}
     assert loaded == expected_loaded
     assert report.failed == len(EXPECTED_ERRORS) and report.loaded == len(expected_loaded)
-    assert huge == 30_000_000
+    assert huge == OUTPUT_TEXT_LIMIT  # 30,000,000 characters, cut there, the full length in the warnings
+    with open_db(db) as conn:
+        warned = json.loads(conn.execute("SELECT warnings FROM notebooks WHERE path = 'huge_output.ipynb'").fetchone()[0])
+    assert warned == [f"cell 0 output 0 text has 30,000,000 characters; stored cut to the first {OUTPUT_TEXT_LIMIT:,}"]
     assert tuple(bad) == (1, "not base64 at all!", None)
     assert "symlink loop" in dict(zip(errors, messages))["loop_a.ipynb"]
 

@@ -83,19 +83,21 @@ def test_an_empty_database_file_is_filled(tmp_path):
         assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == 9
 
 
-def test_an_unmarked_database_of_todays_nbsql_is_kept_and_marked(tmp_path):
+def test_an_unmarked_database_of_the_last_nbsql_is_upgraded(tmp_path):
     db = tmp_path / "nb.db"
     nbsql.load(SAMPLES, db)
-    with closing(sqlite3.connect(db)) as conn:  # as nbsql made it before databases were marked
+    with closing(sqlite3.connect(db)) as conn:  # as nbsql made it before databases were marked (schema 3)
         conn.execute("PRAGMA application_id = 0")
+        conn.execute("PRAGMA user_version = 3")
         conn.commit()
-        ids = conn.execute("SELECT id, path FROM notebooks ORDER BY id").fetchall()
-    assert nbsql.query("SELECT count(*) AS n FROM notebooks", db)["n"][0] == 9  # readable as it is
+    older = run("search", "plot", "--db", str(db))
+    assert older.exit_code == 2 and "made by an older nbsql (schema 3" in older.output
     report = nbsql.load(SAMPLES, db)
-    assert (report.loaded, report.unchanged) == (0, 9)
+    assert report.loaded == 9  # rebuilt
     with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA application_id").fetchone()[0] == schema.APPLICATION_ID
-        assert conn.execute("SELECT id, path FROM notebooks ORDER BY id").fetchall() == ids
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+    assert nbsql.load(SAMPLES, db).unchanged == 9
 
 
 @pytest.mark.parametrize("marked", [True, False])
@@ -122,6 +124,7 @@ def test_a_table_beside_nbsqls_makes_it_foreign(tmp_path):
     nbsql.load(SAMPLES, db)
     with closing(sqlite3.connect(db, isolation_level=None)) as conn:
         conn.execute("PRAGMA application_id = 0")
+        conn.execute("PRAGMA user_version = 3")
         conn.execute("CREATE TABLE annotations(note TEXT)")
     before = sha256(db)
     result = run("load", str(SAMPLES), "--db", str(db), "--full")
