@@ -27,7 +27,7 @@ def check(paths: Iterable[str | Path] = (), db: str | Path | None = None, *, set
     from .health import Settings, read_report
     from .load import load as load_notebooks
 
-    paths = [str(p) for p in paths]
+    paths = list(paths)  # used twice
     settings = settings or Settings()
     if paths and load:
         load_notebooks(paths, db, jobs=jobs, settings=settings)

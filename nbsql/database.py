@@ -352,7 +352,7 @@ def opens_immutable(path: str | Path) -> bool:
 
 def existing_database(db: str | Path | None) -> Path:
     """The database file ``db`` names (default :func:`default_db`); raise :class:`NbsqlError` when
-    there is none, or it is not an nbsql database."""
+    there is none or it is not a SQLite file (whose contents :func:`connect` checks)."""
     path = Path(db or default_db())
     if not path.is_file():
         where = "" if str(path) == DEFAULT_DB else f" --db {path}"
