@@ -10,7 +10,9 @@ written as nbformat writes them (JSON indented by one space):
 * ``plain``   -- an execute_result whose text/plain is a list of lines (stored in outputs and output_data);
 * ``string``  -- a stream output saved as one JSON string: the file is hardly larger than the text;
 * ``accents`` -- the lines of ``stream`` in French: not ASCII, but no character beyond U+00FF;
-* ``bars``    -- progress bars drawn with U+2588 (a str of such text takes 2 bytes a character).
+* ``bars``    -- progress bars drawn with U+2588 (a str of such text takes 2 bytes a character);
+* ``emoji``   -- the lines of ``stream`` ending with U+1F680 (4 bytes a character, the ASCII too);
+* ``wide``    -- the ``bars`` text saved as one JSON string.
 
 Each is loaded into a fresh database in a fresh interpreter (bench_load's child, which reports its
 peak RSS, VmHWM, and that of its largest worker), with the health checks and without; with
@@ -33,9 +35,10 @@ from bench_load import MB, nbsql_once  # noqa: E402
 
 from nbsql.load import PARALLEL_THRESHOLD  # noqa: E402
 
-KINDS = ("stream", "short", "plain", "string", "accents", "bars")
+KINDS = ("stream", "short", "plain", "string", "accents", "bars", "emoji", "wide")
+_BARS = "{n:>7} |{bar:<20}| {acc:.0%}\n"
 _LINES = {"short": "{n:>7}\n", "accents": "étape {n:>7} - perte : {loss:.6f} - précision : {acc:.4f}\n",
-          "bars": "{n:>7} |{bar:<20}| {acc:.0%}\n"}
+          "bars": _BARS, "wide": _BARS, "emoji": "step {n:>7} - loss: {loss:.6f} - acc: {acc:.4f} \U0001f680\n"}
 _LINE = "step {n:>7} - loss: {loss:.6f} - acc: {acc:.4f}\n"
 TARGET = 3.0
 
@@ -49,7 +52,7 @@ def write_notebook(path: Path, mib: float, kind: str = "stream") -> int:
         lines.append(line)
         size += len(line.encode())
         number += 1
-    text = "".join(lines) if kind == "string" else lines
+    text = "".join(lines) if kind in ("string", "wide") else lines
     output = {"output_type": "execute_result", "execution_count": 1, "metadata": {}, "data": {"text/plain": text}} \
         if kind == "plain" else {"output_type": "stream", "name": "stdout", "text": text}
     cell = {"cell_type": "code", "id": "big", "metadata": {}, "execution_count": 1,

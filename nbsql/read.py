@@ -63,20 +63,21 @@ def parse_json_repaired(data: bytes | bytearray) -> tuple[JSON, list[str]]:
 #: its input, so it would hold the file twice while building the value, and one str per line of a
 #: long output (49 bytes each besides the text) can take several times the file.
 LARGE_FILE = 16 * 1024 * 1024
-#: A UTF-8 byte that starts a character beyond U+00FF: a text holding one takes 2 or 4 bytes a
-#: character as a str, so it is left to orjson, which decodes the strings one by one.
-_WIDE = re.compile(rb"[\xc4-\xff]")
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 def parse_buffer(buffer: bytearray) -> tuple[JSON, list[str]]:
-    """:func:`parse_json_repaired` of a file's bytes, which empties ``buffer`` once decoded when
-    the file is large (:data:`LARGE_FILE`) and its text narrow (no character beyond U+00FF): the
-    bytes are not held with the value."""
-    large = len(buffer) >= LARGE_FILE and b"\x00" not in buffer[:4096] and \
-        (buffer.isascii() or not _WIDE.search(buffer))
-    if not large or not buffer or buffer.isspace():
+    """:func:`parse_json_repaired` of a file's bytes, which empties ``buffer`` when the file is
+    large (:data:`LARGE_FILE`): the bytes are not held with the value."""
+    if len(buffer) < LARGE_FILE or not buffer or buffer.isspace() or buffer.startswith(_BOMS) or \
+            b"\x00" in buffer[:4096] or _LONG_VALUE is None:
         return parse_json_repaired(buffer)
-    return _parse_large(buffer)
+    try:
+        return _parse_large(buffer) or parse_json_repaired(buffer)
+    except UnicodeDecodeError:
+        return parse_json_repaired(buffer)  # its error
+    finally:
+        buffer.clear()
 
 
 def _parse_text(text: str) -> tuple[JSON, list[str]]:
@@ -106,117 +107,148 @@ def _repaired(value: JSON, escapes: bool) -> tuple[JSON, list[str]]:
     return repaired, ["lone UTF-16 surrogate escapes (\\ud800-\\udfff) replaced with U+FFFD"]
 
 
-#: Arrays of strings at least this long (characters of JSON) are cut out of a large file's text.
+#: A JSON escape of a UTF-16 surrogate; stdlib json decodes a lone one (orjson refuses it) to a
+#: string that is not valid Unicode, which SQLite cannot store as text.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(_SURROGATE_ESCAPE.pattern.encode())
+#: Strings, and arrays of strings, at least this long (bytes of JSON) are cut out of a large
+#: file's text before it is parsed.
 _CUT_ARRAY = 64 * 1024
 #: A valid JSON string (no control characters, only JSON's escapes).
-_STRING = r'"(?:[^"\\\x00-\x1f]++|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*+"'
-#: A JSON string, or an array of strings; possessive (Python 3.11), so linear time and no stack.
-_STRING_OR_ARRAY = (re.compile(rf"{_STRING}|\[\s*{_STRING}(?:\s*,\s*{_STRING})*+\s*\]")
-                    if sys.version_info >= (3, 11) else None)
-#: Up to 10,000 strings of an array, with the comma after them (stripped with _RUN_END).
-_RUN = re.compile(rf"\s*{_STRING}(?:\s*,\s*{_STRING}){{0,9999}}\s*,?") if _STRING_OR_ARRAY else None
-_RUN_END = ", \t\n\r"
-_KEY_END = re.compile(r"\s*:")
+_STRING = rb'"(?:[^"\\\x00-\x1f]++|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*+"'
+_SPACE = rb"[ \t\n\r]*+"
+_POSSESSIVE = sys.version_info >= (3, 11)  # possessive patterns run in linear time and without a stack
+#: A string, or an array of strings.
+_LONG_VALUE = re.compile(rb"%s|\[%s%s(?:%s,%s%s)*+%s\]" % (_STRING, _SPACE, _STRING, _SPACE, _SPACE, _STRING, _SPACE)) \
+    if _POSSESSIVE else None
+#: Up to 10,000 strings of an array, with the comma after them.
+_RUN = re.compile(rb"%s%s(?:%s,%s%s){0,9999}%s,?" % (_SPACE, _STRING, _SPACE, _SPACE, _STRING, _SPACE)) \
+    if _POSSESSIVE else None
+_ONE_STRING = re.compile(_STRING) if _POSSESSIVE else None
+#: Up to about 1 MiB of a JSON string's content: whole characters and escapes (a surrogate pair together).
+_PIECE = re.compile(rb'(?:[^"\\\x00-\x1f]{1,512}+[\x80-\xbf]*+|\\["\\/bfnrt]|'
+                    rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[0-9a-fA-F]{4}){1,2048}+") \
+    if _POSSESSIVE else None
+_KEY_END = re.compile(_SPACE + b":")
+#: A run of strings this long (bytes of JSON) is decoded string by string, in pieces.
+_LONG_RUN = 1024 * 1024
 
 
-def _parse_large(data: bytearray) -> tuple[JSON, list[str]]:
-    """Parse a large file of narrow text, emptying ``data``, in about twice its size at most.
+def _parse_large(data: bytearray) -> tuple[JSON, list[str]] | None:
+    """Parse a large file from its bytes, with its long strings and arrays of strings apart, in
+    about its size and a constant; None when it has none, or the rest is not valid JSON (its error
+    is that of the whole text). Raises UnicodeDecodeError for bytes that are not UTF-8.
 
-    Long arrays of strings are cut out of the text, which is parsed with a placeholder string in
-    their place; where the notebook has a multiline string, an array's lines are joined as they
-    are parsed (a str object per line would take 49 bytes besides its text), elsewhere it is
-    parsed as the list it is. Nothing is cut from a text whose strings the pattern cannot all
-    pair up (it is invalid JSON), so the value, or the error, is that of the whole text.
+    The file is never decoded whole (a text with one character beyond U+00FF takes 2 or 4 bytes a
+    character as a str, the ASCII too). The rest of its text is parsed with a placeholder string
+    in the place of each long value. Where the notebook has a multiline string, an array's lines
+    are joined as they are decoded (a str per line would take 49 bytes besides its text), and an
+    output's text is cut at :data:`OUTPUT_TEXT_LIMIT` (and counted on); elsewhere it is decoded
+    as the list it is. Nothing is cut from a text whose strings the pattern cannot all pair up (it
+    is invalid JSON), so the value, or the error, is that of the whole text.
     """
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return parse_json_repaired(data)  # its error
-    data.clear()
-    pattern, run_of_strings = _STRING_OR_ARRAY, _RUN
-    spans = _long_arrays(text, pattern) if pattern else []
-    if not spans or run_of_strings is None:
-        return _parse_text(text)
-    escapes = _SURROGATE_ESCAPE.search(text) is not None
-    parts: list[str] = []
-    arrays: list[str | None] = []
-    end = 0
-    for start, stop in spans:
-        parts.append(text[end:start])
-        arrays.append(text[start:stop])
-        end = stop
-    parts.append(text[end:])
-    del text
+    spans = _long_values(data)
+    if not spans:
+        return None
     marker = f"\x00nbsql {secrets.token_hex(8)} "
-    placeholders = [json.dumps(f"{marker}{index}") for index in range(len(arrays))]
+    parts: list[bytes | bytearray] = []
+    end = 0
+    for index, (start, stop) in enumerate(spans):
+        parts += [data[end:start], json.dumps(f"{marker}{index}").encode()]
+        end = stop
+    parts.append(data[end:])
     try:
-        value = json.loads("".join(_interleaved(parts, placeholders)))
-    except (json.JSONDecodeError, RecursionError):  # the error, at its place in the whole text
-        return _parse_text("".join(_interleaved(parts, [array or "" for array in arrays])))
-    del parts, placeholders
+        value = json.loads(b"".join(parts))
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    del parts
+    cuts: list[str] = []
 
-    def resolve(item: JSON, join: bool) -> JSON:
+    def resolve(item: JSON, join: bool, where: str | None) -> JSON:
         if not isinstance(item, str) or not item.startswith(marker):
             return item
-        index = int(item[len(marker):])
-        array, arrays[index] = arrays[index] or "", None
+        start, stop = spans[int(item[len(marker):])]
         if not join:
-            return json.loads(array)
-        lines = ["".join(json.loads(f"[{run.group().rstrip(_RUN_END)}]"))
-                 for run in run_of_strings.finditer(array, 1, len(array) - 1)]
-        del array
-        return "".join(lines)
+            return json.loads(data[start:stop])
+        if data[start] == ord("["):
+            start, stop = start + 1, stop - 1
+        joined, length = _join_cut(_decoded(data, start, stop), None if where is None else OUTPUT_TEXT_LIMIT)
+        if len(joined) < length:
+            cuts.append(_cut_note(where, length))
+        return joined
 
     try:
         _join_multiline(value, resolve)
         value = _resolve_all(value, resolve)
     except RecursionError:
         raise NotebookError("json", "invalid JSON: nested too deeply") from None
-    return _repaired(value, escapes)
+    value, repairs = _repaired(value, _SURROGATE_ESCAPE_BYTES.search(data) is not None)
+    return value, repairs + cuts
 
 
-def _long_arrays(text: str, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
-    """Spans of the long arrays of strings that are values in ``text`` (none when a string does not
-    pair up: no quote may lie between the strings the ``pattern`` finds)."""
+def _long_values(data: bytearray) -> list[tuple[int, int]]:
+    """Spans of the long strings and arrays of strings that are values in ``data`` (none when a
+    string does not pair up: no quote may lie between the strings the pattern finds)."""
     spans, end = [], 0
-    for match in pattern.finditer(text):
+    for match in _LONG_VALUE.finditer(data) if _LONG_VALUE else ():
         start, stop = match.span()
-        if text.find('"', end, start) >= 0:
+        if data.find(b'"', end, start) >= 0:
             return []
-        if stop - start >= _CUT_ARRAY and text[start] == "[" and not _KEY_END.match(text, stop):
+        if stop - start >= _CUT_ARRAY and not _KEY_END.match(data, stop):
             spans.append((start, stop))
         end = stop
-    return spans if text.find('"', end) < 0 else []
+    return spans if data.find(b'"', end) < 0 else []
 
 
-def _interleaved(parts: list[str], between: list[str]) -> Iterator[str]:
-    for part, other in zip(parts, between, strict=False):
-        yield part
-        yield other
-    yield parts[-1]
+def _decoded(data: bytearray, start: int, stop: int) -> Iterator[str]:
+    """The text of the strings between ``start`` and ``stop``, in pieces: a run of short strings at
+    a time, a long string about a MiB at a time."""
+    assert _RUN and _ONE_STRING and _PIECE  # compiled wherever parse_buffer calls this
+    for run in _RUN.finditer(data, start, stop):
+        if run.end() - run.start() < _LONG_RUN:
+            yield "".join(json.loads(b"[%s]" % run.group().rstrip(b", \t\n\r")))
+            continue
+        for string in _ONE_STRING.finditer(data, run.start(), run.end()):
+            for piece in _PIECE.finditer(data, string.start() + 1, string.end() - 1):
+                yield json.loads(b'"%s"' % piece.group())
 
 
-def _join_multiline(raw: JSON, resolve: Callable[[JSON, bool], JSON]) -> None:
-    """Resolve, joined, the placeholders where :func:`normalise` joins a multiline string of a v4 notebook."""
+def _join_cut(pieces: Iterable[str], limit: int | None) -> tuple[str, int]:
+    """The ``pieces`` joined, cut at ``limit`` characters (pieces beyond it are only counted), and
+    the full length."""
+    kept, length = [], 0
+    for piece in pieces:
+        if limit is None:
+            kept.append(piece)
+        elif length < limit:
+            kept.append(piece[:limit - length])
+        length += len(piece)
+    return "".join(kept), length
+
+
+def _join_multiline(raw: JSON, resolve: Callable[[JSON, bool, str | None], JSON]) -> None:
+    """Resolve, joined, the placeholders where :func:`normalise` joins a multiline string of a v4
+    notebook (naming the output texts it cuts, as it does)."""
     cells = raw.get("cells") if isinstance(raw, dict) and type(raw.get("nbformat")) is int and \
         raw["nbformat"] == SUPPORTED_MAJOR else None
-    for cell in cells if isinstance(cells, list) else ():
+    for position, cell in enumerate(cells if isinstance(cells, list) else ()):
         if not isinstance(cell, dict):
             continue
         if "source" in cell:
-            cell["source"] = resolve(cell["source"], True)
+            cell["source"] = resolve(cell["source"], True, None)
         outputs = cell.get("outputs") if cell.get("cell_type") == "code" else None
-        for output in outputs if isinstance(outputs, list) else ():
+        for index, output in enumerate(outputs if isinstance(outputs, list) else ()):
+            where = f"cell {position} output {index}"
             if isinstance(output, dict) and "text" in output:
-                output["text"] = resolve(output["text"], True)
+                output["text"] = resolve(output["text"], True, f"{where} text")
             data = output.get("data") if isinstance(output, dict) else None
             if isinstance(data, dict):
                 for mime in data:
                     if not is_json_mime(mime):
-                        data[mime] = resolve(data[mime], True)
+                        data[mime] = resolve(data[mime], True, f"{where} {mime}")
 
 
-def _resolve_all(value: JSON, resolve: Callable[[JSON, bool], JSON]) -> JSON:
+def _resolve_all(value: JSON, resolve: Callable[[JSON, bool, str | None], JSON]) -> JSON:
     """``value`` with every placeholder left resolved to its list (lists and objects changed in place)."""
     if isinstance(value, list):
         for index, item in enumerate(value):
@@ -225,13 +257,8 @@ def _resolve_all(value: JSON, resolve: Callable[[JSON, bool], JSON]) -> JSON:
         for key, item in value.items():
             value[key] = _resolve_all(item, resolve)
     else:
-        return resolve(value, False)
+        return resolve(value, False, None)
     return value
-
-
-#: A JSON escape of a UTF-16 surrogate; stdlib json decodes a lone one (orjson refuses it) to a
-#: string that is not valid Unicode, which SQLite cannot store as text.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _without_lone_surrogates(value: JSON) -> JSON:
@@ -500,9 +527,13 @@ def _output_text(raw: dict, key: str, where: str, warnings: list[str]) -> JSON:
     too, so that the whole text is not held while the notebook is analysed and written."""
     value = _joined(raw, key)
     if isinstance(value, str) and len(value) > OUTPUT_TEXT_LIMIT:
-        warnings.append(f"{where} has {len(value):,} characters; stored cut to the first {OUTPUT_TEXT_LIMIT:,}")
+        warnings.append(_cut_note(where, len(value)))
         raw[key] = value = value[:OUTPUT_TEXT_LIMIT]
     return value
+
+
+def _cut_note(where: str | None, length: int) -> str:
+    return f"{where} has {length:,} characters; stored cut to the first {OUTPUT_TEXT_LIMIT:,}"
 
 
 def is_json_mime(mime: str) -> bool:
