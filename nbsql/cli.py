@@ -231,42 +231,50 @@ def serve(db: str, host: str, port: int, open_browser: bool, metadata: str | Non
 
 
 @cli.command()
-@click.argument("query")
+@click.argument("query", default="")
 @DB_OPTION
 @click.option("--type", "cell_type", type=click.Choice(["code", "markdown", "raw"]), help="Only cells of this type.")
-@click.option("--regex", is_flag=True, help="QUERY is a regular expression over cell sources, in RE2 syntax "
-              "(linear time; no backreferences or lookaround; ^ and $ match at each line).")
+@click.option("--regex", is_flag=True, help="QUERY is a regular expression over cell sources and output texts, "
+              "in RE2 syntax (linear time; no backreferences or lookaround; ^ and $ match at each line).")
 @click.option("--path", metavar="GLOB", help="Only notebooks whose path matches GLOB (a plain word matches "
               "anywhere in the path).")
 @click.option("--tag", help="Only cells carrying this tag.")
 @click.option("--language", help="Only notebooks in this language (python, r, julia...).")
 @click.option("--errors/--no-errors", "has_error", default=None, help="Only cells with (or without) an error "
               "output.")
+@click.option("--imports", metavar="MODULE", help="Only notebooks that import MODULE (or a submodule of it).")
+@click.option("--defines", metavar="NAME", help="Only cells that define a function, class or variable NAME.")
+@click.option("--calls", metavar="NAME", help="Only cells that call NAME, alone or dotted (read_csv finds "
+              "pd.read_csv).")
+@click.option("--has-image", "has_image", is_flag=True, default=None, help="Only cells with an image output.")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True, help="Most hits shown.")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Hits to skip (the next page).")
 @click.option("--context", "-C", type=click.IntRange(min=0), default=2, show_default=True,
               help="Lines of context around the match.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Seconds the search may take before it stops with an error (exit 2).  [default: 5]")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Output format.")
-def search(query: str, db: str, cell_type: str | None, regex: bool, path: str | None, tag: str | None,
-           language: str | None, has_error: bool | None, limit: int, context: int, timeout: float | None,
-           output_format: str) -> None:
-    """Search cells: full-text (ranked, over sources and outputs) or --regex (over sources).
+def search(query: str, db: str, regex: bool, limit: int, offset: int, context: int, timeout: float | None,
+           output_format: str, **filters) -> None:
+    """Search cells' sources and outputs: full-text, ranked, or --regex; narrowed by filters (an
+    empty QUERY with filters lists the cells they keep). Copies of a cell are one hit.
 
-    Full-text QUERY: words (all required, a repeated word counts once), prefix* matches; at most
-    64 distinct words and 1,000 characters. Exit code 1 when nothing is found, 2 on errors (a
-    query beyond these bounds, or a search past its time limit).
+    QUERY's terms are all required: a word matches in any case and accents (csv finds read_csv),
+    word* its prefix, "a phrase" its words in order, and anything else is code, matched as written
+    (read_csv, pd.read_csv, @time, %timeit, !pip; read_* for names starting so; in any case unless
+    it holds a capital). At most 64 distinct words and 1,000 characters. Exit code 1 when nothing
+    is found, 2 on errors (a query beyond these bounds, or a search past its time limit).
     """
     from . import search as cells
 
     with _user_errors():
-        hits = cells.search(query, db, cell_type=cell_type, regex=regex, path=path, tag=tag, language=language,
-                            has_error=has_error, limit=limit, context=context,
-                            timeout=cells.DEFAULT_TIMEOUT if timeout is None else timeout)
-    text = cells.render_json(hits) if output_format == "json" else cells.render_text(hits, color=sys.stdout.isatty())
+        results = cells.search(query, db, filters=cells.Filters(**filters), regex=regex, limit=limit, offset=offset,
+                               context=context, timeout=cells.DEFAULT_TIMEOUT if timeout is None else timeout)
+    text = cells.render_json(results) if output_format == "json" else \
+        cells.render_text(results, color=sys.stdout.isatty())
     _emit(text)
-    sys.exit(0 if hits else 1)
+    sys.exit(0 if results.total_cells else 1)
 
 
 @cli.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -13,8 +14,13 @@ from click.testing import CliRunner
 
 from nbsql import NbsqlError
 from nbsql.cli import cli
-from nbsql.search import (DEFAULT_TIMEOUT, MAX_QUERY_LENGTH, MAX_TERMS, fts_query, match_query, path_glob,
-                          search)
+from nbsql.search import DEFAULT_TIMEOUT, MAX_QUERY_LENGTH, MAX_TERMS, Filters, fts_query, match_query, path_glob
+from nbsql.search import search as search_results
+
+
+def search(query, db, regex=False, limit=20, timeout=DEFAULT_TIMEOUT, **filters):
+    """The hits of a search (filters as keywords)."""
+    return search_results(query, db, filters=Filters(**filters), regex=regex, limit=limit, timeout=timeout).hits
 
 #: Seconds within which a pathological search must answer (they took minutes, or forever).
 PROMPT = 5
@@ -47,7 +53,7 @@ def test_match_query_is_bounded_in_fts5_syntax_too():
 
 
 def test_importing_search_opens_no_connection():
-    code = "import nbsql.search as s; assert s._probe.cache_info().currsize == 0; s.match_query('a OR b'); " \
+    code = "import nbsql.search.query as s; assert s._probe.cache_info().currsize == 0; s.match_query('a OR b'); " \
            "assert s._probe.cache_info().currsize == 1"
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -56,12 +62,14 @@ def test_full_text_hits_are_ranked_and_highlighted(samples_db):
     hits = search("read_csv", samples_db)
     assert hits and all(h.cell_type in ("code", "markdown") for h in hits)
     first = hits[0]
-    assert any("read_csv" in first.excerpt[i][s:e] for i, s, e in first.highlights)
+    assert any("read_csv" in first.excerpt[i].text[s:e] for i, s, e in first.highlights)
     assert [h.score for h in hits] == sorted(h.score for h in hits)  # bm25: lower is better
     with sqlite3.connect(samples_db) as conn:
         source = conn.execute("SELECT source FROM cells c JOIN notebooks n ON n.id = c.notebook "
                               "WHERE n.path = ? AND c.position = ?", (first.path, first.position)).fetchone()[0]
-    assert first.excerpt == source.splitlines()[first.first_line - 1:first.first_line - 1 + len(first.excerpt)]
+    start = first.excerpt[0].number - 1
+    assert [line.text for line in first.excerpt] == source.splitlines()[start:start + len(first.excerpt)]
+    assert {line.where for line in first.excerpt} == {"source"} and first.match_in == "source"
 
 
 def test_outputs_are_searched_too(samples_db):
@@ -90,9 +98,10 @@ def test_a_path_filter_is_a_glob_or_a_part_of_the_path():
 
 def test_regex_search(samples_db):
     hits = search(r"np\.random\.\w+\(", samples_db, regex=True)
-    assert hits and all("np.random." in "\n".join(h.excerpt) for h in hits)
+    assert hits and all("np.random." in "\n".join(line.text for line in h.excerpt) for h in hits)
     lines = search(r"^import \w+$", samples_db, regex=True, limit=100)  # ^ and $ at each line of a cell
-    assert any(h.first_line + i > 1 and h.excerpt[i].startswith("import ") for h in lines for i, _, _ in h.highlights)
+    assert any(h.excerpt[i].number > 1 and h.excerpt[i].text.startswith("import ") for h in lines
+               for i, _, _ in h.highlights)
     with pytest.raises(NbsqlError, match="invalid regular expression"):
         search("(", samples_db, regex=True)
     with pytest.raises(NbsqlError, match="invalid regular expression"):
@@ -133,17 +142,22 @@ def test_text_that_is_not_utf8_is_a_user_error(samples_db):
         with pytest.raises(NbsqlError, match="is not valid UTF-8"):
             search("plot", samples_db, **options)
     with pytest.raises(NbsqlError, match="the query is not valid UTF-8"):
+        search(not_utf8, samples_db)
+    with pytest.raises(NbsqlError, match="the query is not valid UTF-8"):
         search(not_utf8, samples_db, regex=True)
 
 
 def test_cli_text_json_and_exit_codes(samples_db):
     runner = CliRunner()
     text = runner.invoke(cli, ["search", "read_csv", "--db", str(samples_db), "--context", "0"])
-    assert text.exit_code == 0 and "[read_csv]" in text.output and text.output.endswith("cell(s) found.\n")
+    assert text.exit_code == 0 and "[read_csv]" in text.output and re.search(r"\n4 cells in 3 notebooks match; showing 4\.\n$", text.output)
     assert ":cell " in text.output.splitlines()[0]
-    rows = json.loads(runner.invoke(cli, ["search", "plot", "--db", str(samples_db), "--format", "json",
-                                          "-n", "3"]).output)
-    assert len(rows) == 3 and {"path", "position", "cell_id", "excerpt", "highlights", "score"} <= rows[0].keys()
+    found = json.loads(runner.invoke(cli, ["search", "plot", "--db", str(samples_db), "--format", "json",
+                                           "-n", "3"]).output)
+    rows = found["hits"]
+    assert len(rows) == 3 and found["total_cells"] > 3 and found["query"] == "plot"
+    assert {"url", "notebook", "path", "position", "cell_id", "cell_type", "match_in", "excerpt", "highlights",
+            "copies", "score"} <= rows[0].keys()
     assert runner.invoke(cli, ["search", "zzzznotthere", "--db", str(samples_db)]).exit_code == 1
     assert runner.invoke(cli, ["search", "x", "--db", "missing.db"]).exit_code == 2
     assert runner.invoke(cli, ["search", "(", "--regex", "--db", str(samples_db)]).exit_code == 2
@@ -187,6 +201,6 @@ def test_pathological_searches_answer_promptly_on_the_corpus(corpus_db):
     assert search(" ".join(["plot"] * 150), corpus_db)  # under the length cap: merged into one word
     assert time.monotonic() - start < PROMPT
     result = _answers_promptly(r"(\w+\s?)+\$", "--regex", "--db", str(corpus_db), "-n", "1")
-    assert result.returncode == 0 and "1 cell(s) found." in result.stdout
+    assert result.returncode == 0 and "notebooks match" in result.stdout and "; showing 1." in result.stdout
     result = _answers_promptly(" ".join(["plot"] * 1000), "--db", str(corpus_db))
     assert result.returncode == 2 and result.stderr.count("\n") == 1

@@ -1,0 +1,190 @@
+"""Running a search: candidate cells from SQLite, exact checks, copies grouped, true totals.
+
+Every search answers in bounded time: its query is bounded (:mod:`.query`), and the whole search
+stops with an :class:`NbsqlError` at its time limit (``timeout``, :data:`DEFAULT_TIMEOUT`
+seconds), checked by SQLite's progress handler and by the loop over cells.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import re2
+
+from ..database import connect
+from ..errors import NbsqlError
+from ..schema import FTS_TABLE
+from ..walk import is_text
+from .excerpt import Hit, hit_of
+from .filters import Filters
+from .query import Query, compile_regex, parse_query
+
+#: Seconds a search may take unless told otherwise (``nbsql search --timeout``).
+DEFAULT_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class Results:
+    """One page of a search's results, with the true totals: every matching cell (copies
+    included), the notebooks holding them, and the results they make (copies of a cell are one)."""
+
+    query: str
+    total_cells: int
+    total_notebooks: int
+    total_results: int
+    offset: int
+    hits: list[Hit]
+
+
+@dataclass(frozen=True)
+class _Match:
+    cell: int
+    notebook: int
+    position: int
+    source_hash: str | None
+    mtime: float | None
+    path: str
+    score: float | None
+
+    @property
+    def age(self) -> tuple[float, str, int]:
+        return (math.inf if self.mtime is None else self.mtime, self.path, self.position)
+
+
+def search(query: str, db: str | Path | None = None, *, filters: Filters | None = None, regex: bool = False,
+           limit: int = 20, offset: int = 0, context: int = 2, timeout: float = DEFAULT_TIMEOUT) -> Results:
+    """Cells matching ``query`` (:func:`~nbsql.search.query.parse_query`: words, phrases, prefixes
+    and code as written; ranked by FTS5's bm25) or, with ``regex``, an RE2 regular expression
+    (:func:`~nbsql.search.query.compile_regex`), in sources and output texts, narrowed by
+    ``filters``; an empty query with filters lists the cells they keep. Copies of a cell (the same
+    ``source_hash``) are one hit, its oldest copy. Past ``timeout`` seconds the search stops with an
+    :class:`NbsqlError`."""
+    with closing(connect(db)) as conn:
+        return search_connection(conn, query, filters=filters, regex=regex, limit=limit, offset=offset,
+                                 context=context, timeout=timeout)
+
+
+def search_connection(conn: sqlite3.Connection, query: str, *, filters: Filters | None = None,
+                      regex: bool = False, limit: int = 20, offset: int = 0, context: int = 2,
+                      timeout: float = DEFAULT_TIMEOUT) -> Results:
+    """:func:`search` on an open connection (whose progress handler it sets, then clears)."""
+    filters = filters or Filters()
+    if not is_text(query):
+        raise NbsqlError("the query is not valid UTF-8")
+    if not timeout > 0:  # NaN too
+        raise NbsqlError(f"the time limit must be a positive number of seconds, not {timeout}")
+    if limit < 0 or offset < 0:
+        raise NbsqlError("the number of results and the offset cannot be negative")
+    pattern: re2._Regexp | Query | None
+    if regex:
+        pattern = compile_regex(query)
+    elif query.strip() or not filters:
+        pattern = parse_query(query)
+    else:
+        pattern = None
+    where, params = filters.sql(names=_has_table(conn, "cell_names"))
+    with _time_limit(conn, timeout) as check:
+        matches = _matches(conn, pattern, where, params, check)
+        groups = _grouped(matches, ranked=isinstance(pattern, Query))
+        hits = []
+        for group in groups[offset:offset + limit]:
+            check()
+            first = group[0]
+            hits.append(hit_of(conn, first.cell, len(_other_notebooks(conn, first)), first.score, pattern, context))
+    return Results(query, len(matches), len({m.notebook for m in matches}), len(groups), offset, hits)
+
+
+def _matches(conn: sqlite3.Connection, pattern: re2._Regexp | Query | None, where: str, params: list,
+             check: Callable[[], None]) -> list[_Match]:
+    """Every cell that matches, in no particular order."""
+    columns = "c.id, c.notebook, c.position, c.source_hash, n.mtime, n.path"
+    if isinstance(pattern, Query) and not pattern.exact:
+        sql = (f"SELECT {columns}, bm25({FTS_TABLE}) FROM {FTS_TABLE} JOIN cells c ON c.id = {FTS_TABLE}.rowid "
+               f"JOIN notebooks n ON n.id = c.notebook WHERE {FTS_TABLE} MATCH ?{where}")
+        return [_Match(*row) for row in conn.execute(sql, [pattern.fts, *params])]
+    if isinstance(pattern, Query):  # candidates from the index, then each code term as written
+        sql = (f"SELECT {columns}, bm25({FTS_TABLE}), c.source, {FTS_TABLE}.outputs FROM {FTS_TABLE} "
+               f"JOIN cells c ON c.id = {FTS_TABLE}.rowid JOIN notebooks n ON n.id = c.notebook "
+               f"WHERE {FTS_TABLE} MATCH ?{where}")
+        exact = pattern.exact
+        return [_Match(*row[:7]) for row in _checked(conn.execute(sql, [pattern.fts, *params]), check)
+                if all(term.found_in(row[7] or "") or term.found_in(row[8] or "") for term in exact)]
+    if pattern is None:
+        sql = f"SELECT {columns}, NULL FROM cells c JOIN notebooks n ON n.id = c.notebook WHERE 1 = 1{where}"
+        return [_Match(*row) for row in conn.execute(sql, params)]
+    sql = (f"SELECT {columns}, NULL, c.source, f.outputs FROM cells c JOIN notebooks n ON n.id = c.notebook "
+           f"LEFT JOIN {FTS_TABLE} f ON f.rowid = c.id WHERE 1 = 1{where}")
+    return [_Match(*row[:7]) for row in _checked(conn.execute(sql, params), check)
+            if pattern.search(row[7] or "") or pattern.search(row[8] or "")]
+
+
+def _checked(rows: Iterable[tuple], check: Callable[[], None]) -> Iterator[tuple]:
+    """``rows``, checking the time limit before each."""
+    for row in rows:
+        check()
+        yield row
+
+
+def _grouped(matches: list[_Match], ranked: bool) -> list[list[_Match]]:
+    """Matches grouped by ``source_hash`` (a cell without one is alone), each group's oldest copy
+    first (earliest mtime, then path); groups by best score when ``ranked``, else by path."""
+    groups: dict[object, list[_Match]] = {}
+    for match in matches:
+        groups.setdefault(match.source_hash or match.cell, []).append(match)
+    ordered = [sorted(group, key=lambda m: m.age) for group in groups.values()]
+    if ranked:
+        ordered.sort(key=lambda g: (min(m.score or 0.0 for m in g), g[0].path, g[0].position))
+    else:
+        ordered.sort(key=lambda g: (g[0].path, g[0].position))
+    return ordered
+
+
+def _other_notebooks(conn: sqlite3.Connection, match: _Match) -> list[tuple[int, str]]:
+    """The other notebooks holding a copy of the match's cell (id, path), by path."""
+    if match.source_hash is None:
+        return []
+    return conn.execute("SELECT DISTINCT n.id, n.path FROM cells c JOIN notebooks n ON n.id = c.notebook "
+                        "WHERE c.source_hash = ? AND c.notebook != ? ORDER BY n.path",
+                        (match.source_hash, match.notebook)).fetchall()
+
+
+def copies_of(conn: sqlite3.Connection, notebook: int, position: int) -> list[tuple[int, str]]:
+    """The other notebooks holding a copy of a cell (the same ``source_hash``): (id, path), by path."""
+    row = conn.execute("SELECT c.id, c.source_hash FROM cells c WHERE c.notebook = ? AND c.position = ?",
+                       (notebook, position)).fetchone()
+    if row is None:
+        return []
+    return _other_notebooks(conn, _Match(row[0], notebook, position, row[1], None, "", None))
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+
+@contextmanager
+def _time_limit(conn: sqlite3.Connection, seconds: float) -> Iterator[Callable[[], None]]:
+    """Within the block, SQLite stops (its progress handler) and the ``check()`` it yields raises
+    an :class:`NbsqlError` once ``seconds`` have passed."""
+    deadline = time.monotonic() + seconds
+    message = (f"the search stopped at its time limit of {seconds:g} s: narrow it (--path, --type...) or "
+               "allow more time (--timeout)")
+
+    def check() -> None:
+        if time.monotonic() > deadline:
+            raise NbsqlError(message)
+
+    conn.set_progress_handler(lambda: time.monotonic() > deadline, 1000)  # every 1000 VM instructions
+    try:
+        yield check
+    except sqlite3.OperationalError as exc:
+        if str(exc) == "interrupted":
+            raise NbsqlError(message) from None
+        raise
+    finally:
+        conn.set_progress_handler(None, 0)
