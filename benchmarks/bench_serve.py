@@ -29,7 +29,8 @@ from nbsql.serve import make_datasette
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 QUERIES = ["read_csv", "plot", "model fit", "import numpy", "DataFrame", "error", "train_test_split", "matplotlib",
-           "loss", "groupby", "figure", "def", "julia", "random seed", "accuracy"]
+           "loss", "groupby", "figure", "def", "julia", "random seed", "accuracy", "pd.read_csv", "@time", "%timeit",
+           "!pip", "import", "np.random.seed"]
 TARGETS = {"library search": 50.0, "Datasette JSON search": 150.0, "largest notebook page": 300.0}
 
 
