@@ -8,12 +8,12 @@ import sqlite3
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
 import click
 
 from . import __version__
-from .database import DB_ENVIRONMENT_VARIABLE, DEFAULT_DB, NbsqlError, another_load_running, damaged, is_damage
+from .database import DB_ENVIRONMENT_VARIABLE, DEFAULT_DB, NbsqlError, another_load_running, connect, damaged, is_damage
 from .health.choices import FAIL_ON, FORMATS, SEVERITIES
 
 DB_OPTION = click.option("--db", envvar=DB_ENVIRONMENT_VARIABLE, default=DEFAULT_DB, show_default=True,
@@ -72,6 +72,13 @@ def _emit(text: str, path: str = "-") -> None:
         where = "the output" if path == "-" else path
         click.echo(f"Error: cannot write {where}: {exc.strerror or exc}", err=True)
         sys.exit(2)
+
+
+REPORT_OPTION = click.option("--report", metavar="FILE.ipynb", type=click.Path(dir_okay=False),
+                             help="Write the results shown into a notebook: each cell with its saved outputs and "
+                             "where it comes from (nothing is run).")
+LINK_BASE_OPTION = click.option("--link-base", metavar="URL", default="http://127.0.0.1:8001", show_default=True,
+                                help="Address of 'nbsql serve' that the report's links lead to.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -214,6 +221,41 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @cli.command()
+@click.argument("query", default="")
+@DB_OPTION
+@click.option("--path", metavar="GLOB", help="Only notebooks whose path matches GLOB (a plain word matches "
+              "anywhere in the path).")
+@click.option("--language", help="Only notebooks in this language (python, r, julia...).")
+@click.option("--imports", metavar="MODULE", help="Only notebooks that import MODULE (or a submodule of it).")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=60, show_default=True,
+              help="Most cells put in the report.")
+@REPORT_OPTION
+@LINK_BASE_OPTION
+def gallery(query: str, db: str, limit: int, report: str | None, link_base: str, **filters) -> None:
+    """List the code cells with image outputs whose source, output or the markdown just above them
+    matches QUERY (as nbsql search reads it), or gather their charts into a --report notebook.
+    Exit code 1 when there are none."""
+    from .reports import ReportOptions, gallery_report, write_report
+    from .search import Filters
+
+    with _user_errors(), closing(connect(db)) as conn:
+        notebook, found = gallery_report(conn, query, Filters(**filters), limit, ReportOptions(link_base))
+        if report and found:
+            write_report(notebook, report)
+    lines = [f"{item.path}:cell {item.position} ({item.images} image{'s' if item.images != 1 else ''}"
+             f"{'; the markdown above matches' if item.via_markdown else ''})" for item in found[:limit]]
+    images = sum(item.images for item in found)
+    total = f"{images:,} images in {len(found):,} cells of {len({item.notebook for item in found}):,} notebooks"
+    if report:
+        lines = [total + (f"; {min(limit, len(found)):,} cells in the report written to {report}" if found else
+                          "; no report written")]
+    else:
+        lines.append(f"{total}; showing {min(limit, len(found)):,} cells." if found else "No cell matches.")
+    _emit("\n".join(lines) + "\n")
+    sys.exit(0 if found else 1)
+
+
+@cli.command()
 @DB_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; anything beyond this machine prints a warning.")
@@ -255,8 +297,10 @@ def serve(db: str, host: str, port: int, open_browser: bool, metadata: str | Non
               help="Seconds the search may take before it stops with an error (exit 2).  [default: 5]")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Output format.")
+@REPORT_OPTION
+@LINK_BASE_OPTION
 def search(query: str, db: str, regex: bool, limit: int, offset: int, context: int, timeout: float | None,
-           output_format: str, **filters) -> None:
+           output_format: str, report: str | None, link_base: str, **filters) -> None:
     """Search cells' sources and outputs: full-text, ranked, or --regex; narrowed by filters (an
     empty QUERY with filters lists the cells they keep). Copies of a cell are one hit.
 
@@ -271,9 +315,17 @@ def search(query: str, db: str, regex: bool, limit: int, offset: int, context: i
     with _user_errors():
         results = cells.search(query, db, filters=cells.Filters(**filters), regex=regex, limit=limit, offset=offset,
                                context=context, timeout=cells.DEFAULT_TIMEOUT if timeout is None else timeout)
-    text = cells.render_json(results) if output_format == "json" else \
-        cells.render_text(results, color=sys.stdout.isatty())
-    _emit(text)
+        if report and results.hits:
+            from .reports import ReportOptions, search_report, write_report
+
+            with closing(connect(db)) as conn:
+                write_report(search_report(conn, results, ReportOptions(link_base)), report)
+    if report:
+        _emit(f"{cells.summary(results)}; " + (f"report written to {report}\n" if results.hits else
+                                               "no report written\n"))
+    else:
+        _emit(cells.render_json(results) if output_format == "json" else
+              cells.render_text(results, color=sys.stdout.isatty()))
     sys.exit(0 if results.total_cells else 1)
 
 

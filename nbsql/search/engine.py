@@ -75,19 +75,11 @@ def search_connection(conn: sqlite3.Connection, query: str, *, filters: Filters 
                       timeout: float = DEFAULT_TIMEOUT) -> Results:
     """:func:`search` on an open connection (whose progress handler it sets, then clears)."""
     filters = filters or Filters()
-    if not is_text(query):
-        raise NbsqlError("the query is not valid UTF-8")
     if not timeout > 0:  # NaN too
         raise NbsqlError(f"the time limit must be a positive number of seconds, not {timeout}")
     if limit < 0 or offset < 0:
         raise NbsqlError("the number of results and the offset cannot be negative")
-    pattern: re2._Regexp | Query | None
-    if regex:
-        pattern = compile_regex(query)
-    elif query.strip() or not filters:
-        pattern = parse_query(query)
-    else:
-        pattern = None
+    pattern = _pattern(query, filters, regex)
     where, params = filters.sql(names=_has_table(conn, "cell_names"))
     with _time_limit(conn, timeout) as check:
         matches = _matches(conn, pattern, where, params, check)
@@ -98,6 +90,27 @@ def search_connection(conn: sqlite3.Connection, query: str, *, filters: Filters 
             first = group[0]
             hits.append(hit_of(conn, first.cell, len(_other_notebooks(conn, first)), first.score, pattern, context))
     return Results(query, len(matches), len({m.notebook for m in matches}), len(groups), offset, hits)
+
+
+def matching_cells(conn: sqlite3.Connection, query: str, *, filters: Filters | None = None, regex: bool = False,
+                   timeout: float = DEFAULT_TIMEOUT) -> list[tuple[int, int, int]]:
+    """Every cell that matches, as :func:`search` finds them, copies included: (cells.id, notebook,
+    position), by path and position."""
+    filters = filters or Filters()
+    pattern = _pattern(query, filters, regex)
+    where, params = filters.sql(names=_has_table(conn, "cell_names"))
+    with _time_limit(conn, timeout) as check:
+        matches = _matches(conn, pattern, where, params, check)
+    return [(m.cell, m.notebook, m.position) for m in sorted(matches, key=lambda m: (m.path, m.position))]
+
+
+def _pattern(query: str, filters: Filters, regex: bool) -> re2._Regexp | Query | None:
+    """What a cell's text must match: an RE2 pattern, a parsed query, or nothing (filters only)."""
+    if not is_text(query):
+        raise NbsqlError("the query is not valid UTF-8")
+    if regex:
+        return compile_regex(query)
+    return parse_query(query) if query.strip() or not filters else None
 
 
 def _matches(conn: sqlite3.Connection, pattern: re2._Regexp | Query | None, where: str, params: list,

@@ -1,0 +1,75 @@
+"""The gallery: image outputs whose cell, or the markdown just above it, matches a search; as a
+list, or as a report notebook that pulls the charts out of many notebooks."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..search import Filters, matching_cells
+from .build import DEFAULT_OPTIONS, ReportOptions, code_span, escape, notebook, provenance
+from .cells import cell_id, stored_cell
+
+
+@dataclass(frozen=True)
+class GalleryCell:
+    """A code cell with image outputs; ``via_markdown``: found by the markdown cell above it."""
+
+    cell: int
+    notebook: int
+    position: int
+    path: str
+    images: int
+    via_markdown: bool
+
+
+def gallery_cells(conn: sqlite3.Connection, query: str, filters: Filters | None = None) -> list[GalleryCell]:
+    """Code cells with image outputs that match ``query`` (as ``nbsql search`` does) or follow a
+    matching markdown cell (up to the next markdown cell), by path and position."""
+    filters = filters or Filters()
+    found: dict[int, GalleryCell] = {}
+    matched = matching_cells(conn, query, filters=replace(filters, cell_type=None))  # markdown leads to charts
+    for cell, notebook_id, position in matched:
+        (cell_type,) = conn.execute("SELECT cell_type FROM cells WHERE id = ?", (cell,)).fetchone()
+        if cell_type == "code":
+            _add(conn, found, cell, via_markdown=False)
+        elif cell_type == "markdown":
+            for following, kind in conn.execute("SELECT id, cell_type FROM cells WHERE notebook = ? AND position > ? "
+                                                "ORDER BY position", (notebook_id, position)):
+                if kind == "markdown":
+                    break
+                if kind == "code" and following not in found:
+                    _add(conn, found, following, via_markdown=True)
+    return sorted(found.values(), key=lambda g: (g.path, g.position))
+
+
+def _add(conn: sqlite3.Connection, found: dict[int, GalleryCell], cell: int, via_markdown: bool) -> None:
+    notebook_id, position, path, images = conn.execute(
+        "SELECT c.notebook, c.position, n.path, (SELECT COUNT(*) FROM output_data d WHERE d.cell = c.id AND "
+        "d.mime GLOB 'image/*') FROM cells c JOIN notebooks n ON n.id = c.notebook WHERE c.id = ?", (cell,)).fetchone()
+    if images:
+        found[cell] = GalleryCell(cell, notebook_id, position, path, images, via_markdown)
+
+
+def gallery_report(conn: sqlite3.Connection, query: str, filters: Filters | None = None, limit: int = 60,
+                   options: ReportOptions = DEFAULT_OPTIONS) -> tuple[dict, list[GalleryCell]]:
+    """The gallery of ``query`` as a report notebook (at most ``limit`` cells, each with only its
+    image outputs and where it comes from), and all the gallery's cells."""
+    every = gallery_cells(conn, query, filters)
+    shown = every[:limit]
+    images = sum(g.images for g in every)
+    notebooks = len({g.notebook for g in every})
+    heading = f"# Gallery: {code_span(query) if query.strip() else 'filters only'}"
+    totals = (f"{images:,} image{'s' if images != 1 else ''} in {len(every):,} cell{'s' if len(every) != 1 else ''} "
+              f"of {notebooks:,} notebook{'s' if notebooks != 1 else ''}; showing {len(shown):,} cells")
+    cells: list[dict[str, Any]] = [{"cell_type": "markdown", "id": "title", "metadata": {"tags": ["nbsql-report"]},
+                                    "source": f"{heading}\n\n{escape(totals)}."}]
+    for number, item in enumerate(shown, 1):
+        where = provenance(conn, item.notebook, item.position, options)
+        if item.via_markdown:
+            where += " (the markdown above it matches)"
+        cells.append({"cell_type": "markdown", "id": cell_id("from", number), "metadata": {"tags": ["nbsql-report"]},
+                      "source": where})
+        cells.append(stored_cell(conn, item.cell, cell_id("chart", number, item.position), only_images=True))
+    return notebook(conn, [g.notebook for g in shown], cells), every
