@@ -1,8 +1,9 @@
 """Notebook model -> table rows (pure; no I/O).
 
-Rows are tuples in the column order of :mod:`nbsql.schema`. Within one notebook, the ``id`` of a
-row is its index in its table's list and foreign keys hold those local indices; the writer adds
-each table's id base when it inserts. ``notebook`` columns hold 0 and are replaced by the writer.
+Rows are of their table's row type (:attr:`nbsql.schema.Table.row`), built by column name. Within
+one notebook, the ``id`` of a row is its index in its table's list and foreign keys hold those local
+indices; the writer adds each table's id base when it inserts. ``notebook`` columns hold 0 and are
+replaced by the writer.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from .code import CodeFacts, analyze, parse_quietly
 from .json_text import to_json
 from .model import PYTHON_LANGUAGES, Cell, Notebook, Output
 from .read import is_integer, is_json_mime, title_of
-from .schema import CONTENT_TABLES, FTS_OUTPUT_LIMIT, FTS_TABLE
+from .schema import CONTENT_TABLES, FTS_OUTPUT_LIMIT, FTS_ROW, FTS_TABLE, TABLE
 from .text import source_hash, strip_ansi
 
 _BINARY_PREFIXES = ("image/", "audio/", "video/", "application/pdf", "application/octet-stream")
@@ -31,6 +32,14 @@ class NotebookRows:
 
     notebook: dict[str, Any]
     tables: dict[str, list[tuple]] = field(default_factory=dict)
+
+    def __getstate__(self) -> tuple[dict[str, Any], dict[str, list[tuple]]]:
+        """Pickled (to the writer) with plain tuples in each row type's field order, which the writer
+        binds by the row type's fields: namedtuples take three times as long to unpickle."""
+        return self.notebook, {name: [tuple(row) for row in rows] for name, rows in self.tables.items()}
+
+    def __setstate__(self, state: tuple[dict[str, Any], dict[str, list[tuple]]]) -> None:
+        self.notebook, self.tables = state
 
 
 def is_binary_mime(mime: str) -> bool:
@@ -52,6 +61,7 @@ def code_facts(notebook: Notebook) -> dict[int, CodeFacts]:
 def notebook_rows(notebook: Notebook, facts: dict[int, CodeFacts]) -> NotebookRows:
     """Every row that one notebook contributes to the database (findings are added by the checks)."""
     tables: dict[str, list[tuple]] = {name: [] for name in CONTENT_TABLES + (FTS_TABLE,)}
+    import_row, function_row, parameter_row = (TABLE[name].row for name in ("imports", "functions", "parameters"))
     counts = {"code": 0, "markdown": 0, "raw": 0}
     images = errors = 0
     for cell in notebook.cells:
@@ -73,22 +83,26 @@ def notebook_rows(notebook: Notebook, facts: dict[int, CodeFacts]) -> NotebookRo
                 if mime.startswith(_SCRAP_PREFIX) and isinstance(value, dict):
                     tables["scraps"].append(_scrap_row(len(tables["scraps"]), cell.position, output_index, value))
         for item in cell_facts.imports:
-            tables["imports"].append((len(tables["imports"]), 0, cell.position, item.line, item.kind, item.module,
-                                      item.name, item.alias, item.package, int(item.is_stdlib),
-                                      int(item.is_relative), item.spec))
+            tables["imports"].append(import_row(
+                id=len(tables["imports"]), notebook=0, cell=cell.position, line=item.line, kind=item.kind,
+                module=item.module, name=item.name, alias=item.alias, package=item.package,
+                is_stdlib=int(item.is_stdlib), is_relative=int(item.is_relative), spec=item.spec))
         for d in cell_facts.definitions:
-            tables["functions"].append((len(tables["functions"]), 0, cell.position, d.kind, d.name,
-                                        d.qualified_name, d.line, d.end_line, d.complexity))
+            tables["functions"].append(function_row(
+                id=len(tables["functions"]), notebook=0, cell=cell.position, kind=d.kind, name=d.name,
+                qualified_name=d.qualified_name, line=d.line, end_line=d.end_line, complexity=d.complexity))
         for tag in ("parameters", "injected-parameters"):
             if tag in cell.tags:
                 for name, value in _assignments(cell.source):
-                    tables["parameters"].append((len(tables["parameters"]), 0, cell.position, tag, name, value))
-        tables[FTS_TABLE].append((cell.position, cell.source, _indexed(output_texts)))
+                    tables["parameters"].append(parameter_row(id=len(tables["parameters"]), notebook=0,
+                                                              cell=cell.position, source=tag, name=name, value=value))
+        tables[FTS_TABLE].append(FTS_ROW(rowid=cell.position, source=cell.source, outputs=_indexed(output_texts)))
     papermill = notebook.metadata.get("papermill")
     recorded = papermill.get("parameters") if isinstance(papermill, dict) else None
     if isinstance(recorded, dict):
         for name, value in recorded.items():
-            tables["parameters"].append((len(tables["parameters"]), 0, None, "papermill", name, to_json(value)))
+            tables["parameters"].append(parameter_row(id=len(tables["parameters"]), notebook=0, cell=None,
+                                                      source="papermill", name=name, value=to_json(value)))
     counts_by_execution = [c.execution_count for c in notebook.cells if c.execution_count is not None]
     row = {
         "nbformat": notebook.nbformat,
@@ -123,15 +137,18 @@ def _cell_row(cell: Cell, facts: CodeFacts) -> tuple:
     papermill = papermill if isinstance(papermill, dict) else {}
     duration = papermill.get("duration")
     exception = papermill.get("exception")
-    return (
-        cell.position, 0, cell.position, cell.cell_type, cell.source, cell.execution_count, cell.cell_id,
-        to_json(list(cell.tags)) if cell.tags else None, to_json(cell.metadata), to_json(cell.attachments),
-        _line_count(cell.source), source_hash(cell.source, facts.string_lines) if cell.cell_type == "code" else None,
-        facts.parse_error, facts.sloc, facts.lloc, facts.comments, facts.complexity, facts.max_complexity,
-        facts.maintainability, facts.halstead_volume,
-        papermill.get("status") if isinstance(papermill.get("status"), str) else None,
-        duration if is_integer(duration) or type(duration) is float else None,
-        int(exception) if isinstance(exception, bool) else None,
+    return TABLE["cells"].row(
+        id=cell.position, notebook=0, position=cell.position, cell_type=cell.cell_type, source=cell.source,
+        execution_count=cell.execution_count, cell_id=cell.cell_id,
+        tags=to_json(list(cell.tags)) if cell.tags else None, metadata=to_json(cell.metadata),
+        attachments=to_json(cell.attachments), line_count=_line_count(cell.source),
+        source_hash=source_hash(cell.source, facts.string_lines) if cell.cell_type == "code" else None,
+        parse_error=facts.parse_error, sloc=facts.sloc, lloc=facts.lloc, comments=facts.comments,
+        complexity=facts.complexity, max_complexity=facts.max_complexity, maintainability=facts.maintainability,
+        halstead_volume=facts.halstead_volume,
+        papermill_status=papermill.get("status") if isinstance(papermill.get("status"), str) else None,
+        papermill_duration=duration if is_integer(duration) or type(duration) is float else None,
+        papermill_exception=int(exception) if isinstance(exception, bool) else None,
     )
 
 
@@ -173,11 +190,12 @@ _CHUNK = 1 << 20
 
 def _output_row(index: int, cell: int, position: int, output: Output, text: str | None) -> tuple:
     traceback = output.traceback
-    return (
-        index, cell, 0, position, output.output_type, output.name, text, output.execution_count,
-        output.ename, output.evalue, to_json(list(traceback)) if traceback is not None else None,
-        strip_ansi("\n".join(traceback)) if traceback else None,
-        to_json(output.metadata) if output.metadata else None,
+    return TABLE["outputs"].row(
+        id=index, cell=cell, notebook=0, position=position, output_type=output.output_type, stream_name=output.name,
+        text=text, execution_count=output.execution_count, error_name=output.ename, error_value=output.evalue,
+        traceback=to_json(list(traceback)) if traceback is not None else None,
+        traceback_text=strip_ansi("\n".join(traceback)) if traceback else None,
+        metadata=to_json(output.metadata) if output.metadata else None,
     )
 
 
@@ -195,7 +213,8 @@ def _data_row(index: int, output: int, cell: int, mime: str, value: Any) -> tupl
     else:
         text = to_json(value)
     size = len(blob) if blob is not None else _utf8_size(text) if text else 0
-    return (index, output, cell, 0, mime, text, blob, size, invalid)
+    return TABLE["output_data"].row(id=index, output=output, cell=cell, notebook=0, mime=mime, text=text, data=blob,
+                                    size=size, invalid_base64=invalid)
 
 
 def _decode_base64(value: str) -> bytes:
@@ -207,10 +226,11 @@ def _decode_base64(value: str) -> bytes:
 
 
 def _scrap_row(index: int, cell: int, output: int, scrap: dict) -> tuple:
-    version = scrap.get("version")
-    return (index, 0, cell, output, scrap.get("name") if isinstance(scrap.get("name"), str) else None,
-            scrap.get("encoder") if isinstance(scrap.get("encoder"), str) else None,
-            to_json(scrap.get("data")), version if is_integer(version) else None)
+    name, encoder, version = scrap.get("name"), scrap.get("encoder"), scrap.get("version")
+    return TABLE["scraps"].row(id=index, notebook=0, cell=cell, output=output,
+                               name=name if isinstance(name, str) else None,
+                               encoder=encoder if isinstance(encoder, str) else None,
+                               data=to_json(scrap.get("data")), version=version if is_integer(version) else None)
 
 
 def _assignments(source: str):

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections import namedtuple
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 #: Bumped whenever the schema, or what a column holds, changes; stored in ``PRAGMA user_version``.
 #: A database of another version is rebuilt by the next load (3: source_hash keeps the inside of
@@ -48,6 +51,16 @@ class Table:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    @cached_property
+    def row(self) -> type[Any]:
+        """The table's row type: a namedtuple of its columns, built by keyword (``row(id=0, ...)``);
+        the writer binds its fields by name, so a row never depends on the order of the columns."""
+        return _row_type(self.name, self.column_names)
+
+
+def _row_type(table: str, fields: tuple[str, ...]) -> type[Any]:
+    return namedtuple("".join(word.title() for word in table.split("_")) + "Row", fields)  # type: ignore[misc]
 
 
 @dataclass(frozen=True)
@@ -267,6 +280,9 @@ TABLE = {t.name: t for t in TABLES}
 CONTENT_TABLES = ("cells", "outputs", "output_data", "imports", "functions", "parameters", "scraps", "findings")
 
 FTS_TABLE = "cells_fts"
+FTS_COLUMNS = ("source", "outputs")
+#: A row of the FTS index: ``rowid`` is the cell's id.
+FTS_ROW = _row_type(FTS_TABLE, ("rowid",) + FTS_COLUMNS)
 #: Characters of a cell's output text the FTS index holds: indexing takes memory, while the row is
 #: inserted, up to some 25 times the text (a text of distinct numbers: 10 MiB took 200 MB).
 FTS_OUTPUT_LIMIT = 1024 * 1024
@@ -398,7 +414,7 @@ def schema_sql() -> list[str]:
         "CREATE INDEX idx_imports_package ON imports(package)",
         "CREATE INDEX idx_cells_source_hash ON cells(source_hash)",
         "CREATE INDEX idx_cells_type ON cells(cell_type)",
-        f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5( -- {FTS_DESCRIPTION}\n  source, outputs,\n"
+        f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5( -- {FTS_DESCRIPTION}\n  {', '.join(FTS_COLUMNS)},\n"
         "  tokenize = 'unicode61 remove_diacritics 2'\n)",
         f"CREATE TRIGGER cells_fts_delete AFTER DELETE ON cells BEGIN\n"
         f"  DELETE FROM {FTS_TABLE} WHERE rowid = old.id;\nEND",

@@ -6,13 +6,12 @@ a notebook behind.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import schema
 from .database import transaction
@@ -63,57 +62,68 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _offset_plan(table: schema.Table) -> list[tuple[int, str]]:
-    """(column index, what to add) for the id and foreign-key columns of a content table."""
-    plan = []
-    for index, column in enumerate(table.columns):
+def _offset_plan(name: str) -> dict[str, str]:
+    """Column -> the table whose id base is added to it, for the id and foreign keys of a content
+    table (or the FTS index); ``notebook`` columns get the notebook's id instead of their 0."""
+    if name == schema.FTS_TABLE:
+        return {"rowid": "cells"}
+    table = schema.TABLE[name]
+    plan = {}
+    for column in table.columns:
         if column.name == "id":
-            plan.append((index, table.name))
+            plan[column.name] = table.name
         elif column.target and column.target[0] in ("notebooks",) + schema.CONTENT_TABLES:
-            plan.append((index, column.target[0]))
+            plan[column.name] = column.target[0]
     return plan
 
 
-def _insert(table: schema.Table) -> tuple[str, tuple[str, ...]]:
-    """The INSERT of a content table and the tables whose id bases follow each row's own values.
+def _row_type(name: str) -> type[Any]:
+    return schema.FTS_ROW if name == schema.FTS_TABLE else schema.TABLE[name].row
 
-    Rows carry notebook-local ids; each is sent with the bases appended and SQLite adds them
-    (NULL stays NULL), so the writer copies no row in Python.
+
+@dataclass(frozen=True)
+class _Insert:
+    """The INSERT of a content table (or the FTS index), which names the columns of its row type.
+
+    Rows carry notebook-local ids; each is sent with ``bases``' id bases appended and SQLite adds
+    them (NULL stays NULL), so the writer copies no row in Python. ``releasing`` is the same INSERT
+    as an INSERT ... SELECT that inserts nothing for ``nothing``, a row whose key is NULL: SQLite keeps
+    a statement's last values until it runs again, so a :data:`LARGE_VALUE` inserted by it would
+    stay in memory after its batch (a second copy while the next table's rows are inserted and the
+    next files are read). It is the slower form: a third slower, eight times for the FTS index.
     """
-    plan = dict(_offset_plan(table))
-    count = len(table.columns)
-    bases = tuple(dict.fromkeys(plan.values()))
-    values = []
-    for index in range(count):
-        own, target = f"?{index + 1}", plan.get(index)
-        if target is None:
-            values.append(own)
-            continue
-        base = f"?{count + 1 + bases.index(target)}"
-        values.append(base if target == "notebooks" else f"{own} + {base}")
-    return f"INSERT INTO {table.name} VALUES ({', '.join(values)})", bases
+
+    sql: str
+    bases: tuple[str, ...]
+    releasing: str
+    nothing: tuple[None, ...]
+
+    @classmethod
+    def of(cls, name: str) -> _Insert:
+        fields = _row_type(name)._fields
+        plan = _offset_plan(name)
+        bases = tuple(dict.fromkeys(plan.values()))
+        own = {field: f"?{number}" for number, field in enumerate(fields, 1)}
+        base = {target: f"?{number}" for number, target in enumerate(bases, len(fields) + 1)}
+        terms = []
+        for field in fields:
+            target = plan.get(field)
+            if target is None:
+                terms.append(own[field])
+            elif target == "notebooks":  # rows hold 0: the notebook's id replaces it
+                terms.append(base[target])
+            else:
+                terms.append(f"{own[field]} + {base[target]}")
+        values = ", ".join(terms)
+        key = own["rowid" if name == schema.FTS_TABLE else "id"]
+        head = f"INSERT INTO {name}({', '.join(fields)})"
+        return cls(f"{head} VALUES ({values})", bases, f"{head} SELECT {values} WHERE {key} IS NOT NULL",
+                   (None,) * (len(fields) + len(bases)))
 
 
-_INSERT = {name: _insert(schema.TABLE[name]) for name in schema.CONTENT_TABLES}
-_INSERT_FTS = f"INSERT INTO {schema.FTS_TABLE}(rowid, source, outputs) VALUES (?1 + ?4, ?2, ?3)"
-#: A text or blob this long is inserted by a statement of its own, which then runs a row that
-#: inserts nothing: SQLite keeps a statement's last values until it runs again, so the value would
-#: stay in memory after its batch (a second copy while the next table's rows are inserted and the
-#: next files are read). Only the rows of files this large are looked at.
+#: A text or blob this long is inserted by its table's ``releasing`` statement (see :class:`_Insert`).
+#: Only the rows of files this large are looked at.
 LARGE_VALUE = 1 << 20
-
-
-def _releasing(sql: str) -> tuple[str, tuple[None, ...]]:
-    """``sql`` (INSERT ... VALUES) as an INSERT ... SELECT that inserts nothing when ?1, the id, is
-    NULL, and such a row. (It is the slower form: a third slower, eight times for the FTS index.)"""
-    count = max(int(number) for number in re.findall(r"\?(\d+)", sql))
-    return f"{sql.replace(' VALUES (', ' SELECT ', 1)[:-1]} WHERE ?1 IS NOT NULL", (None,) * count
-
-
-_RELEASING = {name: _releasing(_INSERT[name][0]) for name in _INSERT} | {schema.FTS_TABLE: _releasing(_INSERT_FTS)}
-_NOTEBOOK_COLUMNS = schema.TABLE["notebooks"].column_names
-_INSERT_NOTEBOOK = f"INSERT INTO notebooks VALUES ({', '.join('?' * len(_NOTEBOOK_COLUMNS))})"
-_UPDATE_NOTEBOOK = "UPDATE notebooks SET " + ", ".join(f"{c} = ?" for c in _NOTEBOOK_COLUMNS[1:]) + " WHERE id = ?"
 
 
 def _holds_large(row: tuple) -> bool:
@@ -127,6 +137,13 @@ class Writer:
         self.conn = conn
         self.load_id = load_id
         self.known = known  # (root, path) -> notebooks.id of what is stored now
+        # made from the schema as it is when the run starts (not at import: a test may reorder its columns)
+        self.inserts = {name: _Insert.of(name) for name in schema.CONTENT_TABLES + (schema.FTS_TABLE,)}
+        columns = schema.TABLE["notebooks"].column_names
+        self.insert_notebook = (f"INSERT INTO notebooks({', '.join(columns)}) "
+                                f"VALUES ({', '.join(':' + c for c in columns)})")
+        self.update_notebook = ("UPDATE notebooks SET " + ", ".join(f"{c} = :{c}" for c in columns if c != "id")
+                                + " WHERE id = :id")
 
     def write(self, batch: list[FileResult]) -> None:
         conn = self.conn
@@ -154,11 +171,11 @@ class Writer:
                                         large if (result.size or 0) >= LARGE_VALUE else None)
                     conn.execute("DELETE FROM load_errors WHERE root = ? AND path = ?", key)
             for name, rows in pending.items():
+                insert = self.inserts[name]
                 if rows:
-                    conn.executemany(_INSERT[name][0] if name in _INSERT else _INSERT_FTS, rows)
+                    conn.executemany(insert.sql, rows)
                 if large[name]:
-                    sql, nothing = _RELEASING[name]
-                    conn.executemany(sql, large[name] + [nothing])
+                    conn.executemany(insert.releasing, large[name] + [insert.nothing])
 
     def _next_id(self, table: str) -> int:
         return self.conn.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0]
@@ -167,28 +184,24 @@ class Writer:
                         bases: dict[str, int]) -> int:
         file_values = {"root": result.root, "path": result.path, "name": result.path.rsplit("/", 1)[-1],
                        "size": result.size, "mtime": result.mtime, "sha256": result.sha256, "loaded_at": now()}
-        values = {**rows.notebook, **file_values}
-        row = [values[c] for c in _NOTEBOOK_COLUMNS[1:]]
         if existing is None:
             notebook_id = bases["notebooks"]
             bases["notebooks"] += 1
-            self.conn.execute(_INSERT_NOTEBOOK, [notebook_id, *row])
+            self.conn.execute(self.insert_notebook, {**rows.notebook, **file_values, "id": notebook_id})
             return notebook_id
         for table in reversed(schema.CONTENT_TABLES):
             self.conn.execute(f"DELETE FROM {table} WHERE notebook = ?", (existing,))
-        self.conn.execute(_UPDATE_NOTEBOOK, [*row, existing])
+        self.conn.execute(self.update_notebook, {**rows.notebook, **file_values, "id": existing})
         return existing
 
-    @staticmethod
-    def _queue_content(rows: NotebookRows, notebook_id: int, bases: dict[str, int],
+    def _queue_content(self, rows: NotebookRows, notebook_id: int, bases: dict[str, int],
                        pending: dict[str, list[tuple]], large: dict[str, list[tuple]] | None) -> None:
         """Queue the rows of one notebook; those holding a LARGE_VALUE in ``large``, when given."""
-        for name in schema.CONTENT_TABLES + (schema.FTS_TABLE,):
+        for name, insert in self.inserts.items():
             local = rows.tables[name]
             if not local:
                 continue
-            targets = _INSERT[name][1] if name in _INSERT else ("cells",)
-            extra = tuple(notebook_id if target == "notebooks" else bases[target] for target in targets)
+            extra = tuple(notebook_id if target == "notebooks" else bases[target] for target in insert.bases)
             queued = [row + extra for row in local]
             if large is None:
                 pending[name] += queued

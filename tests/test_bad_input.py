@@ -223,7 +223,7 @@ def test_missing_path_and_non_sqlite_database_are_user_errors(tmp_path):
 def test_base64_whitespace_anywhere_is_ignored_and_anything_else_flagged(text, decoded):
     rows = nbsql.process_bytes(with_output({"output_type": "display_data", "metadata": {}, "data": {"image/png": text}}))
     (row,) = rows.tables["output_data"]
-    assert (row[6], row[8]) == ((decoded, 0) if decoded else (None, 1))
+    assert (row.data, row.invalid_base64) == ((decoded, 0) if decoded else (None, 1))
 
 
 def test_invalid_base64_bytes_stay_recoverable():
@@ -231,7 +231,7 @@ def test_invalid_base64_bytes_stay_recoverable():
     rows = nbsql.process_bytes(with_output({"output_type": "display_data", "metadata": {},
                                             "data": {"image/png": data[:10] + "\n" + data[10:]}}))
     (row,) = rows.tables["output_data"]
-    assert row[6] == b"\x89PNG\r\n\x1a\nrest" and row[8] == 0
+    assert row.data == b"\x89PNG\r\n\x1a\nrest" and row.invalid_base64 == 0
 
 
 def _cells_notebook(*cells: tuple[str, str], outputs: list | None = None) -> str:

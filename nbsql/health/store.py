@@ -9,34 +9,38 @@ from dataclasses import replace
 from ..database import transaction
 from ..json_text import to_json
 from ..model import Notebook
+from ..schema import TABLE
 from .config import Settings
 from .manifests import clear_manifest_caches
 from .registry import RULES, Finding, ordered
 from .rules.corpus import CorpusContext
 from .suppress import cell_suppressions, notebook_suppressions, unsuppressed
 
-_RULE_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead")
+#: The rules table's documentation columns and the docstring sections they hold.
+_RULE_SECTIONS = {"what_it_does": "What it does", "why_bad": "Why is this bad?", "example": "Example",
+                  "use_instead": "Use instead"}
 
 
 def store_rules(conn: sqlite3.Connection) -> None:
     """Insert or update one row per registered rule (never deleting: findings point at them)."""
-    rows = [(r.code, r.slug, r.severity, r.scope, int(r.python_only), r.summary,
-             *(r.section(h) for h in _RULE_SECTIONS), json.dumps(r.thresholds)) for r in ordered()]
-    conn.executemany(
-        "INSERT INTO rules VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(code) DO UPDATE SET "
-        "slug = excluded.slug, severity = excluded.severity, scope = excluded.scope, "
-        "python_only = excluded.python_only, summary = excluded.summary, what_it_does = excluded.what_it_does, "
-        "why_bad = excluded.why_bad, example = excluded.example, use_instead = excluded.use_instead, "
-        "thresholds = excluded.thresholds", rows)
+    row = TABLE["rules"].row
+    rows = [row(code=r.code, slug=r.slug, severity=r.severity, scope=r.scope, python_only=int(r.python_only),
+                summary=r.summary, **{c: r.section(h) for c, h in _RULE_SECTIONS.items()},
+                thresholds=json.dumps(r.thresholds)) for r in ordered()]
+    updates = ", ".join(f"{c} = excluded.{c}" for c in row._fields if c != "code")
+    conn.executemany(f"INSERT INTO rules({', '.join(row._fields)}) VALUES ({', '.join('?' * len(row._fields))}) "
+                     f"ON CONFLICT(code) DO UPDATE SET {updates}", rows)
 
 
 def finding_rows(findings: list[Finding], notebook: Notebook) -> list[tuple]:
     """Rows of the findings table for one notebook (local ids, as :mod:`nbsql.rows` makes them)."""
+    row = TABLE["findings"].row
     rows = []
     for index, f in enumerate(findings):
         cell_id = notebook.cells[f.position].cell_id if f.position is not None else None
-        rows.append((index, 0, f.position, f.code, RULES[f.code].severity, f.position, cell_id, f.line, f.message,
-                     to_json(f.details)))
+        rows.append(row(id=index, notebook=0, cell=f.position, rule=f.code, severity=RULES[f.code].severity,
+                        position=f.position, cell_id=cell_id, line=f.line, message=f.message,
+                        details=to_json(f.details)))
     return rows
 
 
@@ -57,11 +61,15 @@ def run_corpus_rules(conn: sqlite3.Connection, settings: Settings) -> int:
     with transaction(conn):
         _delete_corpus_findings(conn)
         next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM findings").fetchone()[0]
+        row = TABLE["findings"].row  # its cell and cell_id (None) are the cell's at the finding's position
+        lookup = "FROM cells WHERE notebook = :notebook AND position = :position"
+        values = {"cell": f"(SELECT id {lookup})", "cell_id": f"(SELECT cell_id {lookup})"}
         conn.executemany(
-            "INSERT INTO findings VALUES (?, ?, (SELECT id FROM cells WHERE notebook = ? AND position = ?), ?, ?, ?,"
-            " (SELECT cell_id FROM cells WHERE notebook = ? AND position = ?), ?, ?, ?)",
-            [(next_id + i, nb, nb, f.position, f.code, RULES[f.code].severity, f.position, nb, f.position, f.line,
-              f.message, to_json(f.details)) for i, (nb, f) in enumerate(kept)])
+            f"INSERT INTO findings({', '.join(row._fields)}) "
+            f"VALUES ({', '.join(values.get(c, ':' + c) for c in row._fields)})",
+            [row(id=next_id + i, notebook=nb, cell=None, rule=f.code, severity=RULES[f.code].severity,
+                 position=f.position, cell_id=None, line=f.line, message=f.message,
+                 details=to_json(f.details))._asdict() for i, (nb, f) in enumerate(kept)])
     return len(kept)
 
 
