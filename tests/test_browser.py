@@ -298,9 +298,11 @@ def _screenshot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True, timeout=NAVIGATION_TIMEOUT_MS)
 
 
-def _goto(page, url: str):
+def _goto(page, url: str, statuses: tuple[int, ...] = ()):
+    """Open ``url``, which must answer 2xx (or one of ``statuses``: a page that says why it found nothing)."""
     response = page.goto(url, wait_until="load")
-    assert response is not None and response.ok, f"{url}: HTTP {response and response.status}"
+    assert response is not None and (response.ok or response.status in statuses), \
+        f"{url}: HTTP {response and response.status}"
     try:
         page.wait_for_load_state("networkidle", timeout=15_000)
     except sync_api.TimeoutError:
@@ -405,18 +407,29 @@ def _hostile_pages(site: Site) -> dict[str, str]:
         "gallery-reflected-params": site.url("/-/nbsql/gallery?" + urllib.parse.urlencode(
             {"q": f"{term} \"><script>alert('xss-q')</script>",
              "path": "\"><img src=x onerror=alert('xss-gallery-path')>"})),
+        "search-page": site.url(f"/-/nbsql/search?q={term}&database={DB_NAME}"),
+        "search-page-code": site.url(f"/-/nbsql/search?q={term}&type=code&has_image=1&database={DB_NAME}"),
+        "search-page-reflected-params": site.url("/-/nbsql/search?" + urllib.parse.urlencode(
+            {"q": f"{term} <script>alert('xss-search-q')</script>", "database": DB_NAME,
+             **{name: "\"><img src=x onerror=alert('xss-search-filter')>"
+                for name in ("path", "imports", "defines", "calls", "tag", "language")}})),
+        "search-page-reflected-error": site.url("/-/nbsql/search?" + urllib.parse.urlencode(
+            {"q": "\"><img src=x onerror=alert('xss-search-error')>", "database": DB_NAME})),
     }
 
 
 HOSTILE_PAGE_KEYS = ("cells-table", "cells-table-all", "code_cells-view", "outputs-table", "error_outputs-view",
                      "output_data-table", "output_data-table-all", "notebooks-table", "findings-table",
                      "search_cells-query", "image_gallery-query", "notebook-page", "notebook-page-hostile-name",
-                     "gallery", "gallery-q", "gallery-reflected-params")
+                     "gallery", "gallery-q", "gallery-reflected-params", "search-page", "search-page-code",
+                     "search-page-reflected-params", "search-page-reflected-error")
 #: Pages that must visibly hold the hostile content (so the test is not vacuous).
 SHOWS_HOSTILE_TEXT = {"cells-table", "cells-table-all", "code_cells-view", "outputs-table", "search_cells-query",
-                      "notebook-page", "notebook-page-hostile-name", "output_data-table"}
+                      "notebook-page", "notebook-page-hostile-name", "output_data-table", "search-page",
+                      "search-page-code"}
 #: Pages that must show the hostile notebook's images (PNG, and its script-carrying SVG as <img>).
 SHOWS_HOSTILE_IMAGES = {"image_gallery-query", "gallery", "gallery-q", "notebook-page", "notebook-page-hostile-name",
+                        "search-page-code",
                         "output_data-table"}
 
 
@@ -454,17 +467,18 @@ def test_hostile_notebook_stays_inert(tab, site, beacon, key):
     page = tab.page
     beacon.clear()
     tab.clear()
-    _goto(page, url)
+    _goto(page, url, (400, 404) if key.startswith("search-page-reflected") else ())
     if key in SHOWS_HOSTILE_IMAGES:
         images = _load_images(page, "img")
         assert images and any(img["width"] > 0 for img in images), f"{key}: no hostile image shown: {images}"
     body_text = page.inner_text("body")
     if key in SHOWS_HOSTILE_TEXT:
         assert HOSTILE_TERM in body_text, f"{key}: the hostile notebook is not on the page"
-    if key == "gallery-reflected-params":  # the parameters come back, as inert form values
+    if key in ("gallery-reflected-params", "search-page-reflected-params"):  # back as inert form values
         params = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
-        assert page.input_value("input[name=q]") == params["q"][0]
-        assert page.input_value("input[name=path]") == params["path"][0]
+        for name in ("q", "path", "imports", "defines", "calls", "tag", "language"):
+            if name in params:
+                assert page.input_value(f"input[name={name}]") == params[name][0]
     _screenshot(page, f"hostile-{key}")
 
     audit_before_clicks = page.evaluate(DOM_AUDIT_JS, str(beacon.port))

@@ -18,6 +18,7 @@ from ..search import match_query
 from . import render
 from .pages import gallery_page, image_route, notebook_page, pygments_css_route
 from .recognise import database_at, is_nbsql, judge, when_nbsql
+from .search_page import gallery_report_route, search_page, search_report_route
 
 _RASTER_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"))
 
@@ -140,9 +141,25 @@ def register_routes():
     return [
         (r"^/-/nbsql/notebooks/(?P<id>[^/]+)$", notebook_page),  # any id: the page answers 404 itself
         (r"^/-/nbsql/gallery$", gallery_page),
+        (r"^/-/nbsql/search$", search_page),
+        (r"^/-/nbsql/search\.ipynb$", search_report_route),
+        (r"^/-/nbsql/gallery\.ipynb$", gallery_report_route),
         (r"^/-/nbsql/images/(?P<id>[^/]+)$", image_route),
         (r"^/-/nbsql/pygments\.css$", pygments_css_route),
     ]
+
+
+@hookimpl
+def menu_links(datasette):
+    """The search page and the gallery in Datasette's menu, on every page, when an nbsql database is served."""
+    async def links():
+        for db in datasette.databases.values():
+            if await is_nbsql(db):
+                return [{"href": datasette.urls.path("/-/nbsql/search"), "label": "Search notebooks"},
+                        {"href": datasette.urls.path("/-/nbsql/gallery"), "label": "Notebook images"}]
+        return None
+
+    return links
 
 
 @hookimpl

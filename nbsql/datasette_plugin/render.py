@@ -101,6 +101,26 @@ def code(source: str, language: str | None = "python") -> Markup:
     return Markup(highlight(source, _lexer(language), FORMATTER))
 
 
+def code_excerpt(lines: list[str], first: int, marked: set[int], language: str | None) -> Markup:
+    """Lines of a cell highlighted by Pygments, numbered from ``first``, the ``marked`` line
+    numbers (1-based in the cell) marked."""
+    formatter = HtmlFormatter(cssclass="nbsql-code", linenos="inline", linenostart=first,
+                              hl_lines=[number - first + 1 for number in marked])
+    return Markup(highlight("\n".join(lines) + "\n", _lexer(language), formatter))
+
+
+def marked_text(lines: list[str], marks: dict[int, list[tuple[int, int]]], css: str = "nbsql-text") -> Markup:
+    """Lines as preformatted text with the ``marks`` (line index -> [(start, end)]) in ``<mark>``."""
+    out = []
+    for index, line in enumerate(lines):
+        shown, cursor = [], 0
+        for start, end in marks.get(index, []):
+            shown += [html.escape(line[cursor:start]), "<mark>", html.escape(line[start:end]), "</mark>"]
+            cursor = end
+        out.append("".join(shown) + html.escape(line[cursor:]))
+    return Markup(f'<pre class="{css}">' + "\n".join(out) + "</pre>")
+
+
 def preformatted(text: str, css: str = "nbsql-text") -> Markup:
     if len(text) > MAX_RENDERED:
         text = f"{text[:MAX_RENDERED]}\n… showing the first {MAX_RENDERED:,} of {len(text):,} characters"

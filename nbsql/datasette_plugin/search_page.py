@@ -1,0 +1,188 @@
+"""``/-/nbsql/search``: the search engine's page, each result shown as a code search engine shows
+it; and the search and gallery reports as notebook downloads."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from datasette.utils.asgi import Response
+from markupsafe import Markup
+
+from ..errors import NbsqlError
+from ..reports.build import DEFAULT_LINK_BASE
+from ..search import Filters, Hit, Results, search_connection, summary
+from . import render
+from .pages import _SECURITY_HEADERS, _database, _time_limited
+
+#: Results on a page.
+PAGE_SIZE = 20
+#: The query string's filter fields, and the library's names for them.
+_TEXT_FILTERS = {"type": "cell_type", "path": "path", "tag": "tag", "language": "language", "imports": "imports",
+                 "defines": "defines", "calls": "calls"}
+_PAGE = re.compile(r"[1-9][0-9]{0,4}")
+_THUMBNAILS = 4
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
+
+
+@dataclass(frozen=True)
+class _Extra:
+    """What a result shows besides its hit: the cell's whole source (markdown is rendered whole),
+    the notebook's language, its findings by severity, its images, the copies' source hash."""
+
+    source: str
+    language: str | None
+    findings: dict[str, int]
+    images: list[int]
+    source_hash: str | None
+
+
+def filters_of(args) -> Filters:
+    """The filters of a query string (unknown or empty fields are ignored)."""
+    given = {name: args.get(field, "").strip() or None for field, name in _TEXT_FILTERS.items()}
+    if given["cell_type"] not in ("code", "markdown", "raw"):
+        given["cell_type"] = None
+    errors = {"yes": True, "no": False}.get(args.get("errors", ""))
+    return Filters(**given, has_error=errors, has_image=True if args.get("has_image") else None)
+
+
+def _page_number(args) -> int:
+    text = args.get("page", "")
+    return int(text) if _PAGE.fullmatch(text) else 1
+
+
+def _run(conn: sqlite3.Connection, query: str, filters: Filters, regex: bool, page: int,
+         timeout: float) -> tuple[Results, list[_Extra]]:
+    results = search_connection(conn, query, filters=filters, regex=regex, limit=PAGE_SIZE,
+                                offset=(page - 1) * PAGE_SIZE, timeout=timeout)
+    extras = []
+    for hit in results.hits:
+        cell, source, source_hash, language = conn.execute(
+            "SELECT c.id, c.source, c.source_hash, n.language FROM cells c JOIN notebooks n ON n.id = c.notebook "
+            "WHERE c.notebook = ? AND c.position = ?", (hit.notebook, hit.position)).fetchone()
+        findings = dict(conn.execute("SELECT severity, COUNT(*) FROM findings WHERE notebook = ? GROUP BY severity",
+                                     (hit.notebook,)).fetchall())
+        images = [row[0] for row in conn.execute(
+            "SELECT id FROM output_data WHERE cell = ? AND data IS NOT NULL AND mime IN ('image/png', 'image/jpeg', "
+            "'image/gif', 'image/webp') ORDER BY id LIMIT ?", (cell, _THUMBNAILS))]
+        extras.append(_Extra(source or "", language, findings, images, source_hash))
+    return results, extras
+
+
+def _shown(hit: Hit, extra: _Extra) -> Markup:
+    """The result's body: the code around the match, the markdown rendered, the output excerpt."""
+    parts = []
+    source = [line for line in hit.excerpt if line.where == "source"]
+    marked = {hit.excerpt[i].number for i, _, _ in hit.highlights if hit.excerpt[i].where == "source"}
+    if hit.cell_type == "markdown":
+        parts.append(render.markdown(extra.source))
+    elif source and hit.cell_type == "code":
+        parts.append(render.code_excerpt([line.text for line in source], source[0].number, marked, extra.language))
+    elif source:
+        parts.append(_marked(hit, "source", "nbsql-raw"))
+    if any(line.where == "outputs" for line in hit.excerpt):
+        parts.append(_marked(hit, "outputs", "nbsql-stream"))
+    return Markup("").join(parts)
+
+
+def _marked(hit: Hit, where: str, css: str) -> Markup:
+    indices = [i for i, line in enumerate(hit.excerpt) if line.where == where]
+    marks: dict[int, list[tuple[int, int]]] = {}
+    for i, start, end in hit.highlights:
+        if i in indices:
+            marks.setdefault(indices.index(i), []).append((start, end))
+    return render.marked_text([hit.excerpt[i].text for i in indices], marks, css)
+
+
+def _link(request, **changes) -> str:
+    """This page's address with some query string fields changed."""
+    args = {key: request.args.get(key) for key in request.args.keys() if key not in changes}
+    args.update({key: str(value) for key, value in changes.items() if value is not None})
+    return "?" + urlencode(args)
+
+
+@_time_limited
+async def search_page(request, datasette):
+    """The form, the totals, a page of results and links to the other pages; a query that cannot
+    be searched, or past the time limit, is a message above the form (400); nothing found, 404."""
+    db = await _database(datasette, request)
+    query, regex, page = request.args.get("q", ""), bool(request.args.get("regex")), _page_number(request.args)
+    filters = filters_of(request.args)
+    results, extras, error = None, [], None
+    if query.strip() or filters:
+        timeout = datasette.setting("sql_time_limit_ms") / 1000
+        try:
+            results, extras = await db.execute_fn(lambda conn: _run(conn, query, filters, regex, page, timeout))
+        except NbsqlError as exc:
+            error = f"Not searched: {exc}."
+    shown = []
+    for hit, extra in zip(results.hits if results else [], extras, strict=True):
+        images = [render.linked_image(datasette.urls.path(f"/-/nbsql/images/{image}?database={db.name}"),
+                                      f"output of cell {hit.position}") for image in extra.images]
+        shown.append({"hit": hit, "body": _shown(hit, extra), "images": images, "findings": extra.findings,
+                      "url": datasette.urls.path(f"/-/nbsql/notebooks/{hit.notebook}?database={db.name}"
+                                                 f"#cell-{hit.position}"),
+                      "copies_url": datasette.urls.table(db.name, "cells") + "?" + urlencode(
+                          {"source_hash": extra.source_hash}) if extra.source_hash else None})
+    pages = {}
+    if results is not None:
+        last = max(1, -(-results.total_results // PAGE_SIZE))
+        pages = {"number": page, "last": last, "previous": _link(request, page=page - 1) if page > 1 else None,
+                 "next": _link(request, page=page + 1) if page < last else None}
+    context = {"q": query, "regex": regex, "filters": filters, "args": request.args, "database": db.name,
+               "results": results, "summary": summary(results) if results else None, "shown": shown,
+               "pages": pages, "error": error,
+               "report": datasette.urls.path("/-/nbsql/search.ipynb") + _link(request),
+               "gallery_report": datasette.urls.path("/-/nbsql/gallery.ipynb") + _link(request)}
+    html = await datasette.render_template("nbsql_search.html", context, request=request)
+    status = 400 if error else 404 if results is not None and not results.total_cells else 200
+    return Response.html(html, status=status, headers=_SECURITY_HEADERS)
+
+
+@_time_limited
+async def search_report_route(request, datasette):
+    """``/-/nbsql/search.ipynb``: the page's results as a report notebook (a download)."""
+    from ..reports import ReportOptions, search_report
+
+    db = await _database(datasette, request)
+    query, regex, page = request.args.get("q", ""), bool(request.args.get("regex")), _page_number(request.args)
+    filters, options = filters_of(request.args), ReportOptions(_link_base(request, datasette))
+    timeout = datasette.setting("sql_time_limit_ms") / 1000
+
+    def report(conn: sqlite3.Connection) -> dict:
+        return search_report(conn, _run(conn, query, filters, regex, page, timeout)[0], options)
+
+    return await _download(db, report, "nbsql-search.ipynb")
+
+
+@_time_limited
+async def gallery_report_route(request, datasette):
+    """``/-/nbsql/gallery.ipynb``: the charts whose cell or markdown matches, as a report notebook."""
+    from ..reports import ReportOptions, gallery_report
+
+    db = await _database(datasette, request)
+    query, filters = request.args.get("q", ""), filters_of(request.args)
+    options = ReportOptions(_link_base(request, datasette))
+    return await _download(db, lambda conn: gallery_report(conn, query, filters, 60, options)[0],
+                           "nbsql-gallery.ipynb")
+
+
+async def _download(db, make, name: str) -> Response:
+    try:
+        report = await db.execute_fn(make)
+    except NbsqlError as exc:
+        return Response.text(f"Not searched: {exc}.", status=400, headers=_SECURITY_HEADERS)
+    headers = {**_SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(json.dumps(report, indent=1, ensure_ascii=False) + "\n", content_type="application/x-ipynb+json",
+                    headers=headers)
+
+
+def _link_base(request, datasette) -> str:
+    """This server's address (with Datasette's base URL): where a report's links lead (the
+    default address when the request's Host is not a plain host name and port)."""
+    if request.scheme not in ("http", "https") or not _HOST.fullmatch(request.host or ""):
+        return DEFAULT_LINK_BASE
+    return f"{request.scheme}://{request.host}{datasette.urls.path('')}".rstrip("/")
