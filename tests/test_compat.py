@@ -31,9 +31,7 @@ PACKAGE = Path(nbsql.__file__).parent
 DOCUMENTED = {"_exit", "_getframe", "_fields", "_field_types", "_asdict", "_replace", "_make", "_field_defaults"}
 #: Private names still used outside _compat/, by file: each entry is to be removed when its use moves
 #: to nbsql/_compat/<library>.py (issue 12, point 1), and the test fails when one is no longer used.
-KNOWN = {
-    ("search.py", "_Regexp"),  # pyre2's compiled pattern class, named in annotations
-}
+KNOWN: set[tuple[str, str]] = set()
 
 
 def installed_beside(distribution: str, version: str, folder: Path) -> dict[str, str]:

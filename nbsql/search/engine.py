@@ -15,15 +15,13 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import re2
-
 from ..database import connect
 from ..errors import NbsqlError
 from ..schema import FTS_TABLE
 from ..walk import is_text
 from .excerpt import Hit, hit_of
 from .filters import Filters
-from .query import Query, compile_regex, parse_query
+from .query import Query, Regex, compile_regex, parse_query
 
 #: Seconds a search may take unless told otherwise (``nbsql search --timeout``).
 DEFAULT_TIMEOUT = 5.0
@@ -104,7 +102,7 @@ def matching_cells(conn: sqlite3.Connection, query: str, *, filters: Filters | N
     return [(m.cell, m.notebook, m.position) for m in sorted(matches, key=lambda m: (m.path, m.position))]
 
 
-def _pattern(query: str, filters: Filters, regex: bool) -> re2._Regexp | Query | None:
+def _pattern(query: str, filters: Filters, regex: bool) -> Regex | Query | None:
     """What a cell's text must match: an RE2 pattern, a parsed query, or nothing (filters only)."""
     if not is_text(query):
         raise NbsqlError("the query is not valid UTF-8")
@@ -113,7 +111,7 @@ def _pattern(query: str, filters: Filters, regex: bool) -> re2._Regexp | Query |
     return parse_query(query) if query.strip() or not filters else None
 
 
-def _matches(conn: sqlite3.Connection, pattern: re2._Regexp | Query | None, where: str, params: list,
+def _matches(conn: sqlite3.Connection, pattern: Regex | Query | None, where: str, params: list,
              check: Callable[[], None]) -> list[_Match]:
     """Every cell that matches, in no particular order."""
     columns = "c.id, c.notebook, c.position, c.source_hash, n.mtime, n.path"

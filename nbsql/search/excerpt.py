@@ -6,10 +6,8 @@ import sqlite3
 from dataclasses import dataclass
 from itertools import islice
 
-import re2
-
 from ..schema import FTS_TABLE
-from .query import Query, fold
+from .query import Query, Regex, fold
 
 #: Matches looked at for an excerpt's highlights (an empty match can be found at every character).
 MAX_HIGHLIGHTS = 1000
@@ -59,7 +57,7 @@ class Hit:
 
 
 def hit_of(conn: sqlite3.Connection, cell: int, copies: int, score: float | None,
-           pattern: Query | re2._Regexp | None, context: int) -> Hit:
+           pattern: Query | Regex | None, context: int) -> Hit:
     """The hit of a matching ``cell`` (cells.id)."""
     notebook, path, title, position, cell_id, cell_type, source, outputs = conn.execute(
         f"SELECT c.notebook, n.path, n.title, c.position, c.cell_id, c.cell_type, c.source, f.outputs FROM cells c "
@@ -82,13 +80,13 @@ def hit_of(conn: sqlite3.Connection, cell: int, copies: int, score: float | None
                copies, score)
 
 
-def _found(pattern: Query | re2._Regexp, text: str) -> bool:
+def _found(pattern: Query | Regex, text: str) -> bool:
     if isinstance(pattern, Query):
         return any(term.found_in(text) for term in pattern.terms)
     return pattern.search(text) is not None
 
 
-def _marks(pattern: Query | re2._Regexp, line: str) -> list[tuple[int, int]]:
+def _marks(pattern: Query | Regex, line: str) -> list[tuple[int, int]]:
     """The non-empty matches in ``line`` (start, end), in order, not overlapping."""
     if isinstance(pattern, Query):
         folded = fold(line)

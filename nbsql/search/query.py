@@ -12,8 +12,10 @@ import re
 import sqlite3
 import threading
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, Protocol
 
 import re2
 
@@ -203,7 +205,15 @@ def _probe() -> sqlite3.Connection:
 _PROBE_LOCK = threading.Lock()
 
 
-def compile_regex(query: str) -> re2._Regexp:
+class Regex(Protocol):
+    """A compiled RE2 pattern, as the search uses it."""
+
+    def search(self, text: str) -> Any: ...
+
+    def finditer(self, text: str) -> Iterator[Any]: ...
+
+
+def compile_regex(query: str) -> Regex:
     """``query`` compiled by RE2, with ^ and $ matching at each line as Python's re.MULTILINE.
     RE2 runs in time linear in the text; what it refuses (backreferences, lookaround, a repeat
     over 1000) is an :class:`NbsqlError`, and so is a pattern over :data:`MAX_QUERY_LENGTH`
