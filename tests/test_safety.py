@@ -160,7 +160,7 @@ def test_a_database_in_a_read_only_folder_can_be_read(tmp_path):
         health = run("health", "--db", str(db), "--fail-on", "never")
         assert health.exit_code == 0 and "problem(s)" in health.output, health.output
         search = run("search", "plot", "--db", str(db))
-        assert search.exit_code == 0 and "cell(s) found" in search.output, search.output
+        assert search.exit_code == 0 and "notebooks match; showing" in search.output, search.output
         with closing(nbsql.connect(db)) as conn:
             assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == 9
         assert nbsql.query("SELECT count(*) AS n FROM cells", db)["n"][0] > 50
@@ -201,7 +201,7 @@ def test_reads_report_the_damage_sqlite_finds(tmp_path):
     flip_middle(db, count=len(db.read_bytes()) // 3)  # the cells' pages: every regex search reads them
     result = run("search", ".", "--regex", "--db", str(db))
     assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
-    assert "is damaged (database disk image is malformed)" in result.output and "cell(s) found" not in result.output
+    assert "is damaged (database disk image is malformed)" in result.output and "match; showing" not in result.output
 
 
 def test_a_load_verifies_only_a_file_changed_since_the_last_complete_load(tmp_path):
@@ -287,7 +287,7 @@ def test_a_read_only_folder_with_a_leftover_empty_wal_can_be_read(tmp_path):
     (folder / "nb.db-wal").touch()  # what a reader leaves; copies often skip the -shm
     with read_only_folder(folder):
         result = run("search", "plot", "--db", str(db))
-        assert result.exit_code == 0 and "cell(s) found" in result.output, result.output
+        assert result.exit_code == 0 and "notebooks match; showing" in result.output, result.output
     (folder / "nb.db-wal").write_bytes(b"\0" * 4096)  # changes the main file does not have: say so
     with read_only_folder(folder):
         result = run("search", "plot", "--db", str(db))

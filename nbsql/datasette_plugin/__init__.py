@@ -150,9 +150,13 @@ def register_routes():
 
 
 @hookimpl
-def menu_links(datasette):
-    """The search page and the gallery in Datasette's menu, on every page, when an nbsql database is served."""
+def menu_links(datasette, request):
+    """The search page and the gallery in Datasette's menu when an nbsql database is served: on
+    every page but those of another database."""
     async def links():
+        here = database_at(datasette, request.path) if request is not None else None
+        if here is not None and not await is_nbsql(here):
+            return None
         for db in datasette.databases.values():
             if await is_nbsql(db):
                 return [{"href": datasette.urls.path("/-/nbsql/search"), "label": "Search notebooks"},
