@@ -329,6 +329,32 @@ def search(query: str, db: str, regex: bool, limit: int, offset: int, context: i
     sys.exit(0 if results.total_cells else 1)
 
 
+@cli.command("slice")
+@click.argument("notebook")
+@click.argument("cell", type=click.IntRange(min=0))
+@DB_OPTION
+@click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Also write the slice as a notebook (.ipynb) to FILE ('-': to stdout, instead of the positions).")
+def slice_(notebook: str, cell: int, db: str, output: str | None) -> None:
+    """Print the positions of the cells CELL needs to run, directly or through others, then CELL's:
+    its slice, in notebook order.
+
+    NOTEBOOK is a loaded notebook's path (as loaded, or as stored) or its id; CELL a code cell's
+    0-based position over all cells. The notebook written by --output holds those cells, without
+    outputs, under the notebook's kernelspec.
+    """
+    from .deps.slice import cell_slice
+
+    with _user_errors():
+        found = cell_slice(notebook, cell, db)
+    if output == "-":
+        _emit(found.ipynb())
+        return
+    if output:
+        _emit(found.ipynb(), output)
+    _emit(" ".join(map(str, found.positions)) + "\n")
+
+
 @cli.command()
 @click.option("--format", "output_format", type=click.Choice(["sql", "markdown", "metadata"]), default="sql",
               show_default=True, help="SQL statements, the README's Markdown tables, or Datasette metadata JSON.")

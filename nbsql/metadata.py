@@ -15,6 +15,7 @@ FACETS = {
     "output_data": ["mime"],
     "imports": ["kind", "package", "is_stdlib"],
     "functions": ["kind"],
+    "cell_names": ["kind"],
     "findings": ["rule", "severity"],
     "rules": ["severity", "scope"],
     "load_errors": ["kind"],
@@ -126,6 +127,34 @@ CANNED_QUERIES: dict[str, dict[str, str]] = {
                "       (SELECT source FROM cells d WHERE d.source_hash = c.source_hash LIMIT 1) AS source\n"
                "FROM cells c WHERE source_hash IS NOT NULL AND line_count >= 3\n"
                "GROUP BY source_hash HAVING count(DISTINCT notebook) > 1 ORDER BY notebooks DESC LIMIT 100",
+    },
+    "cell_needs": {
+        "title": "What a cell needs",
+        "description": "The cells that cell :cell (its 0-based position) of notebook :notebook (an id, or a path as "
+                       "stored) needs to run, directly or through others, in notebook order: its slice. "
+                       "used_directly names what the cell itself takes from each.",
+        "sql": "WITH RECURSIVE target AS (\n"
+               "  SELECT c.id FROM cells c JOIN notebooks n ON n.id = c.notebook\n"
+               "  WHERE (n.id = :notebook OR n.path = :notebook) AND c.position = :cell),\n"
+               "needed(id) AS (\n"
+               "  SELECT x.depends_on FROM cell_dependencies x JOIN target t ON x.cell = t.id\n"
+               "  UNION SELECT x.depends_on FROM cell_dependencies x JOIN needed ON x.cell = needed.id)\n"
+               "SELECT n.id AS notebook, n.path, c.position AS cell,\n"
+               "       (SELECT group_concat(x.name, ', ') FROM cell_dependencies x JOIN target t ON x.cell = t.id\n"
+               "        WHERE x.depends_on = c.id) AS used_directly, c.source\n"
+               "FROM needed JOIN cells c ON c.id = needed.id JOIN notebooks n ON n.id = c.notebook\n"
+               "ORDER BY c.position",
+    },
+    "cells_using_name": {
+        "title": "Which cells use a name",
+        "description": "Every code cell that reads the notebook-level name :name (a variable, function, class or "
+                       "imported module), with the cell that defines it for that use (NULL when no earlier "
+                       "cell does).",
+        "sql": "SELECT n.id AS notebook, n.path, c.position AS cell,\n"
+               "       (SELECT d.position FROM cell_dependencies x JOIN cells d ON d.id = x.depends_on\n"
+               "        WHERE x.cell = u.cell AND x.name = u.name) AS defined_in, c.source\n"
+               "FROM cell_names u JOIN cells c ON c.id = u.cell JOIN notebooks n ON n.id = u.notebook\n"
+               "WHERE u.name = :name AND u.kind = 'use' ORDER BY n.path, c.position LIMIT 1000",
     },
     "load_problems": {
         "title": "Files that could not be loaded",

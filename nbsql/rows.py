@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .code import CodeFacts, analyze, parse_quietly
+from .deps.graph import link
+from .deps.names import CellNames, cell_names
 from .json_text import to_json
 from .model import PYTHON_LANGUAGES, Cell, Notebook, Output
 from .read import is_integer, is_json_mime, title_of
@@ -97,6 +99,7 @@ def notebook_rows(notebook: Notebook, facts: dict[int, CodeFacts]) -> NotebookRo
                     tables["parameters"].append(parameter_row(id=len(tables["parameters"]), notebook=0,
                                                               cell=cell.position, source=tag, name=name, value=value))
         tables[FTS_TABLE].append(FTS_ROW(rowid=cell.position, source=cell.source, outputs=_indexed(output_texts)))
+    _dependency_rows(facts, tables)
     papermill = notebook.metadata.get("papermill")
     recorded = papermill.get("parameters") if isinstance(papermill, dict) else None
     if isinstance(recorded, dict):
@@ -126,6 +129,31 @@ def notebook_rows(notebook: Notebook, facts: dict[int, CodeFacts]) -> NotebookRo
         "checked_with": None,
     }
     return NotebookRows(row, tables)
+
+
+def _dependency_rows(facts: dict[int, CodeFacts], tables: dict[str, list[tuple]]) -> None:
+    """``cell_names`` and ``cell_dependencies`` of the Python cells that parsed, from their trees."""
+    linked = link((position, walked) for position, f in sorted(facts.items())
+                  if f.tree is not None and (walked := _names(f.tree)) is not None)
+    names, dependencies = tables["cell_names"], tables["cell_dependencies"]
+    name_row, dependency_row = TABLE["cell_names"].row, TABLE["cell_dependencies"].row
+    for cell in linked:
+        position, found = cell.position, cell.names
+        for kind, values in (("define", found.defines), ("modify", found.modifies), ("use", found.uses),
+                             ("call", found.calls)):
+            for name in values:
+                names.append(name_row(id=len(names), notebook=0, cell=position, name=name, kind=kind))
+        for name, needed in cell.needs.items():
+            dependencies.append(dependency_row(id=len(dependencies), notebook=0, cell=position, depends_on=needed,
+                                               name=name))
+
+
+def _names(tree: ast.Module) -> CellNames | None:
+    """The cell's names; None for a tree nested too deeply to walk (left out, as one that does not parse)."""
+    try:
+        return cell_names(tree)
+    except RecursionError:
+        return None
 
 
 def _line_count(source: str) -> int:

@@ -15,8 +15,9 @@ from typing import Any
 
 #: Bumped whenever the schema, or what a column holds, changes; stored in ``PRAGMA user_version``.
 #: A database of another version is rebuilt by the next load (3: source_hash keeps the inside of
-#: multi-line strings; 4: output texts beyond read.OUTPUT_TEXT_LIMIT characters are stored cut).
-SCHEMA_VERSION = 4
+#: multi-line strings; 4: output texts beyond read.OUTPUT_TEXT_LIMIT characters are stored cut;
+#: 5: cell_names and cell_dependencies).
+SCHEMA_VERSION = 5
 #: ``PRAGMA application_id`` of every database nbsql makes ("nbsq"): a load writes into no other.
 APPLICATION_ID = 0x6E627371
 DATABASE_TITLE = "Jupyter notebooks"
@@ -201,6 +202,29 @@ TABLES: tuple[Table, ...] = (
         Column("complexity", "INTEGER", "Cyclomatic complexity as radon scores it (for a class: its methods' "
                                           "average)"),
     ), label_column="qualified_name"),
+    Table("cell_names", "Notebook-level names each Python code cell defines, modifies, uses and calls: one row per "
+          "cell, kind and name, in the order the cell first mentions them (nbsql.deps.names)", (
+        _id("row"),
+        _notebook_fk(),
+        _cell_fk(),
+        Column("name", "TEXT", "A variable, function, class or imported module (import a.b binds a; * for a star "
+               "import); for a call, the callee as a dotted name as written (pd.read_csv; .sum for a method of "
+               "something that is not a name, as in df.groupby('a').sum())"),
+        Column("kind", "TEXT", "define (bound at the top level: assignment, import, def, class, for or with target, "
+               ":=, except name, match capture, global in a function), modify (changed in place: df['x'] = ..., "
+               "obj.attr = ..., del d[key]), use (read before the cell binds it, or free in its functions; builtins "
+               "only where the notebook shadows them) or call (builtins included)"),
+    ), label_column="name"),
+    Table("cell_dependencies", "What each Python code cell needs: every name it uses, linked to the nearest earlier "
+          "cell in notebook order that defines or modifies it (a name no cell defines: to the nearest earlier star "
+          "import). A cell's slice is the closure of these links", (
+        _id("dependency"),
+        _notebook_fk(),
+        Column("cell", "INTEGER", "The cell that uses the name (cells.id)", "cells", "NOT NULL"),
+        Column("depends_on", "INTEGER", "The nearest earlier cell that defines or modifies the name (cells.id)",
+               "cells", "NOT NULL"),
+        Column("name", "TEXT", "The name used"),
+    ), label_column="name"),
     Table("parameters", "Notebook parameters: papermill's recorded values and 'parameters' cells", (
         _id("parameter"),
         _notebook_fk(),
@@ -277,7 +301,8 @@ TABLES: tuple[Table, ...] = (
 
 TABLE = {t.name: t for t in TABLES}
 #: Tables holding one notebook's content, in insertion order (parents first).
-CONTENT_TABLES = ("cells", "outputs", "output_data", "imports", "functions", "parameters", "scraps", "findings")
+CONTENT_TABLES = ("cells", "outputs", "output_data", "imports", "functions", "cell_names", "cell_dependencies",
+                  "parameters", "scraps", "findings")
 
 FTS_TABLE = "cells_fts"
 FTS_COLUMNS = ("source", "outputs")
@@ -412,6 +437,7 @@ def schema_sql() -> list[str]:
                 statements.append(f"CREATE INDEX idx_{table.name}_{column.name} ON {table.name}({column.name})")
     statements += [
         "CREATE INDEX idx_imports_package ON imports(package)",
+        "CREATE INDEX idx_cell_names_name ON cell_names(name, kind)",
         "CREATE INDEX idx_cells_source_hash ON cells(source_hash)",
         "CREATE INDEX idx_cells_type ON cells(cell_type)",
         f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5( -- {FTS_DESCRIPTION}\n  {', '.join(FTS_COLUMNS)},\n"
@@ -435,6 +461,7 @@ def unmarked_tables(version: int) -> frozenset[str] | None:
     """The tables and views of an nbsql database of schema ``version`` made before databases
     carried :data:`APPLICATION_ID` (None for versions that never existed unmarked)."""
     names = frozenset(t.name for t in TABLES) | {FTS_TABLE} | {v.name for v in VIEWS}
+    names -= {"cell_names", "cell_dependencies"}  # since schema 5
     if version == 1:  # before the health checks
         return names - {"rules", "findings", "notebook_health"}
     return names if version in (2, 3) else None

@@ -70,7 +70,7 @@ def conn_paths(db, like: str) -> list[str]:
 
 def test_database_gives_sqlite_utils_read_only_by_default(samples_db):
     db = nbsql.database(samples_db)
-    assert db["notebooks"].count == 9 and "cells" in db.table_names()
+    assert db["notebooks"].count == 10 and "cells" in db.table_names()
     legacy = list(db["notebooks"].rows_where("path LIKE ?", ["legacy/%"], select="path", order_by="path"))
     assert legacy and all(row["path"].startswith("legacy/") for row in legacy)
     assert [r["n"] for r in db.query("SELECT count(*) AS n FROM cells WHERE cell_type = 'code'")][0] > 0
@@ -90,6 +90,6 @@ def test_database_writable_when_asked(tmp_path):
     db["my_labels"].insert({"notebook": 1, "label": "reviewed"})
     db.close()
     assert nbsql.query("SELECT label FROM my_labels", path)["label"].tolist() == ["reviewed"]
-    assert nbsql.load(SAMPLES, path).unchanged == 9  # still nbsql's: it is marked
+    assert nbsql.load(SAMPLES, path).unchanged == 10  # still nbsql's: it is marked
     with pytest.raises(nbsql.NbsqlError, match="no database"):
         nbsql.database(tmp_path / "missing.db", writable=True)

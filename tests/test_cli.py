@@ -23,13 +23,13 @@ def test_load_and_summary(tmp_path):
     db = tmp_path / "nb.db"
     result = run("load", str(SAMPLES), "--db", str(db))
     assert result.exit_code == 0, result.output
-    assert "9 loaded, 0 unchanged, 0 removed, 1 failed" in result.output and BROKEN_SAMPLE in result.output
+    assert "10 loaded, 0 unchanged, 0 removed, 1 failed" in result.output and BROKEN_SAMPLE in result.output
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == 9
+        assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == 10
         (roots, options, seen, loaded) = conn.execute("SELECT roots, options, seen, loaded FROM loads").fetchone()
-    assert json.loads(roots) == [str(SAMPLES)] and json.loads(options)["prune"] is True and (seen, loaded) == (10, 9)
+    assert json.loads(roots) == [str(SAMPLES)] and json.loads(options)["prune"] is True and (seen, loaded) == (11, 10)
     again = run("load", str(SAMPLES), "--db", str(db))
-    assert "0 loaded, 9 unchanged" in again.output
+    assert "0 loaded, 10 unchanged" in again.output
 
 
 def test_database_from_the_environment(tmp_path):
@@ -116,9 +116,9 @@ def test_progress_bar_on_a_terminal_only(tmp_path):
         output += chunk
     os.close(main)
     assert process.returncode == 0
-    assert b"Loading notebooks" in output and b"9 loaded" in output
+    assert b"Loading notebooks" in output and b"10 loaded" in output
     piped = subprocess.run(command, capture_output=True, text=True)
-    assert "Loading notebooks" not in piped.stderr and "9 unchanged" in piped.stderr
+    assert "Loading notebooks" not in piped.stderr and "10 unchanged" in piped.stderr
 
 
 def test_a_report_that_cannot_be_written_is_a_one_line_error(samples_db, tmp_path):

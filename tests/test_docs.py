@@ -101,7 +101,7 @@ def test_readme_shell_examples_run(workdir):
         result = CliRunner().invoke(cli, shlex.split(line)[1:])
         assert result.exit_code == 0, (line, result.output)
     with sqlite3.connect(workdir / "notebooks.db") as conn:
-        assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == 9
+        assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == 10
     (serve,) = [line for block in _blocks("bash") for line in block.splitlines() if line.startswith("datasette ")]
     datasette = shutil.which("datasette") or pytest.fail("datasette is not installed")
     result = subprocess.run([datasette, *shlex.split(serve)[1:], "--get", "/notebooks/cells.json?_search=import"],
@@ -133,7 +133,7 @@ def test_readme_quick_start_command_runs(workdir):
     result = subprocess.run([sys.executable, "-m", "nbsql", "load", "sample_notebooks"], capture_output=True,
                             text=True, env={k: v for k, v in os.environ.items() if k != "NBSQL_DB"})
     assert result.returncode == 0, result.stderr
-    assert re.fullmatch(r"notebooks\.db: 9 loaded, 0 unchanged, 0 removed, 1 failed in [\d.]+s \(\d+ notebooks/s\)\n"
+    assert re.fullmatch(r"notebooks\.db: 10 loaded, 0 unchanged, 0 removed, 1 failed in [\d.]+s \(\d+ notebooks/s\)\n"
                         r"1 file\(s\) could not be loaded, e\.g\. sample_notebooks/legacy/half_saved\.ipynb: truncated JSON: .*; "
                         r"see the load_errors table\n", result.stderr)
 
@@ -144,7 +144,7 @@ def test_readme_python_examples_run(workdir, capsys):
     for block in blocks:
         exec(compile(block, "README.md", "exec"), {})
     out = capsys.readouterr().out
-    assert "9 loaded" in out and "analysis/sales_analysis.ipynb" in out
+    assert "10 loaded" in out and "analysis/sales_analysis.ipynb" in out
 
 
 def test_readme_serve_example_runs(workdir):

@@ -264,7 +264,7 @@ def test_load_without_checks_and_rechecking(tmp_path):
     db = tmp_path / "nb.db"
     nbsql.load(SAMPLES, db, checks=False)
     warned = CliRunner().invoke(cli, ["health", "--db", str(db)])
-    assert "9 notebook(s) were loaded with --no-checks" in warned.stderr
+    assert "10 notebook(s) were loaded with --no-checks" in warned.stderr
     # the one finding: the sample broken on purpose could not be loaded, which fails the run
     assert warned.exit_code == 1 and warned.stdout.splitlines()[0].endswith(
         f"{BROKEN_SAMPLE}: NB306 could not be loaded: truncated JSON: Expecting value at line 32 column 2")
@@ -272,20 +272,20 @@ def test_load_without_checks_and_rechecking(tmp_path):
         assert conn.execute("SELECT count(*) FROM findings").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM rules").fetchone()[0] == len(RULES)
     report = nbsql.load(SAMPLES, db)  # checks now on: every notebook is checked, though unchanged
-    assert report.loaded == 9
-    assert nbsql.load(SAMPLES, db).unchanged == 9
+    assert report.loaded == 10
+    assert nbsql.load(SAMPLES, db).unchanged == 10
     config = tmp_path / "nbsql.toml"
     config.write_text("[rules.NB113]\nmax_lines = 3\n")
     stale = CliRunner().invoke(cli, ["health", "--db", str(db), "--config", str(config)])
-    assert "Warning: 9 notebook(s) were checked with other rules or thresholds" in stale.stderr
+    assert "Warning: 10 notebook(s) were checked with other rules or thresholds" in stale.stderr
     changed = Settings(thresholds={"NB113": {"max_lines": 3}})
-    assert nbsql.load(SAMPLES, db, settings=changed).loaded == 9
+    assert nbsql.load(SAMPLES, db, settings=changed).loaded == 10
 
 
 def test_health_view_scores(samples_db):
     with open_db(samples_db) as conn:
         rows = conn.execute("SELECT path, errors, warnings, infos, score FROM notebook_health").fetchall()
-        assert len(rows) == 9 and all(0 <= r["score"] <= 100 for r in rows)
+        assert len(rows) == 10 and all(0 <= r["score"] <= 100 for r in rows)
         expected = {}
         for path, rule, severity, count in conn.execute(
                 "SELECT n.path, f.rule, f.severity, count(*) FROM findings f JOIN notebooks n ON n.id = f.notebook "

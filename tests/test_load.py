@@ -583,7 +583,7 @@ def test_a_load_waiting_for_another_says_so(tmp_path, command):
         first_line = waiting.stderr.readline() if said else ""
         assert waiting.poll() is None, "the load must wait for the lock"
     assert first_line == f"Waiting for another load of {link} to finish...\n"
-    assert waiting.wait(timeout=120) == 0 and ("9 unchanged" in waiting.stderr.read() or command[0] == "health")
+    assert waiting.wait(timeout=120) == 0 and ("10 unchanged" in waiting.stderr.read() or command[0] == "health")
 
 
 def test_one_options_object_reaches_the_workers(tmp_path, corpus):

@@ -158,7 +158,8 @@ def test_the_scraps_table_is_not_hidden_by_a_canned_query(samples):
 @pytest.mark.parametrize("name", sorted(CANNED_QUERIES))
 def test_canned_queries_answer(samples, name):
     assert len(CANNED_QUERIES) >= 12
-    response = get(samples, f"/samples/{name}.json?_shape=array&q=plot&package=pandas")
+    response = get(samples, f"/samples/{name}.json?_shape=array&q=plot&package=pandas&name=pd"
+                            "&notebook=analysis/sales_analysis.ipynb&cell=8")
     assert response.status_code == 200, response.text
     rows = response.json()
     if name not in ("duplicate_cells", "load_problems"):

@@ -80,24 +80,31 @@ def test_an_empty_database_file_is_filled(tmp_path):
     assert run("load", str(SAMPLES), "--db", str(db), "-q").exit_code == 0
     with closing(open_db(db)) as conn:
         assert conn.execute("PRAGMA application_id").fetchone()[0] == schema.APPLICATION_ID
-        assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == 9
+        assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == 10
+
+
+def drop_tables_since_schema_5(conn: sqlite3.Connection) -> None:
+    """Take away the tables nbsql added after databases were marked, as an older nbsql made none of them."""
+    conn.execute("DROP TABLE cell_dependencies")
+    conn.execute("DROP TABLE cell_names")
 
 
 def test_an_unmarked_database_of_the_last_nbsql_is_upgraded(tmp_path):
     db = tmp_path / "nb.db"
     nbsql.load(SAMPLES, db)
     with closing(sqlite3.connect(db)) as conn:  # as nbsql made it before databases were marked (schema 3)
+        drop_tables_since_schema_5(conn)
         conn.execute("PRAGMA application_id = 0")
         conn.execute("PRAGMA user_version = 3")
         conn.commit()
     older = run("search", "plot", "--db", str(db))
     assert older.exit_code == 2 and "made by an older nbsql (schema 3" in older.output
     report = nbsql.load(SAMPLES, db)
-    assert report.loaded == 9  # rebuilt
+    assert report.loaded == 10  # rebuilt
     with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA application_id").fetchone()[0] == schema.APPLICATION_ID
         assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
-    assert nbsql.load(SAMPLES, db).unchanged == 9
+    assert nbsql.load(SAMPLES, db).unchanged == 10
 
 
 @pytest.mark.parametrize("marked", [True, False])
@@ -105,13 +112,14 @@ def test_an_older_nbsql_schema_is_rebuilt(tmp_path, marked):
     db = tmp_path / "nb.db"
     nbsql.load(SAMPLES, db)
     with closing(sqlite3.connect(db, isolation_level=None)) as conn:  # schema 1 had no health tables
+        drop_tables_since_schema_5(conn)
         conn.execute("DROP VIEW notebook_health")
         conn.execute("DROP TABLE findings")
         conn.execute("DROP TABLE rules")
         conn.execute("PRAGMA user_version = 1")
         conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID if marked else 0}")
     report = nbsql.load(SAMPLES, db)
-    assert report.loaded == 9
+    assert report.loaded == 10
     with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
         assert conn.execute("PRAGMA application_id").fetchone()[0] == schema.APPLICATION_ID
@@ -123,6 +131,7 @@ def test_a_table_beside_nbsqls_makes_it_foreign(tmp_path):
     db = tmp_path / "nb.db"
     nbsql.load(SAMPLES, db)
     with closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        drop_tables_since_schema_5(conn)
         conn.execute("PRAGMA application_id = 0")
         conn.execute("PRAGMA user_version = 3")
         conn.execute("CREATE TABLE annotations(note TEXT)")
@@ -162,7 +171,7 @@ def test_a_database_in_a_read_only_folder_can_be_read(tmp_path):
         search = run("search", "plot", "--db", str(db))
         assert search.exit_code == 0 and "notebooks match; showing" in search.output, search.output
         with closing(nbsql.connect(db)) as conn:
-            assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == 9
+            assert conn.execute("SELECT count(*) FROM notebooks").fetchone()[0] == 10
         assert nbsql.query("SELECT count(*) AS n FROM cells", db)["n"][0] > 50
         notebook, table = pages(db, "/-/nbsql/notebooks/1", "/nb/cells.json?_size=1")
         assert notebook[0] == 200 and "nbsql-cell" in notebook[1] and table[0] == 200
@@ -244,7 +253,7 @@ def test_a_newer_nbsql_database_is_refused_unless_rebuilt(tmp_path):
         assert refused.exit_code == 2 and "made by a newer nbsql" in refused.output, refused.output
     assert sha256(db) == before
     assert run("load", str(SAMPLES), "--db", str(db), "--full", "-q").exit_code == 0
-    assert nbsql.query("SELECT count(*) AS n FROM notebooks", db)["n"][0] == 9
+    assert nbsql.query("SELECT count(*) AS n FROM notebooks", db)["n"][0] == 10
 
 
 def test_reads_name_an_older_schema_and_an_empty_file(tmp_path):

@@ -16,7 +16,7 @@ from markupsafe import Markup
 from ..metadata import MARK_END, MARK_START
 from ..search import match_query
 from . import render
-from .pages import gallery_page, image_route, notebook_page, pygments_css_route
+from .pages import gallery_page, image_route, notebook_page, pygments_css_route, slice_route
 from .recognise import database_at, is_nbsql, judge, when_nbsql
 from .search_page import gallery_report_route, search_page, search_report_route
 
@@ -140,6 +140,7 @@ def cell_html(row, value, column, table: str | None, database: str, datasette) -
 def register_routes():
     return [
         (r"^/-/nbsql/notebooks/(?P<id>[^/]+)$", notebook_page),  # any id: the page answers 404 itself
+        (r"^/-/nbsql/notebooks/(?P<id>[^/]+)/slice/(?P<position>[^/]+)\.ipynb$", slice_route),
         (r"^/-/nbsql/gallery$", gallery_page),
         (r"^/-/nbsql/search$", search_page),
         (r"^/-/nbsql/search\.ipynb$", search_report_route),

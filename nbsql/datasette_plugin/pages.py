@@ -15,6 +15,7 @@ from ..read import is_integer
 from ..search import fts_query, path_glob
 from . import render
 from .recognise import is_nbsql
+from .slices import cell_needs, slice_download
 
 #: Our pages run no script at all; images only from this server or data: URLs.
 CSP = ("default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
@@ -124,6 +125,7 @@ async def notebook_page(request, datasette):
     for finding in findings:
         findings_by_cell.setdefault(finding["position"], []).append(dict(finding))
     language = notebook["language"]
+    needs = await cell_needs(datasette, db, dict(notebook))
 
     def image_src(data_id: int) -> str:
         return datasette.urls.path(f"/-/nbsql/images/{data_id}?database={db.name}")
@@ -143,6 +145,7 @@ async def notebook_page(request, datasette):
             "outputs": [_render_output(dict(o), bundles.get(o["id"], []), image_src)
                         for o in outputs_by_cell.get(cell["id"], [])],
             "findings": findings_by_cell.get(cell["position"], []),
+            "slice": needs.get(cell["position"]),
         })
     context = {"notebook": dict(notebook), "cells": rendered, "notebook_findings": findings_by_cell.get(None, []),
                "database": db.name, "counts": _severity_counts(findings)}
@@ -197,6 +200,28 @@ async def gallery_page(request, datasette):
     context = {"images": images, "q": term, "path": path, "database": db.name, "limit": limit, "error": error}
     page = await datasette.render_template("nbsql_gallery.html", context, request=request)
     return Response.html(page, status=400 if error else 200, headers=_SECURITY_HEADERS)
+
+
+#: A cell position in a URL: ASCII decimal digits without leading zeros.
+_POSITION = re.compile(r"0|[1-9][0-9]{0,8}")
+
+
+@_time_limited
+async def slice_route(request, datasette):
+    """``/-/nbsql/notebooks/<id>/slice/<position>.ipynb``: a code cell's slice (the cells it needs,
+    then the cell) as a notebook to download; a 404 says why a cell has none."""
+    notebook_id = _row_id(request)
+    position = request.url_vars["position"]
+    if notebook_id is None or not _POSITION.fullmatch(position):
+        return await _error_page(datasette, request, 404, "No such cell")
+    db = await _database(datasette, request)
+    found = await slice_download(db, notebook_id, int(position))
+    if isinstance(found, str):
+        return await _error_page(datasette, request, 404, found)
+    filename, text = found
+    headers = {**_SECURITY_HEADERS, "Content-Security-Policy": "default-src 'none'; sandbox",
+               "Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response(text, content_type="application/x-ipynb+json; charset=utf-8", headers=headers)
 
 
 @_time_limited

@@ -11,6 +11,7 @@ from typing import Any
 
 from .._compat.pyflakes import TYPING_MODULES, check
 from ..code import CodeFacts
+from ..deps.names import IPYTHON_NAMES
 from ..model import Cell, Notebook
 
 
@@ -117,6 +118,3 @@ class NotebookContext:
 _WORD = re.compile(r"[A-Za-z_]\w*")
 #: Names pyflakes takes as builtins in every module that a notebook's kernel does not define.
 NOT_IN_NOTEBOOKS = frozenset({"__file__"})
-#: Names IPython defines in every notebook.
-IPYTHON_NAMES = frozenset({"display", "get_ipython", "In", "Out", "_", "__", "___", "_i", "_ii", "_iii", "_oh", "_dh",
-                           "exit", "quit", "__IPYTHON__"})
