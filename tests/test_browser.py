@@ -766,3 +766,74 @@ def test_gallery_survives_a_bad_limit(site):
     except urllib.error.HTTPError as error:
         status = error.code
     assert status in (200, 400), status
+
+
+# --------------------------------------------------------------------------------------------
+# Cell dependencies: "needs cells ..." under each Python code cell, and the slice download.
+
+
+def test_needs_cells_links_lead_to_the_cells_and_the_slice_downloads(tab, site):
+    page = tab.page
+    _goto(page, site.url(f"/-/nbsql/notebooks/{site.real_id}?database={DB_NAME}"))
+    conn = site.connect()
+    try:
+        analysed = {row[0] for row in conn.execute(
+            "SELECT position FROM cells WHERE notebook = ? AND cell_type = 'code' AND parse_error IS NULL AND "
+            "(sloc IS NOT NULL OR trim(source) = '')", [site.real_id])}
+        needing = {row[0] for row in conn.execute(
+            "SELECT DISTINCT c.position FROM cell_dependencies x JOIN cells c ON c.id = x.cell WHERE x.notebook = ?",
+            [site.real_id])}
+    finally:
+        conn.close()
+    assert needing, f"{site.real_path}: no cell needs another"
+    shown = page.eval_on_selector_all(".nbsql-cell", """cells => cells.map(cell => {
+      const needs = cell.querySelector('.nbsql-needs');
+      return {id: cell.id, needs: needs ? Array.from(needs.querySelectorAll('a[href^="#cell-"]')).map(
+                a => [a.getAttribute('href'), !!document.getElementById(a.getAttribute('href').slice(1))]) : null,
+              download: needs ? needs.querySelector('a.nbsql-slice').getAttribute('href') : null,
+              visible: needs ? needs.offsetHeight > 0 : false};
+    })""")
+    by_position = {int(cell["id"].removeprefix("cell-")): cell for cell in shown}
+    assert {p for p, cell in by_position.items() if cell["needs"] is not None} == analysed
+    assert {p for p, cell in by_position.items() if cell["needs"]} == needing
+    assert all(target for cell in shown for _, target in cell["needs"] or []), "a link to a cell not on the page"
+    assert all(cell["visible"] for cell in shown if cell["needs"] is not None)
+    position = min(needing)
+    first = by_position[position]
+    assert first["download"] == f"/-/nbsql/notebooks/{site.real_id}/slice/{position}.ipynb?database={DB_NAME}"
+
+    # following a "needs" link lands on that cell
+    href = first["needs"][0][0]
+    page.locator(f"#cell-{position} .nbsql-needs a[href='{href}']").click()
+    page.wait_for_url(re.compile(f"{href}$"))
+    assert page.evaluate(f"document.querySelector('{href}').getBoundingClientRect().top") < 100
+    _screenshot(page, "notebook-page-needs-cells")
+
+    # the download is a notebook the browser saves, not a page it shows
+    with page.expect_download() as download:
+        page.locator(f"#cell-{position} a.nbsql-slice").click()
+    saved = download.value
+    assert saved.suggested_filename.endswith(f"-cell-{position}-slice.ipynb")
+    assert re.fullmatch(r"[A-Za-z0-9._-]+", saved.suggested_filename)
+    notebook = json.loads(Path(saved.path()).read_text(encoding="utf-8"))
+    assert notebook["cells"][-1]["metadata"]["nbsql"]["position"] == position
+    assert tab.dialogs == []
+
+
+def test_the_hostile_notebooks_slice_download_is_safely_named(site):
+    named = site.hostile_ids[HOSTILE_FILES[1]]
+    conn = site.connect()
+    try:
+        position = conn.execute("SELECT position FROM cells WHERE notebook = ? AND cell_type = 'code' AND "
+                                "parse_error IS NULL AND sloc IS NOT NULL ORDER BY position LIMIT 1",
+                                [named]).fetchone()[0]
+    finally:
+        conn.close()
+    url = site.url(f"/-/nbsql/notebooks/{named}/slice/{position}.ipynb?database={DB_NAME}")
+    with urllib.request.urlopen(url, timeout=60) as response:
+        disposition = response.headers["Content-Disposition"]
+        assert response.headers["Content-Type"].startswith("application/x-ipynb+json")
+        assert "sandbox" in response.headers["Content-Security-Policy"]
+        json.loads(response.read())
+    name = re.fullmatch(r'attachment; filename="([A-Za-z0-9._-]+)"', disposition)
+    assert name and name.group(1).endswith(f"-cell-{position}-slice.ipynb"), disposition
