@@ -298,9 +298,11 @@ def serve(db: str, host: str, port: int, open_browser: bool, metadata: str | Non
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Output format.")
 @REPORT_OPTION
+@click.option("--runnable", is_flag=True, help="With --report: put before each result the cells of its slice "
+              "that the report does not hold yet (marked as context), so that it runs top to bottom.")
 @LINK_BASE_OPTION
 def search(query: str, db: str, regex: bool, limit: int, offset: int, context: int, timeout: float | None,
-           output_format: str, report: str | None, link_base: str, **filters) -> None:
+           output_format: str, report: str | None, runnable: bool, link_base: str, **filters) -> None:
     """Search cells' sources and outputs: full-text, ranked, or --regex; narrowed by filters (an
     empty QUERY with filters lists the cells they keep). Copies of a cell are one hit.
 
@@ -319,7 +321,7 @@ def search(query: str, db: str, regex: bool, limit: int, offset: int, context: i
             from .reports import ReportOptions, search_report, write_report
 
             with closing(connect(db)) as conn:
-                write_report(search_report(conn, results, ReportOptions(link_base)), report)
+                write_report(search_report(conn, results, ReportOptions(link_base, runnable)), report)
     if report:
         _emit(f"{cells.summary(results)}; " + (f"report written to {report}\n" if results.hits else
                                                "no report written\n"))

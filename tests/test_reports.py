@@ -18,6 +18,8 @@ from nbsql.reports import gallery_report, search_report, write_report
 from nbsql.reports.build import code_span, escape
 from nbsql.search import Filters, search_connection
 
+from .conftest import SAMPLES
+
 
 def read_report(path) -> nbformat.NotebookNode:
     report = nbformat.read(path, as_version=4)
@@ -120,3 +122,32 @@ def test_no_hit_writes_no_report(samples_db, tmp_path):
     out = tmp_path / "none.ipynb"
     result = CliRunner().invoke(cli, ["search", "zzzznotthere", "--db", str(samples_db), "--report", str(out)])
     assert result.exit_code == 1 and not out.exists() and "no report written" in result.output
+
+
+def test_a_runnable_report_runs_top_to_bottom_in_a_fresh_kernel(tmp_path):
+    """Each result is preceded by the cells of its slice the report does not hold yet, marked as
+    context; the report then runs in a real ipykernel, although its results come from the middle
+    of their notebooks (without --runnable, it fails: their names are not defined)."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    db = tmp_path / "samples.db"
+    nbsql.load(SAMPLES / "teaching", db)
+    for runnable in (True, False):
+        out = tmp_path / f"report-{runnable}.ipynb"
+        options = ["--runnable"] if runnable else []
+        result = CliRunner().invoke(cli, ["search", "most_common", "--path", "word_counts", "--type", "code",
+                                          "--db", str(db), "--report", str(out), *options])
+        assert result.exit_code == 0, result.output
+        report = read_report(out)
+        context = [cell for cell in report.cells if "nbsql-context" in cell.metadata.get("tags", [])]
+        assert bool(context) is runnable
+        client = NotebookClient(report, timeout=60, kernel_name="python3", resources={"metadata": {"path": tmp_path}})
+        if runnable:
+            client.execute()
+            results = [cell for cell in report.cells if cell.id.startswith("result")]
+            assert results and all(cell.outputs and cell.outputs[-1].output_type == "execute_result"
+                                   for cell in results)
+        else:
+            with pytest.raises(CellExecutionError, match="NameError"):
+                client.execute()

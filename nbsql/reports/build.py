@@ -23,9 +23,11 @@ DEFAULT_LINK_BASE = "http://127.0.0.1:8001"
 
 @dataclass(frozen=True)
 class ReportOptions:
-    """How a report is made: ``link_base``, the address of ``nbsql serve`` its links lead to."""
+    """How a report is made: ``link_base``, the address of ``nbsql serve`` its links lead to;
+    ``runnable``: each result preceded by the cells of its slice the report does not hold yet."""
 
     link_base: str = DEFAULT_LINK_BASE
+    runnable: bool = False
 
 
 DEFAULT_OPTIONS = ReportOptions()
@@ -36,7 +38,11 @@ def search_report(conn: sqlite3.Connection, results: Results, options: ReportOpt
     title = f"# Search report: {code_span(results.query) if results.query.strip() else 'filters only'}"
     totals = escape(summary(results))
     cells = [_markdown("title", f"{title}\n\n{totals[0].upper()}{totals[1:]}.\n\n{_made_by()}")]
+    held: set[tuple[int, int]] = set()
     for number, hit in enumerate(results.hits, 1):
+        if options.runnable and hit.cell_type == "code":
+            cells += _context(conn, hit.notebook, hit.position, number, held)
+        held.add((hit.notebook, hit.position))
         cell = _cell_of(conn, hit.notebook, hit.position)
         cells.append(_markdown(cell_id("from", number), provenance(conn, hit.notebook, hit.position, options,
                                                                    copies=hit.copies)))
@@ -44,14 +50,41 @@ def search_report(conn: sqlite3.Connection, results: Results, options: ReportOpt
     return notebook(conn, [hit.notebook for hit in results.hits], cells)
 
 
+def _context(conn: sqlite3.Connection, notebook_id: int, position: int, number: int,
+             held: set[tuple[int, int]]) -> list[dict[str, Any]]:
+    """The cells of a result's slice that the report does not hold yet, marked as context (tag
+    ``nbsql-context``), after a note saying so; or the note of why the result has no slice."""
+    from ..deps.slice import read_slice
+
+    try:
+        needed = [p for p in read_slice(conn, notebook_id, position).positions[:-1] if (notebook_id, p) not in held]
+    except NbsqlError as exc:
+        return [_markdown(cell_id("context", number), f"*Result {number} may not run here: {escape(str(exc))}.*")]
+    if not needed:
+        return []
+    (path,) = conn.execute("SELECT path FROM notebooks WHERE id = ?", (notebook_id,)).fetchone()
+    made = [_markdown(cell_id("context", number), f"*Context for result {number}: the cells it needs from "
+                      f"{escape(path)} ({', '.join(map(str, needed))}), without their outputs.*", "nbsql-context")]
+    for needed_position in needed:
+        held.add((notebook_id, needed_position))
+        cell = stored_cell(conn, _cell_of(conn, notebook_id, needed_position),
+                           cell_id("context", number, needed_position), outputs=False)
+        cell["metadata"] = {**cell["metadata"], "tags": ["nbsql-context"]}
+        made.append(cell)
+    return made
+
+
 def notebook(conn: sqlite3.Connection, sources: list[int], cells: list[dict[str, Any]]) -> dict:
-    """A notebook of ``cells`` with the kernel of most of the ``sources`` notebooks."""
+    """A notebook of ``cells`` with the kernel of most of the ``sources`` notebooks (as far as it is
+    valid nbformat; python3 for a Python notebook that names none)."""
     metadata: dict[str, Any] = {}
     common = Counter(sources).most_common(1)
     if common:
-        (stored,) = conn.execute("SELECT metadata FROM notebooks WHERE id = ?", (common[0][0],)).fetchone()
-        saved = json.loads(stored or "{}")
-        metadata = {key: saved[key] for key in ("kernelspec", "language_info") if isinstance(saved.get(key), dict)}
+        from ..deps.slice import run_metadata
+
+        stored, language = conn.execute("SELECT metadata, language FROM notebooks WHERE id = ?",
+                                        (common[0][0],)).fetchone()
+        metadata = run_metadata(json.loads(stored or "{}"), language)
     return {"nbformat": 4, "nbformat_minor": 5, "metadata": metadata, "cells": cells}
 
 
@@ -97,8 +130,8 @@ def _cell_of(conn: sqlite3.Connection, notebook_id: int, position: int) -> int:
     return cell
 
 
-def _markdown(identifier: str, text: str) -> dict[str, Any]:
-    return {"cell_type": "markdown", "id": identifier, "metadata": {"tags": ["nbsql-report"]}, "source": text}
+def _markdown(identifier: str, text: str, tag: str = "nbsql-report") -> dict[str, Any]:
+    return {"cell_type": "markdown", "id": identifier, "metadata": {"tags": [tag]}, "source": text}
 
 
 def _made_by() -> str:
