@@ -236,6 +236,7 @@ def gallery(query: str, db: str, limit: int, report: str | None, link_base: str,
     matches QUERY (as nbsql search reads it), or gather their charts into a --report notebook.
     Exit code 1 when there are none."""
     from .reports import ReportOptions, gallery_report, write_report
+    from .reports.gallery import gallery_totals
     from .search import Filters
 
     with _user_errors(), closing(connect(db)) as conn:
@@ -244,8 +245,7 @@ def gallery(query: str, db: str, limit: int, report: str | None, link_base: str,
             write_report(notebook, report)
     lines = [f"{item.path}:cell {item.position} ({item.images} image{'s' if item.images != 1 else ''}"
              f"{'; the markdown above matches' if item.via_markdown else ''})" for item in found[:limit]]
-    images = sum(item.images for item in found)
-    total = f"{images:,} images in {len(found):,} cells of {len({item.notebook for item in found}):,} notebooks"
+    total = gallery_totals(found)
     if report:
         lines = [total + (f"; {min(limit, len(found)):,} cells in the report written to {report}" if found else
                           "; no report written")]
@@ -315,19 +315,21 @@ def search(query: str, db: str, regex: bool, limit: int, offset: int, context: i
     from . import search as cells
 
     with _user_errors():
-        results = cells.search(query, db, filters=cells.Filters(**filters), regex=regex, limit=limit, offset=offset,
+        if runnable and not report:
+            raise click.UsageError("--runnable needs --report FILE.ipynb")
+        chosen = cells.Filters(**filters)
+        results = cells.search(query, db, filters=chosen, regex=regex, limit=limit, offset=offset,
                                context=context, timeout=cells.DEFAULT_TIMEOUT if timeout is None else timeout)
         if report and results.hits:
             from .reports import ReportOptions, search_report, write_report
 
             with closing(connect(db)) as conn:
-                write_report(search_report(conn, results, ReportOptions(link_base, runnable)), report)
+                write_report(search_report(conn, results, ReportOptions(link_base, runnable), chosen.describe()),
+                             report)
+    _emit(cells.render_json(results) if output_format == "json" else
+          cells.render_text(results, color=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
     if report:
-        _emit(f"{cells.summary(results)}; " + (f"report written to {report}\n" if results.hits else
-                                               "no report written\n"))
-    else:
-        _emit(cells.render_json(results) if output_format == "json" else
-              cells.render_text(results, color=sys.stdout.isatty()))
+        click.echo(f"Report written to {report}." if results.hits else "No report written.", err=True)
     sys.exit(0 if results.total_cells else 1)
 
 

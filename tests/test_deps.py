@@ -119,7 +119,7 @@ def test_the_library_gives_a_cells_slice(samples_db):
     ("teaching/nothing.ipynb", 1, "no loaded notebook 'teaching/nothing.ipynb'"),
     (WORDS, 99, f"{WORDS} has no cell 99: it has 16 cells"),
     (WORDS, 0, "cell 0 of teaching/word_counts.ipynb is a markdown cell"),
-    ("teaching/julia_intro.ipynb", 2, "is a julia notebook"),
+    ("teaching/julia_intro.ipynb", 2, "is not a Python notebook (its language is julia)"),
     ("teaching/Untitled1.ipynb", 3, "cell 3 of teaching/Untitled1.ipynb does not parse (line 2:"),
     ("analysis/exploratory_scratch.ipynb", 7, "is not Python (a cell magic)"),
 ])

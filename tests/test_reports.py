@@ -4,6 +4,7 @@ where it comes from; nothing is run to make them."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import sqlite3
 
@@ -14,7 +15,7 @@ from click.testing import CliRunner
 import nbsql
 from nbsql import NbsqlError
 from nbsql.cli import cli
-from nbsql.reports import gallery_report, search_report, write_report
+from nbsql.reports import ReportOptions, gallery_report, search_report, write_report
 from nbsql.reports.build import code_span, escape
 from nbsql.search import Filters, search_connection
 
@@ -46,7 +47,7 @@ def test_a_search_report_holds_each_result_with_its_outputs_and_provenance(corpu
     out = tmp_path / "report.ipynb"
     result = CliRunner().invoke(cli, ["search", "plt.show", "--has-image", "--db", str(corpus_db), "-n", "40",
                                       "--report", str(out)])
-    assert result.exit_code == 0 and result.output.endswith(f"showing 40; report written to {out}\n")
+    assert result.exit_code == 0 and result.output.endswith(f"showing 40.\nReport written to {out}.\n")
     report = read_report(out)
     title, *rest = report.cells
     assert "`` plt.show ``" in title.source or "` plt.show `" in title.source
@@ -54,7 +55,7 @@ def test_a_search_report_holds_each_result_with_its_outputs_and_provenance(corpu
     assert len(rest) == 80
     with sqlite3.connect(corpus_db) as conn:
         hits = search_connection(conn, "plt.show", filters=Filters(has_image=True), limit=40).hits
-        for hit, (where, cell) in zip(hits, zip(rest[::2], rest[1::2]), strict=True):
+        for hit, (where, cell) in zip(hits, zip(rest[::2], rest[1::2], strict=True), strict=True):
             assert where.cell_type == "markdown" and f"cell {hit.position}" in where.source
             assert f"/-/nbsql/notebooks/{hit.notebook}#cell-{hit.position}" in where.source
             source, count, images = stored(conn, hit.notebook, hit.position)
@@ -121,7 +122,9 @@ def test_a_report_that_cannot_be_written_is_one_line(samples_db, tmp_path):
 def test_no_hit_writes_no_report(samples_db, tmp_path):
     out = tmp_path / "none.ipynb"
     result = CliRunner().invoke(cli, ["search", "zzzznotthere", "--db", str(samples_db), "--report", str(out)])
-    assert result.exit_code == 1 and not out.exists() and "no report written" in result.output
+    assert result.exit_code == 1 and not out.exists() and result.output == "No cell matches.\nNo report written.\n"
+    result = CliRunner().invoke(cli, ["search", "import", "--db", str(samples_db), "--runnable"])
+    assert result.exit_code == 2 and "--runnable needs --report" in result.output
 
 
 def test_a_runnable_report_runs_top_to_bottom_in_a_fresh_kernel(tmp_path):
@@ -151,3 +154,32 @@ def test_a_runnable_report_runs_top_to_bottom_in_a_fresh_kernel(tmp_path):
         else:
             with pytest.raises(CellExecutionError, match="NameError"):
                 client.execute()
+
+
+def test_a_runnable_report_reruns_a_slice_after_another_notebooks_cells(tmp_path):
+    """Two notebooks bind the same name to different things: each result runs after its own slice,
+    again when another notebook's cells ran in between (they took the other's value)."""
+    from nbclient import NotebookClient
+
+    def code(source: str) -> dict:
+        return {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": source}
+
+    sources = {"a.ipynb": ["x = [1, 2, 3]", "total = sum(x) + 1\ntotal", "total = sum(x) * 2\ntotal"],
+               "b.ipynb": ["x = 'abc'", "total = x.upper() + 'total'\ntotal"]}
+    for name, cells in sources.items():
+        notebook = {"nbformat": 4, "nbformat_minor": 4, "metadata": {"kernelspec": {
+            "name": "python3", "display_name": "Python 3", "language": "python"}}, "cells": [code(c) for c in cells]}
+        (tmp_path / name).write_text(json.dumps(notebook))
+    nbsql.load(tmp_path, tmp_path / "t.db")
+    with sqlite3.connect(tmp_path / "t.db") as conn:
+        results = search_connection(conn, "total")
+        order = sorted(results.hits, key=lambda hit: (hit.position, hit.path))  # a 1, b 1, a 2
+        assert [(hit.path, hit.position) for hit in order] == [("a.ipynb", 1), ("b.ipynb", 1), ("a.ipynb", 2)]
+        made = search_report(conn, dataclasses.replace(results, hits=order), ReportOptions(runnable=True))
+    report = nbformat.from_dict(made)
+    nbformat.validate(report)
+    NotebookClient(report, timeout=60, kernel_name="python3", resources={"metadata": {"path": tmp_path}}).execute()
+    shown = {cell.source: cell.outputs[-1]["data"]["text/plain"] for cell in report.cells
+             if cell.id.startswith("result")}
+    assert shown == {"total = sum(x) + 1\ntotal": "7", "total = sum(x) * 2\ntotal": "12",
+                     "total = x.upper() + 'total'\ntotal": "'ABCtotal'"}

@@ -115,7 +115,8 @@ def test_a_long_line_is_shown_around_its_match(tmp_path):
     nbsql.load(notebook, tmp_path / "long.db")
     (hit,) = search("needle", tmp_path / "long.db").hits
     (excerpt,) = hit.excerpt
-    assert len(excerpt.text) <= 300 and [excerpt.text[s:e] for _, s, e in hit.highlights] == ["needle"]
+    assert len(excerpt.text) <= 302 and excerpt.text.startswith("…") and excerpt.text.endswith("needle")
+    assert [excerpt.text[s:e] for _, s, e in hit.highlights] == ["needle"]
 
 
 def test_filters_combine_with_a_query_and_each_other(corpus_db):
@@ -168,12 +169,31 @@ def test_pages_of_results(samples_db):
 
 
 @pytest.mark.parametrize("query, message", [('"unbalanced', "unbalanced quote"), ("*", "no words"),
-                                            ("== !=", "no letter or digit"), ("x " * 5000, "characters; at most")])
+                                            ("== !=", "no words"), ("x " * 5000, "characters; at most")])
 def test_a_query_that_cannot_be_searched_is_one_line(samples_db, query, message):
     result = CliRunner().invoke(cli, ["search", query, "--db", str(samples_db)])
     assert result.exit_code == 2 and result.output.count("\n") == 1 and message in result.output
     with pytest.raises(NbsqlError, match=message):
         search(query, samples_db)
+
+
+def test_terms_without_letters_are_left_out(samples_db):
+    """A pasted line of code is searched by its terms that have letters or digits."""
+    pasted = search("df = pd.read_csv", samples_db)
+    assert pasted.total_cells and pasted.total_cells == search("df pd.read_csv", samples_db).total_cells
+
+
+def test_a_search_by_filters_shows_what_they_found(samples_db, corpus_db):
+    (hit,) = search("", samples_db, filters=Filters(defines="revenue_by_region")).hits
+    assert hit.match_in is None and [hit.excerpt[i].text[s:e] for i, s, e in hit.highlights] == ["revenue_by_region"]
+    errors = search("", corpus_db, filters=Filters(has_error=True), limit=20).hits
+    shown = [hit for hit in errors if "outputs" in {line.where for line in hit.excerpt} and hit.highlights]
+    assert len(shown) >= 0.8 * len(errors)  # the error's name, where it ends in Error or Exception
+
+
+def test_a_path_glob_matches_from_any_folder_down(corpus_db):
+    below = search("import", corpus_db, filters=Filters(path="numpy/*"), limit=1000)
+    assert below.total_cells and all("/numpy/" in f"/{hit.path}" for hit in below.hits)
 
 
 @pytest.mark.parametrize("query", ["AND", "NEAR(", "OR NOT", "a AND", "col:umn", "^x", '"a phrase" "'])

@@ -43,7 +43,8 @@ def test_copies_are_one_click_away(corpus_site, corpus_db):
     hits = search("read_csv", corpus_db, limit=1000).hits
     first = next(index for index, hit in enumerate(hits) if hit.copies)
     status, html, _ = page(corpus_site, q="read_csv", page=str(first // 20 + 1))
-    copies = re.search(r'<a href="(/corpus/cells\?source_hash=[0-9a-f]+)">also in (\d+) other notebook', html)
+    copies = re.search(r'<a href="(/corpus/cells\?source_hash=[0-9a-f]+)&amp;_col=[^"]*">also in (\d+) other notebook',
+                       html)
     assert status == 200 and copies and int(copies.group(2)) == hits[first].copies
     listed = get(corpus_site, copies.group(1).replace("/cells?", "/cells.json?_shape=array&"))
     assert len({row["notebook"] for row in listed.json()}) == hits[first].copies + 1

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from ..database import NbsqlError
 from ..read import is_integer
-from ..search import fts_query, path_glob
+from ..search import fts_query, path_clause
 from . import render
 from .recognise import is_nbsql
 from .slices import cell_needs, slice_download
@@ -171,8 +171,9 @@ async def gallery_page(request, datasette):
     clauses, params = ["d.mime IN ('image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/svg+xml')",
                        "d.invalid_base64 = 0"], []
     if path:
-        clauses.append("n.path GLOB ?")
-        params.append(path_glob(path))
+        clause, patterns = path_clause("n.path", path)
+        clauses.append(clause)
+        params += patterns
     sql = ("SELECT d.id, d.mime, d.size, CASE WHEN d.mime = 'image/svg+xml' THEN d.text END AS svg, "
            "n.id AS notebook, n.path, c.position FROM output_data d JOIN cells c ON c.id = d.cell "
            "JOIN notebooks n ON n.id = d.notebook WHERE {} ORDER BY n.path, c.position, d.id LIMIT ?")

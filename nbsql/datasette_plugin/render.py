@@ -106,7 +106,8 @@ def code_excerpt(lines: list[str], first: int, marked: set[int], language: str |
     numbers (1-based in the cell) marked."""
     formatter = HtmlFormatter(cssclass="nbsql-code", linenos="inline", linenostart=first,
                               hl_lines=[number - first + 1 for number in marked])
-    return Markup(highlight("\n".join(lines) + "\n", _lexer(language), formatter))
+    lexer = type(_lexer(language))(stripnl=False)  # a first blank line stays, so the numbers stay right
+    return Markup(highlight("\n".join(lines) + "\n", lexer, formatter))
 
 
 def marked_text(lines: list[str], marks: dict[int, list[tuple[int, int]]], css: str = "nbsql-text") -> Markup:

@@ -25,6 +25,8 @@ _TEXT_FILTERS = {"type": "cell_type", "path": "path", "tag": "tag", "language": 
                  "defines": "defines", "calls": "calls"}
 _PAGE = re.compile(r"[1-9][0-9]{0,4}")
 _THUMBNAILS = 4
+#: A markdown cell of fewer lines is shown rendered whole; a longer one by its lines around the match.
+_WHOLE_MARKDOWN = 30
 _HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
 
 
@@ -77,8 +79,10 @@ def _shown(hit: Hit, extra: _Extra) -> Markup:
     parts = []
     source = [line for line in hit.excerpt if line.where == "source"]
     marked = {hit.excerpt[i].number for i, _, _ in hit.highlights if hit.excerpt[i].where == "source"}
-    if hit.cell_type == "markdown":
-        parts.append(render.markdown(extra.source))
+    if hit.cell_type == "markdown" and extra.source.count("\n") < _WHOLE_MARKDOWN:
+        parts.append(Markup('<div class="nbsql-result-markdown">') + render.markdown(extra.source) + Markup("</div>"))
+    elif hit.cell_type == "markdown" and source:
+        parts.append(_marked(hit, "source", "nbsql-text"))
     elif source and hit.cell_type == "code":
         parts.append(render.code_excerpt([line.text for line in source], source[0].number, marked, extra.language))
     elif source:
@@ -126,7 +130,8 @@ async def search_page(request, datasette):
                       "url": datasette.urls.path(f"/-/nbsql/notebooks/{hit.notebook}?database={db.name}"
                                                  f"#cell-{hit.position}"),
                       "copies_url": datasette.urls.table(db.name, "cells") + "?" + urlencode(
-                          {"source_hash": extra.source_hash}) if extra.source_hash else None})
+                          [("source_hash", extra.source_hash), ("_col", "notebook"), ("_col", "position"),
+                           ("_col", "cell_type")]) if extra.source_hash else None})
     pages = {}
     if results is not None:
         last = max(1, -(-results.total_results // PAGE_SIZE))
@@ -136,7 +141,7 @@ async def search_page(request, datasette):
                "results": results, "summary": summary(results) if results else None, "shown": shown,
                "pages": pages, "error": error,
                "report": datasette.urls.path("/-/nbsql/search.ipynb") + _link(request),
-               "gallery_report": datasette.urls.path("/-/nbsql/gallery.ipynb") + _link(request)}
+               "charts_report": datasette.urls.path("/-/nbsql/search.ipynb") + _link(request, charts=1)}
     html = await datasette.render_template("nbsql_search.html", context, request=request)
     status = 400 if error else 404 if results is not None and not results.total_cells else 200
     return Response.html(html, status=status, headers=_SECURITY_HEADERS)
@@ -152,10 +157,13 @@ async def search_report_route(request, datasette):
     filters, options = filters_of(request.args), ReportOptions(_link_base(request, datasette))
     timeout = datasette.setting("sql_time_limit_ms") / 1000
 
-    def report(conn: sqlite3.Connection) -> dict:
-        return search_report(conn, _run(conn, query, filters, regex, page, timeout)[0], options)
+    charts = bool(request.args.get("charts"))
 
-    return await _download(db, report, "nbsql-search.ipynb")
+    def report(conn: sqlite3.Connection) -> dict:
+        results = _run(conn, query, filters, regex, page, timeout)[0]
+        return search_report(conn, results, options, filters.describe(), charts_only=charts)
+
+    return await _download(db, report, "nbsql-charts.ipynb" if charts else "nbsql-search.ipynb")
 
 
 @_time_limited

@@ -194,7 +194,8 @@ def read_slice(conn: sqlite3.Connection, notebook: int, position: int) -> CellSl
     if cell_type != "code":
         raise NbsqlError(f"cell {position} of {path} is a {cell_type} cell: only code cells have a slice")
     if language is not None and language not in PYTHON_LANGUAGES:
-        raise NbsqlError(f"{path} is a {language} notebook: nbsql finds the dependencies of Python cells only")
+        raise NbsqlError(f"{path} is not a Python notebook (its language is {language}): nbsql finds the "
+                         "dependencies of Python cells only")
     if parse_error is not None:
         raise NbsqlError(f"cell {position} of {path} does not parse ({parse_error}): its dependencies are unknown")
     if sloc is None and (source or "").strip():

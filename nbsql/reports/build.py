@@ -8,7 +8,7 @@ import os
 import re
 import sqlite3
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -33,31 +33,61 @@ class ReportOptions:
 DEFAULT_OPTIONS = ReportOptions()
 
 
-def search_report(conn: sqlite3.Connection, results: Results, options: ReportOptions = DEFAULT_OPTIONS) -> dict:
-    """The report of one page of search results, as an nbformat 4.5 notebook (a dict)."""
-    title = f"# Search report: {code_span(results.query) if results.query.strip() else 'filters only'}"
+def search_report(conn: sqlite3.Connection, results: Results, options: ReportOptions = DEFAULT_OPTIONS,
+                  filters: str = "", charts_only: bool = False) -> dict:
+    """The report of one page of search results, as an nbformat 4.5 notebook (a dict);
+    ``filters``: the search's filters, as the title should give them; ``charts_only``: only the
+    results with images, each with its image outputs alone."""
+    kind = "Charts" if charts_only else "Search report"
+    title = f"# {kind}: {code_span(results.query) if results.query.strip() else 'the cells the filters keep'}"
     totals = escape(summary(results))
-    cells = [_markdown("title", f"{title}\n\n{totals[0].upper()}{totals[1:]}.\n\n{_made_by()}")]
-    held: set[tuple[int, int]] = set()
-    for number, hit in enumerate(results.hits, 1):
+    given = f"Filters: {escape(filters)}.\n\n" if filters else ""
+    cells = [_markdown("title", f"{title}\n\n{given}{totals[0].upper()}{totals[1:]}.\n\n{_made_by()}")]
+    run: _Run | None = None
+    hits = [hit for hit in results.hits if not charts_only or _has_image(conn, hit.notebook, hit.position)]
+    for number, hit in enumerate(hits, 1):
         if options.runnable and hit.cell_type == "code":
-            cells += _context(conn, hit.notebook, hit.position, number, held)
-        held.add((hit.notebook, hit.position))
+            if run is None or not run.goes_on_with(hit.notebook, hit.position):
+                run = _Run(hit.notebook)  # another notebook's cells ran since: its slice runs again whole
+            cells += _context(conn, hit.notebook, hit.position, number, run)
+            run.ran(hit.position)
         cell = _cell_of(conn, hit.notebook, hit.position)
         cells.append(_markdown(cell_id("from", number), provenance(conn, hit.notebook, hit.position, options,
                                                                    copies=hit.copies)))
-        cells.append(stored_cell(conn, cell, cell_id("result", number, hit.cell_id or hit.position)))
-    return notebook(conn, [hit.notebook for hit in results.hits], cells)
+        cells.append(stored_cell(conn, cell, cell_id("result", number, hit.cell_id or hit.position),
+                                 only_images=charts_only))
+    runnable = [hit.notebook for hit in hits if hit.cell_type == "code"] if options.runnable else []
+    return notebook(conn, runnable or [hit.notebook for hit in hits], cells, python=options.runnable)
 
 
-def _context(conn: sqlite3.Connection, notebook_id: int, position: int, number: int,
-             held: set[tuple[int, int]]) -> list[dict[str, Any]]:
-    """The cells of a result's slice that the report does not hold yet, marked as context (tag
+def _has_image(conn: sqlite3.Connection, notebook_id: int, position: int) -> bool:
+    found = conn.execute("SELECT 1 FROM output_data d JOIN cells c ON c.id = d.cell WHERE c.notebook = ? AND "
+                         "c.position = ? AND d.mime GLOB 'image/*' LIMIT 1", (notebook_id, position)).fetchone()
+    return found is not None
+
+
+@dataclass
+class _Run:
+    """Cells of one notebook that a runnable report has run, one after another, in notebook order:
+    a result further down the same notebook needs only the cells of its slice not run yet."""
+
+    notebook: int
+    positions: set[int] = field(default_factory=set)
+
+    def goes_on_with(self, notebook_id: int, position: int) -> bool:
+        return notebook_id == self.notebook and all(p < position for p in self.positions)
+
+    def ran(self, position: int) -> None:
+        self.positions.add(position)
+
+
+def _context(conn: sqlite3.Connection, notebook_id: int, position: int, number: int, run: _Run) -> list[dict[str, Any]]:
+    """The cells of a result's slice that its run has not run yet, marked as context (tag
     ``nbsql-context``), after a note saying so; or the note of why the result has no slice."""
     from ..deps.slice import read_slice
 
     try:
-        needed = [p for p in read_slice(conn, notebook_id, position).positions[:-1] if (notebook_id, p) not in held]
+        needed = [p for p in read_slice(conn, notebook_id, position).positions[:-1] if p not in run.positions]
     except NbsqlError as exc:
         return [_markdown(cell_id("context", number), f"*Result {number} may not run here: {escape(str(exc))}.*")]
     if not needed:
@@ -66,7 +96,7 @@ def _context(conn: sqlite3.Connection, notebook_id: int, position: int, number: 
     made = [_markdown(cell_id("context", number), f"*Context for result {number}: the cells it needs from "
                       f"{escape(path)} ({', '.join(map(str, needed))}), without their outputs.*", "nbsql-context")]
     for needed_position in needed:
-        held.add((notebook_id, needed_position))
+        run.ran(needed_position)
         cell = stored_cell(conn, _cell_of(conn, notebook_id, needed_position),
                            cell_id("context", number, needed_position), outputs=False)
         cell["metadata"] = {**cell["metadata"], "tags": ["nbsql-context"]}
@@ -74,10 +104,17 @@ def _context(conn: sqlite3.Connection, notebook_id: int, position: int, number: 
     return made
 
 
-def notebook(conn: sqlite3.Connection, sources: list[int], cells: list[dict[str, Any]]) -> dict:
+def notebook(conn: sqlite3.Connection, sources: list[int], cells: list[dict[str, Any]], python: bool = False) -> dict:
     """A notebook of ``cells`` with the kernel of most of the ``sources`` notebooks (as far as it is
-    valid nbformat; python3 for a Python notebook that names none)."""
+    valid nbformat; python3 for a Python notebook that names none); with ``python``, of most of
+    those in Python (what a runnable report runs), when there are some."""
     metadata: dict[str, Any] = {}
+    if python:
+        from ..model import PYTHON_LANGUAGES
+
+        languages = dict(conn.execute(f"SELECT id, language FROM notebooks WHERE id IN "
+                                      f"({', '.join('?' * len(sources))})", sources).fetchall())
+        sources = [s for s in sources if languages.get(s) in (None, *PYTHON_LANGUAGES)] or sources
     common = Counter(sources).most_common(1)
     if common:
         from ..deps.slice import run_metadata

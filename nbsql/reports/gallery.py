@@ -52,17 +52,21 @@ def _add(conn: sqlite3.Connection, found: dict[int, GalleryCell], cell: int, via
         found[cell] = GalleryCell(cell, notebook_id, position, path, images, via_markdown)
 
 
+def gallery_totals(found: list[GalleryCell]) -> str:
+    """``90 images in 74 cells of 30 notebooks``."""
+    images, notebooks = sum(g.images for g in found), len({g.notebook for g in found})
+    return (f"{images:,} image{'s' if images != 1 else ''} in {len(found):,} cell{'s' if len(found) != 1 else ''} "
+            f"of {notebooks:,} notebook{'s' if notebooks != 1 else ''}")
+
+
 def gallery_report(conn: sqlite3.Connection, query: str, filters: Filters | None = None, limit: int = 60,
                    options: ReportOptions = DEFAULT_OPTIONS) -> tuple[dict, list[GalleryCell]]:
     """The gallery of ``query`` as a report notebook (at most ``limit`` cells, each with only its
     image outputs and where it comes from), and all the gallery's cells."""
     every = gallery_cells(conn, query, filters)
     shown = every[:limit]
-    images = sum(g.images for g in every)
-    notebooks = len({g.notebook for g in every})
-    heading = f"# Gallery: {code_span(query) if query.strip() else 'filters only'}"
-    totals = (f"{images:,} image{'s' if images != 1 else ''} in {len(every):,} cell{'s' if len(every) != 1 else ''} "
-              f"of {notebooks:,} notebook{'s' if notebooks != 1 else ''}; showing {len(shown):,} cells")
+    heading = f"# Gallery: {code_span(query) if query.strip() else 'all the images the filters keep'}"
+    totals = f"{gallery_totals(every)}; showing {len(shown):,} cell{'s' if len(shown) != 1 else ''}"
     cells: list[dict[str, Any]] = [{"cell_type": "markdown", "id": "title", "metadata": {"tags": ["nbsql-report"]},
                                     "source": f"{heading}\n\n{escape(totals)}."}]
     for number, item in enumerate(shown, 1):

@@ -12,7 +12,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..database import connect
@@ -82,11 +82,13 @@ def search_connection(conn: sqlite3.Connection, query: str, *, filters: Filters 
     with _time_limit(conn, timeout) as check:
         matches = _matches(conn, pattern, where, params, check)
         groups = _grouped(matches, ranked=isinstance(pattern, Query))
+        shown_by = pattern if pattern is not None else _focus(filters)
         hits = []
         for group in groups[offset:offset + limit]:
             check()
             first = group[0]
-            hits.append(hit_of(conn, first.cell, len(_other_notebooks(conn, first)), first.score, pattern, context))
+            hit = hit_of(conn, first.cell, len(_other_notebooks(conn, first)), first.score, shown_by, context)
+            hits.append(hit if pattern is not None else replace(hit, match_in=None))
     return Results(query, len(matches), len({m.notebook for m in matches}), len(groups), offset, hits)
 
 
@@ -100,6 +102,17 @@ def matching_cells(conn: sqlite3.Connection, query: str, *, filters: Filters | N
     with _time_limit(conn, timeout) as check:
         matches = _matches(conn, pattern, where, params, check)
     return [(m.cell, m.notebook, m.position) for m in sorted(matches, key=lambda m: (m.path, m.position))]
+
+
+def _focus(filters: Filters) -> Query | Regex | None:
+    """What a search by filters alone shows of a cell: the name it defines or calls, or its error."""
+    name = filters.defines or filters.calls
+    if name:
+        try:
+            return parse_query(name)
+        except NbsqlError:
+            return None
+    return compile_regex(r"\w*(?:Error|Exception)\b") if filters.has_error else None
 
 
 def _pattern(query: str, filters: Filters, regex: bool) -> Regex | Query | None:

@@ -102,9 +102,13 @@ def _marks(pattern: Query | Regex, line: str) -> list[tuple[int, int]]:
 
 
 def _clipped(line: str, marks: list[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
-    """A line of at most :data:`MAX_LINE` characters around its first mark, and the marks within."""
+    """A line of at most :data:`MAX_LINE` characters around its first mark (with '…' where it is
+    cut), and the marks within."""
     if len(line) <= MAX_LINE:
         return line, marks
     start = max(0, min(marks[0][0] - MAX_LINE // 3 if marks else 0, len(line) - MAX_LINE))
     end = start + MAX_LINE
-    return line[start:end], [(s - start, min(e, end) - start) for s, e in marks if start <= s < end]
+    before = "…" if start else ""
+    shift = len(before) - start
+    shown = [(s + shift, min(e, end) + shift) for s, e in marks if start <= s < end]
+    return before + line[start:end] + ("…" if end < len(line) else ""), shown

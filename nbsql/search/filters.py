@@ -14,6 +14,13 @@ def path_glob(path: str) -> str:
     return path if any(ch in path for ch in "*?[") else f"*{path}*"
 
 
+def path_clause(column: str, path: str) -> tuple[str, list[str]]:
+    """SQL keeping the paths that :func:`path_glob` matches, whole or from a folder down
+    (``numpy/*`` keeps ``real/x/numpy/a.ipynb``)."""
+    pattern = path_glob(path)
+    return f"({column} GLOB ? OR {column} GLOB ?)", [pattern, "*/" + pattern]
+
+
 @dataclass(frozen=True)
 class Filters:
     """What a matching cell must also be; each given filter narrows the search.
@@ -41,6 +48,18 @@ class Filters:
     def __bool__(self) -> bool:
         return any(getattr(self, field.name) is not None for field in fields(self))
 
+    def describe(self) -> str:
+        """The filters given, in words (``imports pandas, with an image``), or ''."""
+        words = {"cell_type": "{} cells", "path": "path {}", "tag": "tag {}", "language": "in {}",
+                 "imports": "imports {}", "defines": "defines {}", "calls": "calls {}"}
+        said = [words[field.name].format(getattr(self, field.name)) for field in fields(self)
+                if field.name in words and getattr(self, field.name)]
+        for name, yes, no in (("has_error", "with an error", "without an error"),
+                              ("has_image", "with an image", "without an image")):
+            if getattr(self, name) is not None:
+                said.append(yes if getattr(self, name) else no)
+        return ", ".join(said)
+
     def sql(self, names: bool) -> tuple[str, list]:
         """`` AND ...`` clauses and their parameters; ``names``: the database has ``cell_names``
         (definitions and calls by name), else definitions come from ``functions`` alone."""
@@ -54,7 +73,8 @@ class Filters:
         if self.cell_type:
             add("c.cell_type = ?", self.cell_type)
         if self.path:
-            add("n.path GLOB ?", path_glob(self.path))
+            clause, patterns = path_clause("n.path", self.path)
+            add(clause, *patterns)
         if self.tag:
             add("EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ?)", self.tag)
         if self.language:

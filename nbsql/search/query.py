@@ -71,10 +71,11 @@ def parse_query(text: str) -> Query:
     * ``"a phrase"`` matches its words in that order;
     * any other term is code, matched as written, not inside a longer name: ``read_csv`` (not
       ``read.csv``), ``pd.read_csv``, ``@time``, ``%timeit``, ``!pip``, ``library(dplyr)``; in any
-      case unless it holds a capital letter. ``read_*`` matches names that start with ``read_``.
+      case unless it holds a capital letter. ``read_*`` matches names that start with ``read_``;
+    * a term with no letter or digit (``=``, ``->``) is left out.
 
     At most :data:`MAX_TERMS` distinct words and :data:`MAX_QUERY_LENGTH` characters; an
-    unbalanced quote, or a term with no letter or digit, is an :class:`NbsqlError`.
+    unbalanced quote, or a text with no letter or digit, is an :class:`NbsqlError`.
     """
     _check_length(text)
     terms: dict[str, Term] = {}
@@ -89,7 +90,8 @@ def parse_query(text: str) -> Query:
             words.update(w.lower() for w in _WORD.findall(term.fts))
     _check_terms(len(words))
     if not terms:
-        raise NbsqlError("the search has no words: give letters or digits to search for (or use --regex)")
+        raise NbsqlError("the search has no words: give letters or digits to search for, or search it as a "
+                         "regular expression")
     return Query(text, tuple(terms.values()))
 
 
@@ -106,9 +108,7 @@ def _term(text: str) -> Term | None:
     prefix = text.endswith("*")
     core = text.rstrip("*")
     words = _WORD.findall(core)
-    if not words:
-        if core:
-            raise NbsqlError(f"{core!r} has no letter or digit to search for: search it with --regex")
+    if not words:  # '=', '->': nothing the index can find; the other terms still count
         return None
     if _WORD.fullmatch(core):
         end = r"[^\W_]*" if prefix else r"(?![^\W_])"
