@@ -77,10 +77,8 @@ def search_connection(conn: sqlite3.Connection, query: str, *, filters: Filters 
         raise NbsqlError(f"the time limit must be a positive number of seconds, not {timeout}")
     if limit < 0 or offset < 0:
         raise NbsqlError("the number of results and the offset cannot be negative")
-    pattern = _pattern(query, filters, regex)
-    where, params = filters.sql(names=_has_table(conn, "cell_names"))
     with _time_limit(conn, timeout) as check:
-        matches = _matches(conn, pattern, where, params, check)
+        pattern, matches = _find(conn, query, filters, regex, check)
         groups = _grouped(matches, ranked=isinstance(pattern, Query))
         shown_by = pattern if pattern is not None else _focus(filters)
         hits = []
@@ -96,12 +94,17 @@ def matching_cells(conn: sqlite3.Connection, query: str, *, filters: Filters | N
                    timeout: float = DEFAULT_TIMEOUT) -> list[tuple[int, int, int]]:
     """Every cell that matches, as :func:`search` finds them, copies included: (cells.id, notebook,
     position), by path and position."""
-    filters = filters or Filters()
+    with _time_limit(conn, timeout) as check:
+        matches = _find(conn, query, filters or Filters(), regex, check)[1]
+    return [(m.cell, m.notebook, m.position) for m in sorted(matches, key=lambda m: (m.path, m.position))]
+
+
+def _find(conn: sqlite3.Connection, query: str, filters: Filters, regex: bool,
+          check: Callable[[], None]) -> tuple[Query | Regex | None, list[_Match]]:
+    """What the cells' text must match, and every cell that matches."""
     pattern = _pattern(query, filters, regex)
     where, params = filters.sql(names=_has_table(conn, "cell_names"))
-    with _time_limit(conn, timeout) as check:
-        matches = _matches(conn, pattern, where, params, check)
-    return [(m.cell, m.notebook, m.position) for m in sorted(matches, key=lambda m: (m.path, m.position))]
+    return pattern, _matches(conn, pattern, where, params, check)
 
 
 def _focus(filters: Filters) -> Query | Regex | None:
