@@ -52,7 +52,7 @@ def test_copies_are_one_click_away(corpus_site, corpus_db):
 
 def test_outputs_images_and_markdown_are_shown(corpus_site):
     status, html, _ = page(corpus_site, q="Epoch", has_image="1")
-    assert status == 200 and "<mark>" in html or 'class="hll"' in html
+    assert status == 200 and ("<mark>" in html or 'class="hll"' in html)
     assert '<div class="nbsql-thumbs">' in html and "/-/nbsql/images/" in html
     status, html, _ = page(corpus_site, q="Epoch", type="code", errors="no")
     assert status == 200 and "<mark>Epoch</mark>" in html and "match in outputs" in html

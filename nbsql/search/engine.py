@@ -85,7 +85,7 @@ def search_connection(conn: sqlite3.Connection, query: str, *, filters: Filters 
         for group in groups[offset:offset + limit]:
             check()
             first = group[0]
-            hit = hit_of(conn, first.cell, len(_other_notebooks(conn, first)), first.score, shown_by, context)
+            hit = hit_of(conn, first.cell, _copies(conn, first), first.score, shown_by, context)
             hits.append(hit if pattern is not None else replace(hit, match_in=None))
     return Results(query, len(matches), len({m.notebook for m in matches}), len(groups), offset, hits)
 
@@ -172,22 +172,12 @@ def _grouped(matches: list[_Match], ranked: bool) -> list[list[_Match]]:
     return ordered
 
 
-def _other_notebooks(conn: sqlite3.Connection, match: _Match) -> list[tuple[int, str]]:
-    """The other notebooks holding a copy of the match's cell (id, path), by path."""
+def _copies(conn: sqlite3.Connection, match: _Match) -> int:
+    """How many other notebooks hold a copy of the match's cell (the same ``source_hash``)."""
     if match.source_hash is None:
-        return []
-    return conn.execute("SELECT DISTINCT n.id, n.path FROM cells c JOIN notebooks n ON n.id = c.notebook "
-                        "WHERE c.source_hash = ? AND c.notebook != ? ORDER BY n.path",
-                        (match.source_hash, match.notebook)).fetchall()
-
-
-def copies_of(conn: sqlite3.Connection, notebook: int, position: int) -> list[tuple[int, str]]:
-    """The other notebooks holding a copy of a cell (the same ``source_hash``): (id, path), by path."""
-    row = conn.execute("SELECT c.id, c.source_hash FROM cells c WHERE c.notebook = ? AND c.position = ?",
-                       (notebook, position)).fetchone()
-    if row is None:
-        return []
-    return _other_notebooks(conn, _Match(row[0], notebook, position, row[1], None, "", None))
+        return 0
+    return conn.execute("SELECT COUNT(DISTINCT notebook) FROM cells WHERE source_hash = ? AND notebook != ?",
+                        (match.source_hash, match.notebook)).fetchone()[0]
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:
