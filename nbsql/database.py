@@ -138,13 +138,14 @@ def check_loadable(path: str | Path, verify: bool = False, rebuild: bool = False
                          f"{schema.SCHEMA_VERSION}): upgrade nbsql, or rebuild it with --full")
 
 
-def open_for_writing(path: str | Path, rebuild: bool = False, journal: bool = True,
+def open_for_writing(path: str | Path, rebuild: bool = False, aside: bool = False,
                      verify: bool = False) -> sqlite3.Connection:
     """Open (creating if needed) an nbsql database with the current schema, in WAL mode.
 
     Refuses any other SQLite file (see :func:`check_loadable`, which ``verify`` passes on). The
     tables are recreated when ``rebuild`` is set or the file holds another schema version.
-    ``journal=False`` is for a file nobody else sees until it is complete (see :func:`building`).
+    ``aside`` is for a new file nobody else sees until it is complete (see :func:`building`): it
+    has no journal, and its late indexes are left for :func:`~nbsql.schema.create_late_indexes`.
     """
     check_loadable(path, verify, rebuild)
     if not os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
@@ -161,9 +162,9 @@ def open_for_writing(path: str | Path, rebuild: bool = False, journal: bool = Tr
             else:
                 if contents.tables:
                     schema.drop(conn)
-                schema.create(conn)
-        conn.execute(f"PRAGMA journal_mode = {'WAL' if journal else 'OFF'}")
-        conn.execute(f"PRAGMA synchronous = {'NORMAL' if journal else 'OFF'}")
+                schema.create(conn, late_indexes=not aside)
+        conn.execute(f"PRAGMA journal_mode = {'OFF' if aside else 'WAL'}")
+        conn.execute(f"PRAGMA synchronous = {'OFF' if aside else 'NORMAL'}")
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as exc:
         conn.close()

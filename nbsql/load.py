@@ -39,6 +39,7 @@ from .health.store import clear_corpus_findings, run_corpus_rules, store_rules
 from .model import JSON, NotebookError
 from .read import parse_buffer, parse_json_repaired
 from .roots import absorb, below, outermost, relative, stored_roots
+from .schema import create_late_indexes
 from .walk import Found, escaped, find_notebooks, is_text, resolved
 from .writer import FileResult, Writer, now
 
@@ -242,7 +243,7 @@ def run(paths: str | Path | Iterable[str | Path], db: str | Path | None, options
         remove_stale_builds(db)
         if not os.path.exists(db) and lock.held:  # nobody can have it open yet: build it aside, without a journal
             with building(db) as side:
-                report = _load(paths, db, open_for_writing(side, journal=False), options, started, progress, side)
+                report = _load(paths, db, open_for_writing(side, aside=True), options, started, progress, side)
         else:
             conn = open_for_writing(db, rebuild=options.full, verify=not lock.unchanged_since_last_load())
             report = _load(paths, db, conn, options, started, progress)
@@ -267,6 +268,8 @@ def _load(paths: list, db: str, conn, options: LoadOptions, started: float,
         notebooks_before = _notebook_count(conn)
         _run(conn, report, scanned, options, progress)
         if aside:
+            with transaction(conn):
+                create_late_indexes(conn)
             _start_writing_back(aside)
         if settings is not None:
             run_corpus_rules(conn, settings)

@@ -153,7 +153,7 @@ CANNED_QUERIES: dict[str, dict[str, str]] = {
         "sql": "SELECT n.id AS notebook, n.path, c.position AS cell,\n"
                "       (SELECT d.position FROM cell_dependencies x JOIN cells d ON d.id = x.depends_on\n"
                "        WHERE x.cell = u.cell AND x.name = u.name) AS defined_in, c.source\n"
-               "FROM cell_names u JOIN cells c ON c.id = u.cell JOIN notebooks n ON n.id = u.notebook\n"
+               "FROM cell_names u JOIN cells c ON c.id = u.cell JOIN notebooks n ON n.id = c.notebook\n"
                "WHERE u.name = :name AND u.kind = 'use' ORDER BY n.path, c.position LIMIT 1000",
     },
     "load_problems": {

@@ -142,10 +142,9 @@ def _dependency_rows(facts: dict[int, CodeFacts], tables: dict[str, list[tuple]]
         for kind, values in (("define", found.defines), ("modify", found.modifies), ("use", found.uses),
                              ("call", found.calls)):
             for name in values:
-                names.append(name_row(id=len(names), notebook=0, cell=position, name=name, kind=kind))
+                names.append(name_row(id=len(names), cell=position, name=name, kind=kind))
         for name, needed in cell.needs.items():
-            dependencies.append(dependency_row(id=len(dependencies), notebook=0, cell=position, depends_on=needed,
-                                               name=name))
+            dependencies.append(dependency_row(id=len(dependencies), cell=position, depends_on=needed, name=name))
 
 
 def _names(tree: ast.Module) -> CellNames | None:

@@ -139,6 +139,9 @@ class Writer:
         self.known = known  # (root, path) -> notebooks.id of what is stored now
         # made from the schema as it is when the run starts (not at import: a test may reorder its columns)
         self.inserts = {name: _Insert.of(name) for name in schema.CONTENT_TABLES + (schema.FTS_TABLE,)}
+        # the content tables with a notebook column; the others' rows go with their cells (ON DELETE CASCADE)
+        self.by_notebook = tuple(name for name in schema.CONTENT_TABLES
+                                 if "notebook" in schema.TABLE[name].column_names)
         columns = schema.TABLE["notebooks"].column_names
         self.insert_notebook = (f"INSERT INTO notebooks({', '.join(columns)}) "
                                 f"VALUES ({', '.join(':' + c for c in columns)})")
@@ -189,7 +192,7 @@ class Writer:
             bases["notebooks"] += 1
             self.conn.execute(self.insert_notebook, {**rows.notebook, **file_values, "id": notebook_id})
             return notebook_id
-        for table in reversed(schema.CONTENT_TABLES):
+        for table in reversed(self.by_notebook):
             self.conn.execute(f"DELETE FROM {table} WHERE notebook = ?", (existing,))
         self.conn.execute(self.update_notebook, {**rows.notebook, **file_values, "id": existing})
         return existing

@@ -781,7 +781,7 @@ def test_needs_cells_links_lead_to_the_cells_and_the_slice_downloads(tab, site):
             "SELECT position FROM cells WHERE notebook = ? AND cell_type = 'code' AND parse_error IS NULL AND "
             "(sloc IS NOT NULL OR trim(source) = '')", [site.real_id])}
         needing = {row[0] for row in conn.execute(
-            "SELECT DISTINCT c.position FROM cell_dependencies x JOIN cells c ON c.id = x.cell WHERE x.notebook = ?",
+            "SELECT DISTINCT c.position FROM cell_dependencies x JOIN cells c ON c.id = x.cell WHERE c.notebook = ?",
             [site.real_id])}
     finally:
         conn.close()

@@ -47,7 +47,7 @@ def dependencies(db, path: str) -> dict[int, dict[str, int]]:
     with closing(open_db(db)) as conn:
         rows = conn.execute("SELECT c.position AS cell, d.position AS needed, x.name FROM cell_dependencies x "
                             "JOIN cells c ON c.id = x.cell JOIN cells d ON d.id = x.depends_on "
-                            "JOIN notebooks n ON n.id = x.notebook WHERE n.path = ?", [path]).fetchall()
+                            "JOIN notebooks n ON n.id = c.notebook WHERE n.path = ?", [path]).fetchall()
     found: dict[int, dict[str, int]] = {}
     for row in rows:
         found.setdefault(row["cell"], {})[row["name"]] = row["needed"]
@@ -65,7 +65,7 @@ def test_the_load_links_each_use_to_the_nearest_earlier_definition(samples_db):
 def test_cell_names_of_a_loaded_notebook(samples_db):
     with closing(open_db(samples_db)) as conn:
         rows = conn.execute("SELECT c.position, x.kind, x.name FROM cell_names x JOIN cells c ON c.id = x.cell "
-                            "JOIN notebooks n ON n.id = x.notebook WHERE n.path = ? ORDER BY x.id", [WORDS]).fetchall()
+                            "JOIN notebooks n ON n.id = c.notebook WHERE n.path = ? ORDER BY x.id", [WORDS]).fetchall()
         names: dict[tuple[int, str], list[str]] = {}
         for position, kind, name in rows:
             names.setdefault((position, kind), []).append(name)
@@ -78,10 +78,11 @@ def test_cell_names_of_a_loaded_notebook(samples_db):
         assert names[13, "call"] == ["self.counter.most_common", "len", ".top", "Summary"]
         assert (13, "use") in names and "w" not in names[13, "use"] and "self" not in names[13, "use"]
         star = conn.execute("SELECT c.position FROM cell_names x JOIN cells c ON c.id = x.cell JOIN notebooks n "
-                            "ON n.id = x.notebook WHERE n.path = 'analysis/sales_analysis.ipynb' AND x.name = '*' "
+                            "ON n.id = c.notebook WHERE n.path = 'analysis/sales_analysis.ipynb' AND x.name = '*' "
                             "AND x.kind = 'define'").fetchall()
         assert [row[0] for row in star] == [6]  # from math import *
-        other = conn.execute("SELECT count(*) FROM cell_names x JOIN notebooks n ON n.id = x.notebook "
+        other = conn.execute("SELECT count(*) FROM cell_names x JOIN cells c ON c.id = x.cell JOIN notebooks n "
+                             "ON n.id = c.notebook "
                              "WHERE n.language IN ('julia', 'r')").fetchone()[0]
         assert other == 0  # only Python cells are analysed
         kinds = {row[0] for row in conn.execute("SELECT DISTINCT kind FROM cell_names")}

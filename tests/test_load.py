@@ -301,6 +301,22 @@ def test_a_side_file_left_under_our_own_process_id_is_not_reused(tmp_path):
     assert not (tmp_path / f"nb.db.building-{os.getpid()}").exists()
 
 
+def test_a_database_built_aside_gets_the_whole_schema(tmp_path):
+    """A first load creates the late indexes once its rows are in; the file ends as schema.create
+    makes one, and the queries that need those indexes use them."""
+    db = tmp_path / "nb.db"
+    nbsql.load(SAMPLES, db)
+    made = sqlite3.connect(":memory:")
+    schema.create(made)
+    objects = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
+    with open_db(db) as conn:
+        assert [tuple(row) for row in conn.execute(objects)] == made.execute(objects).fetchall()
+        plan = conn.execute("EXPLAIN QUERY PLAN SELECT cell FROM cell_names WHERE name = 'pd' AND kind = 'use'")
+        assert "idx_cell_names_name" in " ".join(row[-1] for row in plan)
+    assert schema.LATE_INDEXES and all(statement in schema.schema_sql() for statement in schema.LATE_INDEXES)
+    assert not any(statement in schema.schema_sql(late_indexes=False) for statement in schema.LATE_INDEXES)
+
+
 def test_concurrent_first_loads_of_one_database_keep_both(tmp_path):
     """Two loads into a database that does not exist yet (parallel pre-commit runs): one waits."""
     first = copy_tree(REAL, tmp_path / "first", limit=40)

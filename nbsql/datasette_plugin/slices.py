@@ -33,7 +33,7 @@ async def cell_needs(datasette, db, notebook: dict) -> dict[int, dict]:
                               [notebook["id"]])).rows
     edges = (await db.execute("SELECT c.position AS cell, d.position AS needed, x.name FROM cell_dependencies x "
                               "JOIN cells c ON c.id = x.cell JOIN cells d ON d.id = x.depends_on "
-                              "WHERE x.notebook = ? ORDER BY x.id", [notebook["id"]])).rows
+                              "WHERE c.notebook = ? ORDER BY x.id", [notebook["id"]])).rows
     needs: dict[int, list[int]] = {}
     provides: dict[tuple[int, int], list[str]] = {}  # (cell, needed cell) -> names
     for edge in edges:

@@ -204,7 +204,7 @@ def read_slice(conn: sqlite3.Connection, notebook: int, position: int) -> CellSl
     direct: dict[str, int] = {}
     for user, needed, name in conn.execute(
             "SELECT c.position, d.position, x.name FROM cell_dependencies x JOIN cells c ON c.id = x.cell "
-            "JOIN cells d ON d.id = x.depends_on WHERE x.notebook = ?", [notebook]):
+            "JOIN cells d ON d.id = x.depends_on WHERE c.notebook = ?", [notebook]):
         needs.setdefault(user, []).append(needed)
         if user == position:
             direct[name] = needed
