@@ -74,7 +74,7 @@ def _emit(text: str, path: str = "-") -> None:
         sys.exit(2)
 
 
-REPORT_OPTION = click.option("--report", metavar="FILE.ipynb", type=click.Path(dir_okay=False),
+REPORT_OPTION = click.option("--report", metavar="FILE.ipynb",
                              help="Write the results shown into a notebook: each cell with its saved outputs and "
                              "where it comes from (nothing is run).")
 LINK_BASE_OPTION = click.option("--link-base", metavar="URL", default="http://127.0.0.1:8001", show_default=True,
@@ -235,11 +235,13 @@ def gallery(query: str, db: str, limit: int, report: str | None, link_base: str,
     """List the code cells with image outputs whose source, output or the markdown just above them
     matches QUERY (as nbsql search reads it), or gather their charts into a --report notebook.
     Exit code 1 when there are none."""
-    from .reports import ReportOptions, gallery_report, write_report
-    from .reports.gallery import gallery_totals
+    from .reports import ReportOptions, check_report_path, gallery_report, write_report
+    from .reports.gallery import gallery_totals, showing
     from .search import Filters
 
     with _user_errors(), closing(connect(db)) as conn:
+        if report:
+            check_report_path(report)
         notebook, found = gallery_report(conn, query, Filters(**filters), limit, ReportOptions(link_base))
         if report and found:
             write_report(notebook, report)
@@ -250,7 +252,7 @@ def gallery(query: str, db: str, limit: int, report: str | None, link_base: str,
         lines = [total + (f"; {min(limit, len(found)):,} cells in the report written to {report}" if found else
                           "; no report written")]
     else:
-        lines.append(f"{total}; showing {min(limit, len(found)):,} cells." if found else "No cell matches.")
+        lines.append(f"{total}; {showing(0, min(limit, len(found)))}." if found else "No cell matches.")
     _emit("\n".join(lines) + "\n")
     sys.exit(0 if found else 1)
 
@@ -317,6 +319,10 @@ def search(query: str, db: str, regex: bool, limit: int, offset: int, context: i
     with _user_errors():
         if runnable and not report:
             raise click.UsageError("--runnable needs --report FILE.ipynb")
+        if report:
+            from .reports import check_report_path
+
+            check_report_path(report)
         chosen = cells.Filters(**filters)
         results = cells.search(query, db, filters=chosen, regex=regex, limit=limit, offset=offset,
                                context=context, timeout=cells.DEFAULT_TIMEOUT if timeout is None else timeout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 import socket
@@ -21,6 +22,7 @@ from markupsafe import Markup
 import nbsql
 from nbsql.datasette_plugin import cell_html, render
 from nbsql.metadata import CANNED_QUERIES, FACETS
+from nbsql.reports.gallery import GALLERY_IMAGE, gallery_cells, gallery_totals
 from nbsql.search import MAX_TERMS
 from nbsql.serve import make_datasette
 
@@ -212,6 +214,40 @@ def test_gallery_and_images(samples):
         assert get(samples, f"/-/nbsql/gallery?limit={odd}").status_code == 200
 
 
+def test_the_gallery_page_shows_what_nbsql_gallery_finds_page_by_page(samples, samples_db):
+    """The page and the command find the same cells (a match in the cell, or in the markdown
+    above), say how many, and page through them."""
+    with sqlite3.connect(samples_db) as conn:
+        every = gallery_cells(conn, "figure")
+        images = conn.execute(f"SELECT COUNT(*) FROM output_data d WHERE {GALLERY_IMAGE}").fetchone()[0]
+        all_cells = gallery_cells(conn, "")
+        below_markdown = gallery_cells(conn, "sales")
+    assert len(every) >= 2 and [g.via_markdown for g in below_markdown] == [True]
+    cell = below_markdown[0]
+    assert f"{cell.notebook}?database=samples#cell-{cell.position}" in get(samples, "/-/nbsql/gallery?q=sales").text
+    page = get(samples, "/-/nbsql/gallery?q=figure&limit=1").text
+    assert f"{gallery_totals(every)}; showing 1 cell." in page and "next page" in page and "previous page" not in page
+    second = get(samples, "/-/nbsql/gallery?q=figure&limit=1&page=2").text
+    assert "showing cells 2-2" in second and "previous page" in second
+    cell = every[1]
+    assert f"{cell.notebook}?database=samples#cell-{cell.position}" in second
+    assert f"{cell.notebook}?database=samples#cell-{cell.position}" not in page
+    whole = get(samples, "/-/nbsql/gallery").text
+    assert sum(g.images for g in all_cells) == images and f"{gallery_totals(all_cells)}; showing" in whole
+    report = get(samples, "/-/nbsql/gallery.ipynb?q=figure&limit=1&page=2").json()
+    assert "showing cells 2-2" in report["cells"][0]["source"] and len(report["cells"]) == 3
+    nothing = get(samples, "/-/nbsql/gallery?q=zzzznotthere").text
+    assert "No image matches." in nothing
+
+
+def test_a_cell_type_the_page_does_not_know_is_a_message(samples):
+    for path in ("/-/nbsql/search?q=import&type=bogus", "/-/nbsql/search.ipynb?q=import&type=bogus",
+                 "/-/nbsql/gallery.ipynb?q=import&type=bogus"):
+        response = get(samples, path)
+        assert response.status_code == 400 and "the cell type must be code, markdown or raw, not 'bogus'" in \
+            html.unescape(response.text), path
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_pathological_searches_answer_promptly_on_the_pages(corpus_db):
     """A query beyond the bounds is a message above the gallery's form, or the canned search's
@@ -236,7 +272,7 @@ def test_pages_past_the_time_limit_say_so(corpus_db):
     hurried = Datasette([str(corpus_db)], settings={"sql_time_limit_ms": 1})
     with sqlite3.connect(corpus_db) as conn:
         biggest = conn.execute("SELECT id FROM notebooks ORDER BY cell_count DESC LIMIT 1").fetchone()[0]
-    for path in ("/-/nbsql/gallery?q=plot", f"/-/nbsql/notebooks/{biggest}"):
+    for path in ("/-/nbsql/gallery?q=plot", "/-/nbsql/search?q=plot", f"/-/nbsql/notebooks/{biggest}"):
         page = get(hurried, path)
         assert page.status_code == 400 and "took longer than the time limit of 1 ms" in page.text, path
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import os
 import sqlite3
 
 import nbformat
@@ -112,11 +113,18 @@ def test_hostile_text_stays_text(tmp_path):
 def test_a_report_that_cannot_be_written_is_one_line(samples_db, tmp_path):
     target = tmp_path / "missing" / "r.ipynb"
     result = CliRunner().invoke(cli, ["search", "import", "--db", str(samples_db), "--report", str(target)])
-    assert result.exit_code == 2 and result.output == f"Error: cannot write the report {target}: No such file or " \
-        "directory\n"
-    result = CliRunner().invoke(cli, ["search", "import", "--db", str(samples_db), "--report", str(tmp_path)])
-    assert result.exit_code == 2 and result.output.endswith(f"Invalid value for '--report': File '{tmp_path}' is a "
-                                                           "directory.\n")  # click's usage error
+    assert result.exit_code == 2 and result.output == f"Error: cannot write the report {target}: there is no " \
+        f"folder {target.parent}\n"
+    for command in ("search", "gallery"):
+        result = CliRunner().invoke(cli, [command, "import", "--db", str(samples_db), "--report", str(tmp_path)])
+        assert result.exit_code == 2 and result.output == f"Error: cannot write the report {tmp_path}: it is a " \
+            f"folder; name a file, such as {tmp_path / 'report.ipynb'}\n"
+    (tmp_path / "locked").mkdir(mode=0o500)
+    result = CliRunner().invoke(cli, ["search", "import", "--db", str(samples_db), "--report",
+                                      str(tmp_path / "locked" / "r.ipynb")])
+    if os.geteuid() != 0:  # root writes anywhere
+        assert result.exit_code == 2 and result.output == f"Error: cannot write the report " \
+            f"{tmp_path / 'locked' / 'r.ipynb'}: Permission denied\n"
     with sqlite3.connect(samples_db) as conn, pytest.raises(NbsqlError, match="cannot write the report"):
         write_report(search_report(conn, search_connection(conn, "import")), tmp_path / "missing" / "r.ipynb")
     assert not list(tmp_path.glob(".*.tmp"))

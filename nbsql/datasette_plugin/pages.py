@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import re
 from functools import wraps
+from urllib.parse import urlencode
 
 from datasette.database import Database, QueryInterrupted
 from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup
 
 from ..database import NbsqlError
+from ..errors import TimeLimitReached
 from ..read import is_integer
-from ..search import fts_query, path_clause
+from ..search import Filters
 from . import render
 from .recognise import is_nbsql
 from .slices import cell_needs, slice_download
@@ -160,47 +162,79 @@ def _severity_counts(findings) -> dict[str, int]:
     return counts
 
 
+#: Cells of images on a page of the gallery.
+GALLERY_PAGE = 60
+_PAGE = re.compile(r"[1-9][0-9]{0,4}")
+
+
+def page_number(args) -> int:
+    """The ``page`` of a query string: 1 unless it is a number from 1 to 99999."""
+    text = args.get("page", "")
+    return int(text) if _PAGE.fullmatch(text) else 1
+
+
+def gallery_limit(args) -> int:
+    """The ``limit`` of a query string: cells on a page of the gallery, from 1 to 500."""
+    text = args.get("limit", "")
+    return max(1, min(int(text), 500)) if re.fullmatch(r"[0-9]{1,9}", text) else GALLERY_PAGE  # ASCII: '²' is a digit
+
+
+def link_to(request, **changes) -> str:
+    """This page's address with some query string fields changed (None: left out)."""
+    args = {key: request.args.get(key) for key in request.args.keys() if key not in changes}
+    args.update({key: str(value) for key, value in changes.items() if value is not None})
+    return "?" + urlencode(args)
+
+
 @_time_limited
 async def gallery_page(request, datasette):
-    """``/-/nbsql/gallery?q=&path=``: images from many notebooks, each linking to its cell. A query
-    beyond the search's bounds, or past the time limit, is a message above the form (400)."""
+    """``/-/nbsql/gallery?q=&path=&page=``: the images of many notebooks, each linking to its cell:
+    those of the cells that match ``q`` or follow matching markdown (as ``nbsql gallery`` finds
+    them), or all of them. A query that cannot be searched, or past the time limit, is a message
+    above the form (400)."""
+    from ..reports.gallery import GALLERY_IMAGE, gallery_cells, gallery_totals, showing
+
     db = await _database(datasette, request)
     term, path = request.args.get("q", "").strip(), request.args.get("path", "").strip()
-    limit = request.args.get("limit", "")
-    limit = max(1, min(int(limit), 500)) if re.fullmatch(r"[0-9]{1,9}", limit) else 60  # ASCII: '²' is a digit
-    clauses, params = ["d.mime IN ('image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/svg+xml')",
-                       "d.invalid_base64 = 0"], []
-    if path:
-        clause, patterns = path_clause("n.path", path)
-        clauses.append(clause)
-        params += patterns
-    sql = ("SELECT d.id, d.mime, d.size, CASE WHEN d.mime = 'image/svg+xml' THEN d.text END AS svg, "
-           "n.id AS notebook, n.path, c.position FROM output_data d JOIN cells c ON c.id = d.cell "
-           "JOIN notebooks n ON n.id = d.notebook WHERE {} ORDER BY n.path, c.position, d.id LIMIT ?")
-    rows, error = [], None
+    limit, page = gallery_limit(request.args), page_number(request.args)
+    timeout = datasette.setting("sql_time_limit_ms") / 1000
+
+    def gallery(conn):
+        every = gallery_cells(conn, term, Filters(path=path or None), timeout)
+        cells = every[(page - 1) * limit:page * limit]
+        marks = ", ".join("?" * len(cells))
+        rows = conn.execute(
+            "SELECT d.id, d.mime, CASE WHEN d.mime = 'image/svg+xml' THEN d.text END AS svg, c.notebook, n.path, "
+            "c.position FROM output_data d JOIN cells c ON c.id = d.cell JOIN notebooks n ON n.id = c.notebook "
+            f"WHERE d.cell IN ({marks}) AND {GALLERY_IMAGE} ORDER BY n.path, c.position, d.id",
+            [g.cell for g in cells]).fetchall()
+        return every, rows
+
+    every, rows, error = [], [], None
     try:
-        words = fts_query(term) if term else ""
-        if words:
-            clauses.append("d.cell IN (SELECT rowid FROM cells_fts WHERE cells_fts MATCH ?)")
-            params.append(words)
-        rows = (await db.execute(sql.format(" AND ".join(clauses)), [*params, limit])).rows
+        every, rows = await db.execute_fn(gallery)
+    except TimeLimitReached:
+        error = _too_long(datasette) + " Narrow the search."
     except NbsqlError as exc:
         error = f"Not searched: {exc}."
-    except QueryInterrupted:
-        error = _too_long(datasette) + " Narrow the search."
     images = []
-    for row in rows:
-        if row["svg"] is not None:
-            tag = render.image(row["mime"], row["svg"].encode("utf-8", "surrogatepass"))
+    for image_id, mime, svg, notebook, notebook_path, position in rows:
+        if svg is not None:
+            tag = render.image(mime, svg.encode("utf-8", "surrogatepass"))
         else:
-            src = datasette.urls.path(f"/-/nbsql/images/{row['id']}?database={db.name}")
+            src = datasette.urls.path(f"/-/nbsql/images/{image_id}?database={db.name}")
             tag = Markup(f'<img class="nbsql-image" src="{Markup.escape(src)}" alt="image from '
-                         f'{Markup.escape(row["path"])}" loading="lazy">')
-        images.append({"tag": tag, "path": row["path"], "position": row["position"], "notebook": row["notebook"],
-                       "size": row["size"], "mime": row["mime"]})
-    context = {"images": images, "q": term, "path": path, "database": db.name, "limit": limit, "error": error}
-    page = await datasette.render_template("nbsql_gallery.html", context, request=request)
-    return Response.html(page, status=400 if error else 200, headers=_SECURITY_HEADERS)
+                         f'{Markup.escape(notebook_path)}" loading="lazy">')
+        images.append({"tag": tag, "path": notebook_path, "position": position, "notebook": notebook})
+    last = max(1, -(-len(every) // limit))
+    shown = len(every[(page - 1) * limit:page * limit])
+    summary = f"{gallery_totals(every)}; {showing((page - 1) * limit, shown)}" if every else "No image matches"
+    context = {"images": images, "q": term, "path": path, "database": db.name, "error": error, "summary": summary,
+               "report": datasette.urls.path("/-/nbsql/gallery.ipynb") + link_to(request),
+               "previous": link_to(request, page=page - 1) if page > 1 else None,
+               "next": link_to(request, page=page + 1) if page < last else None}
+    html = await datasette.render_template("nbsql_gallery.html", context, request=request)
+    return Response.html(html, status=400 if error else 200, headers=_SECURITY_HEADERS)
 
 
 #: A cell position in a URL: ASCII decimal digits without leading zeros.

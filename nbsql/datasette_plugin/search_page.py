@@ -12,18 +12,17 @@ from urllib.parse import urlencode
 from datasette.utils.asgi import Response
 from markupsafe import Markup
 
-from ..errors import NbsqlError
+from ..errors import NbsqlError, TimeLimitReached
 from ..reports.build import DEFAULT_LINK_BASE
 from ..search import Filters, Hit, Results, search_connection, summary
 from . import render
-from .pages import _SECURITY_HEADERS, _database, _time_limited
+from .pages import _SECURITY_HEADERS, _database, _time_limited, _too_long, gallery_limit, link_to, page_number
 
 #: Results on a page.
 PAGE_SIZE = 20
 #: The query string's filter fields, and the library's names for them.
 _TEXT_FILTERS = {"type": "cell_type", "path": "path", "tag": "tag", "language": "language", "imports": "imports",
                  "defines": "defines", "calls": "calls"}
-_PAGE = re.compile(r"[1-9][0-9]{0,4}")
 _THUMBNAILS = 4
 #: A markdown cell of fewer lines is shown rendered whole; a longer one by its lines around the match.
 _WHOLE_MARKDOWN = 30
@@ -43,17 +42,13 @@ class _Extra:
 
 
 def filters_of(args) -> Filters:
-    """The filters of a query string (unknown or empty fields are ignored)."""
+    """The filters of a query string (unknown or empty fields are ignored; a ``type`` other than
+    code, markdown or raw is an :class:`NbsqlError`)."""
     given = {name: args.get(field, "").strip() or None for field, name in _TEXT_FILTERS.items()}
-    if given["cell_type"] not in ("code", "markdown", "raw"):
-        given["cell_type"] = None
+    if given["cell_type"] not in (None, "code", "markdown", "raw"):
+        raise NbsqlError(f"the cell type must be code, markdown or raw, not {given['cell_type']!r}")
     errors = {"yes": True, "no": False}.get(args.get("errors", ""))
     return Filters(**given, has_error=errors, has_image=True if args.get("has_image") else None)
-
-
-def _page_number(args) -> int:
-    text = args.get("page", "")
-    return int(text) if _PAGE.fullmatch(text) else 1
 
 
 def _run(conn: sqlite3.Connection, query: str, filters: Filters, regex: bool, page: int,
@@ -101,27 +96,22 @@ def _marked(hit: Hit, where: str, css: str) -> Markup:
     return render.marked_text([hit.excerpt[i].text for i in indices], marks, css)
 
 
-def _link(request, **changes) -> str:
-    """This page's address with some query string fields changed."""
-    args = {key: request.args.get(key) for key in request.args.keys() if key not in changes}
-    args.update({key: str(value) for key, value in changes.items() if value is not None})
-    return "?" + urlencode(args)
-
-
 @_time_limited
 async def search_page(request, datasette):
     """The form, the totals, a page of results and links to the other pages; a query that cannot
     be searched, or past the time limit, is a message above the form (400); nothing found, 404."""
     db = await _database(datasette, request)
-    query, regex, page = request.args.get("q", ""), bool(request.args.get("regex")), _page_number(request.args)
-    filters = filters_of(request.args)
+    query, regex, page = request.args.get("q", ""), bool(request.args.get("regex")), page_number(request.args)
     results, extras, error = None, [], None
-    if query.strip() or filters:
-        timeout = datasette.setting("sql_time_limit_ms") / 1000
-        try:
+    try:
+        filters = filters_of(request.args)
+        if query.strip() or filters:
+            timeout = datasette.setting("sql_time_limit_ms") / 1000
             results, extras = await db.execute_fn(lambda conn: _run(conn, query, filters, regex, page, timeout))
-        except NbsqlError as exc:
-            error = f"Not searched: {exc}."
+    except TimeLimitReached:
+        filters, error = filters_of(request.args), _too_long(datasette) + " Narrow the search."
+    except NbsqlError as exc:
+        filters, error = Filters(), f"Not searched: {exc}."
     shown = []
     for hit, extra in zip(results.hits if results else [], extras, strict=True):
         images = [render.linked_image(datasette.urls.path(f"/-/nbsql/images/{image}?database={db.name}"),
@@ -135,13 +125,13 @@ async def search_page(request, datasette):
     pages = {}
     if results is not None:
         last = max(1, -(-results.total_results // PAGE_SIZE))
-        pages = {"number": page, "last": last, "previous": _link(request, page=page - 1) if page > 1 else None,
-                 "next": _link(request, page=page + 1) if page < last else None}
+        pages = {"number": page, "last": last, "previous": link_to(request, page=page - 1) if page > 1 else None,
+                 "next": link_to(request, page=page + 1) if page < last else None}
     context = {"q": query, "regex": regex, "filters": filters, "args": request.args, "database": db.name,
                "results": results, "summary": summary(results) if results else None, "shown": shown,
                "pages": pages, "error": error,
-               "report": datasette.urls.path("/-/nbsql/search.ipynb") + _link(request),
-               "charts_report": datasette.urls.path("/-/nbsql/search.ipynb") + _link(request, charts=1)}
+               "report": datasette.urls.path("/-/nbsql/search.ipynb") + link_to(request),
+               "charts_report": datasette.urls.path("/-/nbsql/search.ipynb") + link_to(request, charts=1)}
     html = await datasette.render_template("nbsql_search.html", context, request=request)
     status = 400 if error else 404 if results is not None and not results.total_cells else 200
     return Response.html(html, status=status, headers=_SECURITY_HEADERS)
@@ -153,13 +143,12 @@ async def search_report_route(request, datasette):
     from ..reports import ReportOptions, search_report
 
     db = await _database(datasette, request)
-    query, regex, page = request.args.get("q", ""), bool(request.args.get("regex")), _page_number(request.args)
-    filters, options = filters_of(request.args), ReportOptions(_link_base(request, datasette))
+    query, regex, page = request.args.get("q", ""), bool(request.args.get("regex")), page_number(request.args)
+    options, charts = ReportOptions(_link_base(request, datasette)), bool(request.args.get("charts"))
     timeout = datasette.setting("sql_time_limit_ms") / 1000
 
-    charts = bool(request.args.get("charts"))
-
     def report(conn: sqlite3.Connection) -> dict:
+        filters = filters_of(request.args)
         results = _run(conn, query, filters, regex, page, timeout)[0]
         return search_report(conn, results, options, filters.describe(), charts_only=charts)
 
@@ -172,10 +161,11 @@ async def gallery_report_route(request, datasette):
     from ..reports import ReportOptions, gallery_report
 
     db = await _database(datasette, request)
-    query, filters = request.args.get("q", ""), filters_of(request.args)
-    options = ReportOptions(_link_base(request, datasette))
-    return await _download(db, lambda conn: gallery_report(conn, query, filters, 60, options)[0],
-                           "nbsql-gallery.ipynb")
+    query, options = request.args.get("q", ""), ReportOptions(_link_base(request, datasette))
+    limit, page = gallery_limit(request.args), page_number(request.args)
+    timeout = datasette.setting("sql_time_limit_ms") / 1000
+    return await _download(db, lambda conn: gallery_report(conn, query, filters_of(request.args), limit, options,
+                                                           (page - 1) * limit, timeout)[0], "nbsql-gallery.ipynb")
 
 
 async def _download(db, make, name: str) -> Response:

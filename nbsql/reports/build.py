@@ -139,12 +139,24 @@ def provenance(conn: sqlite3.Connection, notebook_id: int, position: int, option
     return "From " + " · ".join(parts)
 
 
+def check_report_path(path: str | Path) -> None:
+    """A one-line :class:`NbsqlError` when ``path`` names a folder or lies in a folder that does not
+    exist: checked before a search, so that a wrong path costs nothing."""
+    target = Path(path)
+    if target.is_dir():
+        raise NbsqlError(f"cannot write the report {path}: it is a folder; name a file, such as "
+                         f"{target / 'report.ipynb'}")
+    if not target.parent.is_dir():
+        raise NbsqlError(f"cannot write the report {path}: there is no folder {target.parent}")
+
+
 def write_report(report: dict, path: str | Path) -> None:
     """Check ``report`` against the nbformat schema and write it to ``path`` whole or not at all
     (a one-line :class:`NbsqlError` when it cannot be written)."""
     import nbformat
 
     nbformat.validate(report)  # a report that fails its own schema is a bug: let it raise
+    check_report_path(path)
     target = Path(path)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:

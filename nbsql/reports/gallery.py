@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..search import Filters, matching_cells
+from ..search import DEFAULT_TIMEOUT, Filters, matching_cells
 from .build import DEFAULT_OPTIONS, ReportOptions, code_span, escape, notebook, provenance
 from .cells import cell_id, stored_cell
 
@@ -24,17 +24,27 @@ class GalleryCell:
     via_markdown: bool
 
 
-def gallery_cells(conn: sqlite3.Connection, query: str, filters: Filters | None = None) -> list[GalleryCell]:
-    """Code cells with image outputs that match ``query`` (as ``nbsql search`` does) or follow a
-    matching markdown cell (up to the next markdown cell), by path and position."""
+#: The image outputs a gallery shows: those a browser displays, with data that decoded.
+GALLERY_IMAGE = ("d.mime IN ('image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/svg+xml') "
+                 "AND d.invalid_base64 = 0")
+
+
+def gallery_cells(conn: sqlite3.Connection, query: str, filters: Filters | None = None,
+                  timeout: float = DEFAULT_TIMEOUT) -> list[GalleryCell]:
+    """Code cells with images that match ``query`` (as ``nbsql search`` does) or follow a matching
+    markdown cell (up to the next markdown cell), by path and position; an empty query: every code
+    cell with images that the filters keep."""
     filters = filters or Filters()
     found: dict[int, GalleryCell] = {}
-    matched = matching_cells(conn, query, filters=replace(filters, cell_type=None))  # markdown leads to charts
+    if query.strip():
+        matched = matching_cells(conn, query, filters=replace(filters, cell_type=None), timeout=timeout)
+    else:
+        matched = matching_cells(conn, "", filters=replace(filters, cell_type="code", has_image=True), timeout=timeout)
     for cell, notebook_id, position in matched:
         (cell_type,) = conn.execute("SELECT cell_type FROM cells WHERE id = ?", (cell,)).fetchone()
         if cell_type == "code":
             _add(conn, found, cell, via_markdown=False)
-        elif cell_type == "markdown":
+        elif cell_type == "markdown":  # markdown leads to the charts below it
             for following, kind in conn.execute("SELECT id, cell_type FROM cells WHERE notebook = ? AND position > ? "
                                                 "ORDER BY position", (notebook_id, position)):
                 if kind == "markdown":
@@ -46,8 +56,8 @@ def gallery_cells(conn: sqlite3.Connection, query: str, filters: Filters | None 
 
 def _add(conn: sqlite3.Connection, found: dict[int, GalleryCell], cell: int, via_markdown: bool) -> None:
     notebook_id, position, path, images = conn.execute(
-        "SELECT c.notebook, c.position, n.path, (SELECT COUNT(*) FROM output_data d WHERE d.cell = c.id AND "
-        "d.mime GLOB 'image/*') FROM cells c JOIN notebooks n ON n.id = c.notebook WHERE c.id = ?", (cell,)).fetchone()
+        f"SELECT c.notebook, c.position, n.path, (SELECT COUNT(*) FROM output_data d WHERE d.cell = c.id AND "
+        f"{GALLERY_IMAGE}) FROM cells c JOIN notebooks n ON n.id = c.notebook WHERE c.id = ?", (cell,)).fetchone()
     if images:
         found[cell] = GalleryCell(cell, notebook_id, position, path, images, via_markdown)
 
@@ -59,14 +69,22 @@ def gallery_totals(found: list[GalleryCell]) -> str:
             f"of {notebooks:,} notebook{'s' if notebooks != 1 else ''}")
 
 
+def showing(offset: int, count: int) -> str:
+    """``showing 60 cells`` or, past the first page, ``showing cells 61-120``."""
+    if not offset:
+        return f"showing {count:,} cell{'s' if count != 1 else ''}"
+    return f"showing cells {offset + 1:,}-{offset + count:,}"
+
+
 def gallery_report(conn: sqlite3.Connection, query: str, filters: Filters | None = None, limit: int = 60,
-                   options: ReportOptions = DEFAULT_OPTIONS) -> tuple[dict, list[GalleryCell]]:
-    """The gallery of ``query`` as a report notebook (at most ``limit`` cells, each with only its
-    image outputs and where it comes from), and all the gallery's cells."""
-    every = gallery_cells(conn, query, filters)
-    shown = every[:limit]
+                   options: ReportOptions = DEFAULT_OPTIONS, offset: int = 0,
+                   timeout: float = DEFAULT_TIMEOUT) -> tuple[dict, list[GalleryCell]]:
+    """The gallery of ``query`` as a report notebook (at most ``limit`` cells from ``offset``, each
+    with only its image outputs and where it comes from), and all the gallery's cells."""
+    every = gallery_cells(conn, query, filters, timeout)
+    shown = every[offset:offset + limit]
     heading = f"# Gallery: {code_span(query) if query.strip() else 'all the images the filters keep'}"
-    totals = f"{gallery_totals(every)}; showing {len(shown):,} cell{'s' if len(shown) != 1 else ''}"
+    totals = f"{gallery_totals(every)}; {showing(offset, len(shown))}"
     cells: list[dict[str, Any]] = [{"cell_type": "markdown", "id": "title", "metadata": {"tags": ["nbsql-report"]},
                                     "source": f"{heading}\n\n{escape(totals)}."}]
     for number, item in enumerate(shown, 1):

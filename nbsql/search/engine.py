@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..database import connect
-from ..errors import NbsqlError
+from ..errors import NbsqlError, TimeLimitReached
 from ..schema import FTS_TABLE
 from ..walk import is_text
 from .excerpt import Hit, hit_of
@@ -194,14 +194,14 @@ def _time_limit(conn: sqlite3.Connection, seconds: float) -> Iterator[Callable[[
 
     def check() -> None:
         if time.monotonic() > deadline:
-            raise NbsqlError(message)
+            raise TimeLimitReached(message)
 
     conn.set_progress_handler(lambda: time.monotonic() > deadline, 1000)  # every 1000 VM instructions
     try:
         yield check
     except sqlite3.OperationalError as exc:
         if str(exc) == "interrupted":
-            raise NbsqlError(message) from None
+            raise TimeLimitReached(message) from None
         raise
     finally:
         conn.set_progress_handler(None, 0)
