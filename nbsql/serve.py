@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import socket
 import threading
 import webbrowser
 from pathlib import Path
@@ -41,18 +43,37 @@ def make_datasette(db: str | Path | None = None, metadata: str | Path | None = N
 
 def serve(db: str | Path | None = None, host: str = "127.0.0.1", port: int = 8001, open_browser: bool = False,
           metadata: str | Path | None = None, warn=print) -> None:
-    """Serve until interrupted. Binding beyond this machine prints a warning."""
+    """Serve until interrupted. Binding beyond this machine prints a warning; a port that cannot be
+    had (taken, or an address not of this machine) is a one-line :class:`NbsqlError`, said before
+    anything else."""
     import uvicorn
 
     datasette = make_datasette(db, metadata)
+    sock = bind(host, port)
     if host not in LOCAL_HOSTS:
         warn(f"Warning: serving on {host}: anyone who can reach this machine can read the notebooks.")
-    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{sock.getsockname()[1]}/"
     warn(f"Serving {db or default_db()} at {url} (Ctrl+C to stop)")
     if open_browser:
         threading.Timer(1.0, webbrowser.open, [url]).start()
     app = datasette.app()
-    uvicorn.run(local_only(app) if host in LOCAL_HOSTS else app, host=host, port=port, log_level="warning")
+    config = uvicorn.Config(local_only(app) if host in LOCAL_HOSTS else app, log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` (0: any free port), or a one-line :class:`NbsqlError`."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a port in TIME_WAIT is free
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        taken = " (another program is listening there: choose another with --port)" \
+            if exc.errno == errno.EADDRINUSE else ""
+        raise NbsqlError(f"cannot serve on {host} port {port}: {exc.strerror or exc}{taken}") from None
+    return sock
 
 
 def local_only(app):

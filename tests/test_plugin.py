@@ -329,6 +329,19 @@ def test_serve_binds_localhost_and_warns_for_all_interfaces(samples_db):
     assert "Warning: serving on 0.0.0.0" in server.stderr.read()
 
 
+def test_serve_on_a_busy_port_says_so_alone(samples_db):
+    """A taken port is one line and exit code 2, with no "Serving at ..." before it."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "nbsql", "serve", "--db", str(samples_db), "--port", str(port)],
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (f"Error: cannot serve on 127.0.0.1 port {port}: Address already in use (another "
+                             "program is listening there: choose another with --port)\n")
+
+
 def test_serving_while_loading_stays_consistent(tmp_path):
     """Readers see whole notebooks only: the cell count always matches the notebooks' own counts."""
     db = tmp_path / "live.db"
