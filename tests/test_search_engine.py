@@ -85,6 +85,20 @@ def test_a_prefix_finds_longer_names(corpus_db):
     assert {"read_csv", "read_json"} <= marked and all(text.lower().startswith("read_") for text in marked)
 
 
+def test_what_the_readme_says_a_search_does_not_find(corpus_db):
+    """The limits the README gives, with the way round each."""
+    def found(query: str, regex: bool = False) -> set[tuple[str, int]]:
+        return {(hit.path, hit.position) for hit in search(query, corpus_db, regex=regex, limit=100_000).hits}
+
+    group_by_key = cells_holding(corpus_db, r"groupByKey")
+    only_group_by_key = group_by_key - cells_holding(corpus_db, r"\bgroupby\b", re.IGNORECASE)
+    assert only_group_by_key and not only_group_by_key & found("groupby") and group_by_key <= found("groupby*")
+    pip3 = cells_holding(corpus_db, r"!pip3\b")
+    assert pip3 and not pip3 & found("!pip") and pip3 <= found("!pip*")
+    chinese = cells_holding(corpus_db, "言处")  # inside 自然语言处理
+    assert chinese and not found("言处") and chinese <= found("言处", regex=True)
+
+
 def test_words_match_in_any_case_and_accents(samples_db):
     assert parse_query("Café").fts == '"Cafe"'
     lower, upper = every_hit(samples_db, "import"), every_hit(samples_db, "IMPORT")
