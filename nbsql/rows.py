@@ -19,6 +19,7 @@ from .deps.graph import link
 from .deps.names import CellNames, cell_names
 from .json_text import to_json
 from .model import PYTHON_LANGUAGES, Cell, Notebook, Output
+from .pyversion import python_major
 from .read import is_integer, is_json_mime, title_of
 from .schema import CONTENT_TABLES, FTS_OUTPUT_LIMIT, FTS_ROW, FTS_TABLE, TABLE
 from .text import source_hash, strip_ansi
@@ -115,6 +116,7 @@ def notebook_rows(notebook: Notebook, facts: dict[int, CodeFacts]) -> NotebookRo
         "kernel_display_name": notebook.kernel_display_name,
         "language": notebook.language,
         "language_version": notebook.language_version,
+        "python_major": python_major(notebook, facts),
         "title": title_of(notebook),
         "cell_count": len(notebook.cells),
         "code_cell_count": counts["code"],

@@ -16,8 +16,9 @@ from typing import Any
 #: Bumped whenever the schema, or what a column holds, changes; stored in ``PRAGMA user_version``.
 #: A database of another version is rebuilt by the next load (3: source_hash keeps the inside of
 #: multi-line strings; 4: output texts beyond read.OUTPUT_TEXT_LIMIT characters are stored cut;
-#: 5: cell_names and cell_dependencies; 6: those two without a notebook column, which their cell gives).
-SCHEMA_VERSION = 6
+#: 5: cell_names and cell_dependencies; 6: those two without a notebook column, which their cell gives;
+#: 7: notebooks.python_major).
+SCHEMA_VERSION = 7
 #: ``PRAGMA application_id`` of every database nbsql makes ("nbsq"): a load writes into no other.
 APPLICATION_ID = 0x6E627371
 DATABASE_TITLE = "Jupyter notebooks"
@@ -105,6 +106,9 @@ TABLES: tuple[Table, ...] = (
         Column("kernel_display_name", "TEXT", "kernelspec.display_name"),
         Column("language", "TEXT", "Programming language, lower case: language_info, kernelspec or v3 cell language"),
         Column("language_version", "TEXT", "language_info.version"),
+        Column("python_major", "INTEGER", "Python major version of a Python notebook, 2 or 3: what language_info or "
+                                          "the kernelspec names, else 2 when a cell parses only as Python 2 (print "
+                                          "statements...), else 3 when a cell parses; NULL for other languages"),
         Column("title", "TEXT", "First markdown heading"),
         Column("cell_count", "INTEGER", "Number of cells"),
         Column("code_cell_count", "INTEGER", "Number of code cells"),

@@ -103,7 +103,11 @@ _KERNEL = {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "p
            "language_info": {"name": "python"}}
 
 
-def _notebook(*cells: str | tuple[str, str]) -> str:
+_PYTHON2 = {"kernelspec": {"display_name": "Python 2", "language": "python", "name": "python2"},
+            "language_info": {"name": "python", "version": "2.7.18"}}
+
+
+def _notebook(*cells: str | tuple[str, str], metadata: dict = _KERNEL) -> str:
     """A notebook of code cells (strings) and ``("markdown", text)`` cells, every code cell executed."""
     out, count = [], 0
     for cell in cells:
@@ -114,7 +118,7 @@ def _notebook(*cells: str | tuple[str, str]) -> str:
                         "source": source})
         else:
             out.append({"cell_type": kind, "metadata": {}, "source": source})
-    return json.dumps({"cells": out, "metadata": _KERNEL, "nbformat": 4, "nbformat_minor": 4}, indent=1)
+    return json.dumps({"cells": out, "metadata": metadata, "nbformat": 4, "nbformat_minor": 4}, indent=1)
 
 
 _LINES = "\n".join(f"Step {i}: do the thing number {i}." for i in range(6))
@@ -228,6 +232,24 @@ REGRESSIONS = [
       for code, expected in [("NB115", {"a.ipynb": []}), ("NB116", {"a.ipynb": [1], "b.ipynb": [0]})]],
     pytest.param("NB115", {"cr.ipynb": _notebook("x = 1\r# setup\ry = 2\rz = 3", "x = 1\ry = 2\rz = 3")},
                  {"cr.ipynb": [1]}, id="NB115-lines-ending-in-a-lone-carriage-return"),
+    # issue 14: a Python 2 notebook is one NB308, not a syntax error per print statement
+    pytest.param("NB101", {"py2.ipynb": _notebook('print "hi"', "def f(:\n    pass", "print `1` <> 2L",
+                                                  metadata=_PYTHON2),
+                           "silent.ipynb": _notebook('print "hi"', "x = 1", metadata={}),
+                           "py3.ipynb": _notebook('print "hi"')},
+                 {"py2.ipynb": [1], "silent.ipynb": [], "py3.ipynb": [0]}, id="NB101-python2-cells-of-a-python2-notebook"),
+    pytest.param("NB102", {"py2.ipynb": _notebook("for i in xrange(3):\n    print unicode(i)", metadata=_PYTHON2),
+                           "py3.ipynb": _notebook("for i in xrange(3):\n    print(i)")},
+                 {"py2.ipynb": [], "py3.ipynb": [0]}, id="NB102-python2-builtins-in-a-python2-notebook"),
+    pytest.param("NB308", {"py3.ipynb": _notebook("x = 1\nprint(x)", metadata={}),
+                           "broken.ipynb": _notebook("x = (", "1 = x", metadata={}),
+                           "lexer.ipynb": _notebook("x = 1", metadata={"language_info": {"name": "python",
+                                                                                        "pygments_lexer": "ipython2"}}),
+                           "conda.ipynb": _notebook("x = 1", metadata={"kernelspec": {"name": "conda-env-py27-py",
+                                                                                      "language": "python"}}),
+                           "r.ipynb": _notebook('print "x"', metadata={"kernelspec": {"name": "ir", "language": "R"}})},
+                 {"py3.ipynb": [], "broken.ipynb": [], "lexer.ipynb": [None], "conda.ipynb": [None], "r.ipynb": []},
+                 id="NB308-python-version-from-metadata-or-cells"),
     pytest.param("NB306", {"float.ipynb": json.dumps({"cells": [], "metadata": {}, "nbformat": 4.0,
                                                       "nbformat_minor": 5}),
                            "whole.ipynb": json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})},

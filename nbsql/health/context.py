@@ -13,6 +13,7 @@ from .._compat.pyflakes import TYPING_MODULES, check
 from ..code import CodeFacts
 from ..deps.names import IPYTHON_NAMES
 from ..model import Cell, Notebook
+from ..pyversion import PYTHON2_BUILTINS, python_major
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,11 @@ class NotebookContext:
     @property
     def cells(self) -> tuple[Cell, ...]:
         return self.notebook.cells
+
+    @cached_property
+    def python_major(self) -> int | None:
+        """2 or 3 for a Python notebook (see :func:`nbsql.pyversion.python_major`)."""
+        return python_major(self.notebook, self.facts)
 
     @cached_property
     def metadata_text(self) -> str:
@@ -90,7 +96,8 @@ class NotebookContext:
         names_typing = any(item.module in TYPING_MODULES for facts in self.facts.values() for item in facts.imports
                            if item.kind in ("import", "from"))
         try:
-            reports = check(module, builtins=IPYTHON_NAMES, unbound=NOT_IN_NOTEBOOKS, names_typing=names_typing)
+            builtins = IPYTHON_NAMES | PYTHON2_BUILTINS if self.python_major == 2 else IPYTHON_NAMES
+            reports = check(module, builtins=builtins, unbound=NOT_IN_NOTEBOOKS, names_typing=names_typing)
         except RecursionError:
             return []
         unparsed = self._words_of_unparsed_cells

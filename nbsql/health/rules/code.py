@@ -33,6 +33,8 @@ def _python_cells(nb: NotebookContext):
 def syntax_error(nb: NotebookContext, limits):
     """## What it does
     Flags Python code cells that do not parse (after IPython magics and shell lines are masked).
+    In a Python 2 notebook (NB308), cells that are valid Python 2 are not reported; in a Python 3
+    notebook, the message says when the cell is Python 2 code.
 
     ## Why is this bad?
     The cell cannot run; often it is Python 2 code or an unfinished edit.
@@ -47,10 +49,12 @@ def syntax_error(nb: NotebookContext, limits):
     print("hello")
     ```
     """
+    python2 = nb.python_major == 2
     for cell, facts in _python_cells(nb):
-        if facts.parse_error:
+        if facts.parse_error and not (python2 and facts.python2):
             line = re.match(r"line (\d+)", facts.parse_error)
-            yield hit(f"syntax error: {facts.parse_error}", cell.position, int(line.group(1)) if line else None)
+            hint = " (the cell is Python 2 code)" if facts.python2 else ""
+            yield hit(f"syntax error: {facts.parse_error}{hint}", cell.position, int(line.group(1)) if line else None)
 
 
 def _names(nb: NotebookContext, kinds: tuple[str, ...]):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...pyversion import declared_major
 from ..validate import schema_errors
 from .base import hit, rule
 
@@ -122,3 +123,38 @@ def missing_kernel(nb: NotebookContext, limits):
         yield hit("no kernelspec and no language_info in the notebook metadata")
 
 
+@rule("NB308", "python2-notebook", "warning", "notebook", "The notebook is written for Python 2", python_only=True)
+def python2_notebook(nb: NotebookContext, limits):
+    """## What it does
+    Flags Python 2 notebooks, once each: those whose kernelspec or language_info names Python 2
+    (`python2`, version 2.x) and, when the metadata names no version, those with cells that parse
+    only as Python 2 (print statements, `except E, e:`, backticks...). The rules that read the
+    cells' Python 3 syntax trees skip the cells that do not parse as Python 3, and NB101 does not
+    report those that are valid Python 2: a Python 2 notebook gets this one finding, not a syntax
+    error per print statement. The notebooks table's `python_major` column says which Python each
+    notebook is written for.
+
+    ## Why is this bad?
+    Python 2 reached its end of life in January 2020: current Jupyter installations have no
+    Python 2 kernel and most libraries no longer support it, so the notebook cannot run as it is.
+
+    ## Example
+    ```python
+    print "accuracy:", score
+    ```
+
+    ## Use instead
+    ```python
+    print("accuracy:", score)
+    ```
+    Port the notebook (`2to3` does most of it) and save it with a Python 3 kernel.
+    """
+    if nb.python_major != 2:
+        return
+    cells = [position for position, facts in sorted(nb.facts.items()) if facts.python2]
+    parsed = f"{len(cells)} code cell(s) parse only as Python 2" if cells else ""
+    if declared_major(nb.notebook.metadata) == 2:
+        evidence = "the kernel metadata names Python 2" + (f"; {parsed}" if parsed else "")
+    else:
+        evidence = parsed
+    yield hit(f"written for Python 2 ({evidence}), which reached its end of life in 2020", cells=cells)
