@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import urllib.parse
 
 import nbformat
@@ -37,6 +38,17 @@ def test_the_page_shows_true_totals_and_links_each_result_to_its_cell(corpus_sit
     for link, hit in zip(links, expected.hits, strict=True):
         assert link == f"/-/nbsql/notebooks/{hit.notebook}?database=corpus#cell-{hit.position}"
     assert html.count('class="hll"') >= 20  # the matched lines are marked in the highlighted code
+
+
+def test_each_result_gives_its_notebooks_health_score(corpus_site, corpus_db):
+    """The score the notebook_health view gives, and the findings by severity."""
+    html = page(corpus_site, q="pd.read_csv")[1]
+    expected = search("pd.read_csv", corpus_db)
+    with sqlite3.connect(corpus_db) as conn:
+        scores = [conn.execute("SELECT score FROM notebook_health WHERE id = ?", (hit.notebook,)).fetchone()[0]
+                  for hit in expected.hits]
+    assert re.findall(r'<span class="nbsql-score">health (\d+)/100</span>', html) == [str(s) for s in scores]
+    assert len(set(scores)) > 1
 
 
 def test_copies_are_one_click_away(corpus_site, corpus_db):

@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from ..errors import NbsqlError, TimeLimitReached
 from ..reports.build import DEFAULT_LINK_BASE
+from ..schema import SCORE_CAP, SCORE_WEIGHTS
 from ..search import Filters, Hit, Results, search_connection, summary
 from . import render
 from .pages import _SECURITY_HEADERS, _database, _time_limited, _too_long, gallery_limit, link_to, page_number
@@ -29,14 +30,23 @@ _WHOLE_MARKDOWN = 30
 _HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
 
 
+#: One notebook's health score, as the notebook_health view computes it for every notebook.
+_SCORE = (f"SELECT max(0, 100 - coalesce(sum(min(found, {SCORE_CAP}) * CASE severity WHEN 'error' THEN "
+          f"{SCORE_WEIGHTS['error']} WHEN 'warning' THEN {SCORE_WEIGHTS['warning']} ELSE {SCORE_WEIGHTS['info']} "
+          "END), 0)) FROM (SELECT severity, count(*) AS found FROM findings WHERE notebook = ? "
+          "GROUP BY rule, severity)")
+
+
 @dataclass(frozen=True)
 class _Extra:
     """What a result shows besides its hit: the cell's whole source (markdown is rendered whole),
-    the notebook's language, its findings by severity, its images, the copies' source hash."""
+    the notebook's language, its findings by severity and health score (None when it was loaded
+    without the checks), its images, the copies' source hash."""
 
     source: str
     language: str | None
     findings: dict[str, int]
+    score: int | None
     images: list[int]
     source_hash: str | None
 
@@ -57,15 +67,16 @@ def _run(conn: sqlite3.Connection, query: str, filters: Filters, regex: bool, pa
                                 offset=(page - 1) * PAGE_SIZE, timeout=timeout)
     extras = []
     for hit in results.hits:
-        cell, source, source_hash, language = conn.execute(
-            "SELECT c.id, c.source, c.source_hash, n.language FROM cells c JOIN notebooks n ON n.id = c.notebook "
-            "WHERE c.notebook = ? AND c.position = ?", (hit.notebook, hit.position)).fetchone()
+        cell, source, source_hash, language, checked = conn.execute(
+            "SELECT c.id, c.source, c.source_hash, n.language, n.checked_with FROM cells c JOIN notebooks n "
+            "ON n.id = c.notebook WHERE c.notebook = ? AND c.position = ?", (hit.notebook, hit.position)).fetchone()
         findings = dict(conn.execute("SELECT severity, COUNT(*) FROM findings WHERE notebook = ? GROUP BY severity",
                                      (hit.notebook,)).fetchall())
         images = [row[0] for row in conn.execute(
             "SELECT id FROM output_data WHERE cell = ? AND data IS NOT NULL AND mime IN ('image/png', 'image/jpeg', "
             "'image/gif', 'image/webp') ORDER BY id LIMIT ?", (cell, _THUMBNAILS))]
-        extras.append(_Extra(source or "", language, findings, images, source_hash))
+        score = conn.execute(_SCORE, (hit.notebook,)).fetchone()[0] if checked is not None else None
+        extras.append(_Extra(source or "", language, findings, score, images, source_hash))
     return results, extras
 
 
@@ -117,6 +128,7 @@ async def search_page(request, datasette):
         images = [render.linked_image(datasette.urls.path(f"/-/nbsql/images/{image}?database={db.name}"),
                                       f"output of cell {hit.position}") for image in extra.images]
         shown.append({"hit": hit, "body": _shown(hit, extra), "images": images, "findings": extra.findings,
+                      "score": extra.score,
                       "url": datasette.urls.path(f"/-/nbsql/notebooks/{hit.notebook}?database={db.name}"
                                                  f"#cell-{hit.position}"),
                       "copies_url": datasette.urls.table(db.name, "cells") + "?" + urlencode(
