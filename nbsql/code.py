@@ -26,13 +26,27 @@ from .text import comment_start, without_comment
 #: Cell magics whose body is still Python.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "memit", "mprun", "snakeviz",
                                 "tensorflow_version", "skip", "cache"})
+#: IPython's line magics (its shell aliases among them: ls, cat, mkdir...) and those of common extensions,
+#: which an IPython kernel runs without their '%' (automagic) when no variable has the name.
+LINE_MAGICS = frozenset({
+    "alias", "alias_magic", "autoawait", "autocall", "automagic", "autosave", "bookmark", "cat", "cd", "clear",
+    "colors", "conda", "config", "cp", "debug", "dhist", "dirs", "doctest_mode", "ed", "edit", "env", "gui", "hist",
+    "history", "killbgscripts", "ldir", "less", "lf", "lk", "ll", "load", "load_ext", "loadpy", "logoff", "logon",
+    "logstart", "logstate", "logstop", "ls", "lsmagic", "lx", "macro", "magic", "mamba", "man", "matplotlib",
+    "micromamba", "mkdir", "more", "mv", "notebook", "page", "pastebin", "pdb", "pdef", "pdoc", "pfile", "pinfo",
+    "pinfo2", "pip", "popd", "pprint", "precision", "prun", "psearch", "psource", "pushd", "pwd", "pycat", "pylab",
+    "qtconsole", "quickref", "recall", "rehashx", "reload_ext", "rep", "rerun", "reset", "reset_selective", "rm",
+    "rmdir", "run", "save", "sc", "set_env", "store", "sx", "system", "tb", "time", "timeit", "unalias",
+    "unload_ext", "who", "who_ls", "whos", "xdel", "xmode",
+    # extensions: autoreload, watermark, memory_profiler, line_profiler, tensorboard, ipython-sql, Colab
+    "autoreload", "aimport", "watermark", "memit", "mprun", "lprun", "tensorboard", "sql", "tensorflow_version",
+})
 #: A line that is an IPython magic typed without its '%' (or a shell command IPython runs as one),
-#: unless what follows the name makes it Python (an assignment, a call, an attribute, an operator).
+#: unless what follows the name makes it Python (an assignment, a call, an attribute, an operator;
+#: a '-' only before a letter or a dash, as options are written: ``watermark -iv``, ``ls -la``).
 _AUTOMAGIC = re.compile(
-    r"^([ \t]*)(?:pip|conda|mamba|cd|ls|pwd|mkdir|cat|rm|cp|mv|env|set_env|time|timeit|prun|matplotlib|pylab|"
-    r"load_ext|reload_ext|autoreload|run|who|whos|reset|history|config|store|alias|sx|lsmagic|xmode|"
-    r"tensorflow_version|pushd|popd|dhist|bookmark)"
-    r"[ \t]+(?![=(\[,:;+*/%<>!&|^@-]|\.(?!\.)|(?:in|is|and|or|not|if|else|for)\b)\S[^\n]*$", re.M)
+    rf"^([ \t]*)(?:{'|'.join(sorted(LINE_MAGICS))})"
+    r"[ \t]+(?![=(\[,:;+*/%<>!&|^@]|-(?![A-Za-z-])|\.(?!\.)|(?:in|is|and|or|not|if|else|for)\b)\S[^\n]*$", re.M)
 #: A line magic timing a Python statement: %time, %timeit and %prun, options first.
 _TIMED = re.compile(r"%(?:time|timeit|prun)\s+(?:-[a-zA-Z]+(?:\s*\d+)?\s+)*([^-\s].*)$")
 _MAGIC_ASSIGN = re.compile(r"^(\s*)([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*=\s*[!%](?!=)")

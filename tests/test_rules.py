@@ -250,6 +250,13 @@ REGRESSIONS = [
                            "r.ipynb": _notebook('print "x"', metadata={"kernelspec": {"name": "ir", "language": "R"}})},
                  {"py3.ipynb": [], "broken.ipynb": [], "lexer.ipynb": [None], "conda.ipynb": [None], "r.ipynb": []},
                  id="NB308-python-version-from-metadata-or-cells"),
+    # issue 14: line magics typed without '%' are magics, not undefined names or syntax errors
+    pytest.param("NB102", {"auto.ipynb": _notebook("%load_ext watermark\nwatermark -iv", "ls", "ls -la\npwd",
+                                                   "for name in ['a', 'b']:\n    ls", "time.sleep(1)", "ls.sort()",
+                                                   "who = 3\nwho")},
+                 {"auto.ipynb": [4, 5]}, id="NB102-magics-typed-without-percent-are-not-names"),
+    pytest.param("NB101", {"auto.ipynb": _notebook("watermark -v -p numpy,pandas", "pip install -q x\nls -la data/")},
+                 {"auto.ipynb": []}, id="NB101-magics-with-options-typed-without-percent"),
     pytest.param("NB306", {"float.ipynb": json.dumps({"cells": [], "metadata": {}, "nbformat": 4.0,
                                                       "nbformat_minor": 5}),
                            "whole.ipynb": json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})},

@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import Any
 
 from .._compat.pyflakes import TYPING_MODULES, check
-from ..code import CodeFacts
+from ..code import LINE_MAGICS, CodeFacts, parse_quietly
 from ..deps.names import IPYTHON_NAMES
 from ..model import Cell, Notebook
 from ..pyversion import PYTHON2_BUILTINS, python_major
@@ -119,7 +119,35 @@ class NotebookContext:
                 text = f"redefinition of unused {name!r} from cell {first}, line {original.lineno}"
             problems.append(NameProblem(kind, position, message.lineno, text, name,
                                         isinstance(original, (ast.Import, ast.ImportFrom))))
-        return problems
+        return self._without_automagic(problems)
+
+    def _without_automagic(self, problems: list[NameProblem]) -> list[NameProblem]:
+        """``problems`` but the undefined names of lines an IPython kernel runs as line magics typed
+        without their '%' (``ls``, ``watermark -iv``): a magic's name, undefined, starting a line
+        that is an expression of its own."""
+        undefined: dict[tuple[int, int], set[str]] = {}
+        for problem in problems:
+            if problem.kind == "UndefinedName" and problem.name:
+                undefined.setdefault((problem.position, problem.line), set()).add(problem.name)
+        magic = {where for where, names in undefined.items() if names & LINE_MAGICS and
+                 _is_automagic(self.notebook.cells[where[0]].source, where[1], names)}
+        return [p for p in problems if not (p.kind == "UndefinedName" and (p.position, p.line) in magic)]
+
+
+def _is_automagic(source: str, line: int, undefined: set[str]) -> bool:
+    """Whether line ``line`` of ``source`` starts with an undefined magic's name, followed by
+    nothing or a space, and is an expression by itself (``ls``, ``ls -la``; not ``ls.sort()``)."""
+    lines = source.split("\n")
+    text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+    word = _WORD.match(text)
+    if word is None or word.group() not in LINE_MAGICS or word.group() not in undefined or \
+            text[word.end():word.end() + 1] not in ("", " ", "\t"):
+        return False
+    try:
+        body = parse_quietly(text).body
+    except (SyntaxError, ValueError):
+        return False
+    return len(body) == 1 and isinstance(body[0], ast.Expr)
 
 
 _WORD = re.compile(r"[A-Za-z_]\w*")

@@ -66,7 +66,9 @@ def _names(nb: NotebookContext, kinds: tuple[str, ...]):
 def undefined_name(nb: NotebookContext, limits):
     """## What it does
     Flags names that no cell defines or imports, reading the Python cells top to bottom as one
-    module (pyflakes). `__file__` counts as undefined: a script has it, a notebook does not.
+    module (pyflakes). `__file__` counts as undefined: a script has it, a notebook does not. A line
+    an IPython kernel runs as a line magic typed without its `%` (automagic: `ls`, `pwd`,
+    `watermark -iv`, when no variable has the magic's name) uses no names.
 
     ## Why is this bad?
     The notebook relies on a variable that existed only in the kernel (hidden state) or on a cell
