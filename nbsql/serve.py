@@ -13,8 +13,11 @@ from .database import NbsqlError, connect, default_db, existing_database, opens_
 from .metadata import datasette_metadata
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-#: Datasette settings: arbitrary SQL keeps a time limit; facets stay quick on big tables.
-SETTINGS = {"sql_time_limit_ms": 3000, "facet_time_limit_ms": 500, "max_returned_rows": 1000}
+#: Datasette settings: arbitrary SQL keeps a time limit; facets stay quick on big tables and short
+#: above the rows (their "…" lists every value); no suggested facets (each is a query per column:
+#: they took 60% of /db/cells?_search=plot on the corpus).
+SETTINGS = {"sql_time_limit_ms": 3000, "facet_time_limit_ms": 500, "max_returned_rows": 1000,
+            "suggest_facets": False, "default_facet_size": 8}
 
 
 def make_datasette(db: str | Path | None = None, metadata: str | Path | None = None):

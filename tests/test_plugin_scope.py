@@ -32,6 +32,8 @@ PLAIN_PAGES = ("/plain", "/plain/cells", "/plain/cells/1", "/plain/cells/2", "/p
 CSS = "/-/static-plugins/nbsql/nbsql.css"
 #: Datasette's menu, which a stock Datasette shows only when a plugin gives it links.
 NAV_MENU = re.compile(r'<details class="nav-menu.*?</details>', re.S)
+#: The links to nbsql's pages above the index of a Datasette serving an nbsql database.
+NBSQL_NAV = re.compile(r'<nav class="nbsql-nav".*?</nav>', re.S)
 TIMING = re.compile(r'Queries took [0-9.]+ms|"query_ms": [0-9.e-]+')
 
 
@@ -94,12 +96,13 @@ def test_a_plain_database_is_served_as_stock_datasette_serves_it(samples_db, pla
     for url in PLAIN_PAGES:
         if url == "/-/plugins":
             continue
-        if url == "/":  # the index, of both databases, links to the search of the nbsql one, in the menu
+        if url == "/":  # the index, of both databases, links to nbsql's pages, in the menu and above
             status, headers, text = ours[url]
-            menu = NAV_MENU.search(text)
+            menu, nav = NAV_MENU.search(text), NBSQL_NAV.search(text)
             assert menu and 'href="/-/nbsql/search">Search notebooks' in menu.group()
+            assert nav and 'href="/-/nbsql/gallery?database=samples">Image gallery' in nav.group()
             assert not NAV_MENU.search(stock[url][2])
-            ours[url] = (status, headers, " ".join(NAV_MENU.sub("", text).split()))
+            ours[url] = (status, headers, " ".join(NBSQL_NAV.sub("", NAV_MENU.sub("", text)).split()))
             stock[url] = (*stock[url][:2], " ".join(stock[url][2].split()))
         assert ours[url] == stock[url], url
         _, headers, text = ours[url]

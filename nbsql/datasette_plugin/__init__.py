@@ -7,33 +7,17 @@ None and it adds nothing, no CSS, no header, no function. Hooks name only the ar
 
 from __future__ import annotations
 
-import html
-import json
-
 from datasette import hookimpl
-from markupsafe import Markup
 
-from ..metadata import MARK_END, MARK_START
 from ..search import match_query
-from . import render
+from .links import NBSQL_PAGES, nav
 from .pages import gallery_page, image_route, notebook_page, pygments_css_route, slice_route
-from .recognise import database_at, is_nbsql, judge, when_nbsql
+from .recognise import database_at, is_nbsql, judge, nbsql_database, when_nbsql
+from .rule_pages import rule_page, rules_page
 from .search_page import gallery_report_route, search_page, search_report_route
+from .values import PAGE_PATH, cell_html
 
-_RASTER_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"))
-
-
-def _get(row, name: str):
-    try:
-        return row[name]
-    except (KeyError, IndexError, TypeError):
-        return None
-
-
-def _raster_mime(data: bytes) -> str | None:
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return next((mime for magic, mime in _RASTER_MAGIC if data.startswith(magic)), None)
+__all__ = ["cell_html"]
 
 
 @hookimpl
@@ -59,6 +43,7 @@ def _defence_in_depth(app, datasette):
         if scope["type"] != "http" or not await _for_nbsql(datasette, scope):
             await app(scope, receive, send)
             return
+        page = PAGE_PATH.set(_routed_path(datasette, scope))
 
         async def sending(message):
             headers = message.get("headers", [])
@@ -67,7 +52,10 @@ def _defence_in_depth(app, datasette):
                 message = {**message, "headers": [*headers, (b"content-security-policy", BASELINE_CSP.encode())]}
             await send(message)
 
-        await app(scope, receive, sending)
+        try:
+            await app(scope, receive, sending)
+        finally:
+            PAGE_PATH.reset(page)
 
     return wrapped
 
@@ -75,12 +63,16 @@ def _defence_in_depth(app, datasette):
 async def _for_nbsql(datasette, scope) -> bool:
     """Whether a request is for a page of an nbsql database or one of the plugin's routes (its path
     read as Datasette routes it: the raw path, after the base URL)."""
+    path = _routed_path(datasette, scope)
+    return path.startswith("/-/nbsql/") or await is_nbsql(database_at(datasette, path))
+
+
+def _routed_path(datasette, scope) -> str:
+    """A request's path as Datasette routes it: the raw path, after the base URL."""
     raw = scope.get("raw_path")
     path = (raw.decode("latin-1") if raw else scope["path"]).partition("?")[0]
     base = datasette.setting("base_url")
-    if base != "/" and path.startswith(base):
-        path = "/" + path[len(base):]
-    return path.startswith("/-/nbsql/") or await is_nbsql(database_at(datasette, path))
+    return "/" + path[len(base):] if base != "/" and path.startswith(base) else path
 
 
 BASELINE_CSP = "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; img-src 'self' data:; form-action 'self'"
@@ -89,51 +81,6 @@ BASELINE_CSP = "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; img-
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
     return when_nbsql(datasette, database, lambda: cell_html(row, value, column, table, database, datasette))
-
-
-def cell_html(row, value, column, table: str | None, database: str, datasette) -> Markup | None:
-    """A value of an nbsql database's table (``table``) or query result (None) as HTML, or None
-    for values nbsql does not render."""
-    if isinstance(value, bytes):
-        mime = _raster_mime(value)  # any image BLOB of the database, in tables and in query results
-        if mime is None:
-            return None
-        if table == "output_data" and _get(row, "id") is not None:  # fetched by the browser, not inlined
-            src = datasette.urls.path(f"/-/nbsql/images/{_get(row, 'id')}?database={database}")
-            href = datasette.urls.table(database, table) + f"/{_get(row, 'id')}.blob?_blob_column={column}"
-            return render.linked_image(src, f"{mime} image", href)
-        return render.image(mime, value, max_bytes=200_000)  # query results: small images inline
-    if table is None and column == "notebook" and isinstance(value, int) and datasette is not None:
-        return Markup(f'<a href="{datasette.urls.path("/-/nbsql/notebooks/")}{value}?database={html.escape(database)}">'
-                      f"{value}</a>")  # canned queries name the notebook id this way
-    if not isinstance(value, str):
-        return None
-    if table is None and column in ("source_snippet", "output_snippet"):
-        escaped = html.escape(value).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
-        return Markup(f'<span class="nbsql-snippet">{escaped}</span>')
-    if table == "notebooks" and column == "path" and _get(row, "id") is not None:
-        return Markup(f'<a href="{datasette.urls.path("/-/nbsql/notebooks/")}{_get(row, "id")}'
-                      f'?database={html.escape(database)}">{html.escape(value)}</a>')
-    if table in ("cells", "code_cells") and column == "source":
-        kind = _get(row, "cell_type") or ("code" if table == "code_cells" else None)
-        if kind == "markdown":
-            attachments = _get(row, "attachments")
-            return render.markdown(value, json.loads(attachments) if attachments else None)
-        if kind == "code":
-            return render.code(value, _get(row, "language"))
-        return None
-    if table == "output_data" and column == "text":
-        mime = _get(row, "mime") or ""
-        if mime == "image/svg+xml":
-            return render.image(mime, value.encode("utf-8", "surrogatepass"))
-        if mime == "text/html":
-            return render.sanitize(value)
-        if mime == "text/markdown":
-            return render.markdown(value)
-        return None
-    if table in ("outputs", "error_outputs") and column in ("traceback_text", "text"):
-        return render.preformatted(value)
-    return None
 
 
 @hookimpl
@@ -147,24 +94,45 @@ def register_routes():
         (r"^/-/nbsql/gallery\.ipynb$", gallery_report_route),
         (r"^/-/nbsql/images/(?P<id>[^/]+)$", image_route),
         (r"^/-/nbsql/pygments\.css$", pygments_css_route),
+        (r"^/-/nbsql/rules$", rules_page),
+        (r"^/-/nbsql/rules/(?P<code>[^/]+)$", rule_page),
     ]
 
 
 @hookimpl
 def menu_links(datasette, request):
-    """The search page and the gallery in Datasette's menu when an nbsql database is served: on
-    every page but those of another database."""
+    """nbsql's pages in Datasette's menu when an nbsql database is served: on every page but those
+    of another database."""
     async def links():
         here = database_at(datasette, request.path) if request is not None else None
         if here is not None and not await is_nbsql(here):
             return None
         for db in datasette.databases.values():
             if await is_nbsql(db):
-                return [{"href": datasette.urls.path("/-/nbsql/search"), "label": "Search notebooks"},
-                        {"href": datasette.urls.path("/-/nbsql/gallery"), "label": "Notebook images"}]
+                return [{"href": datasette.urls.path(f"/-/nbsql/{page}"), "label": label}
+                        for _, label, page in NBSQL_PAGES]
         return None
 
     return links
+
+
+@hookimpl
+def extra_template_vars(template, database, table, request, datasette):
+    """On the pages of an nbsql database, the index and the plugin's pages: the links to nbsql's
+    pages (``nbsql_nav``). On a table's page, its column documentation moves from
+    ``metadata.columns`` (a long list above the rows) to ``nbsql_columns``, shown collapsed."""
+    async def variables() -> dict:
+        db = await nbsql_database(datasette, database)
+        if db is None:
+            return {}
+        found: dict = {"nbsql_nav": nav(datasette, db.name, request.path if request is not None else "")}
+        if template == "table.html" and table is not None:
+            metadata = dict(datasette.table_metadata(database, table))
+            datasette.update_with_inherited_metadata(metadata)  # as the table page does: source and licence
+            found.update(metadata=metadata, nbsql_columns=metadata.pop("columns", None) or {})
+        return found
+
+    return variables
 
 
 @hookimpl

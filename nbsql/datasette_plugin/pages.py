@@ -16,7 +16,8 @@ from ..errors import TimeLimitReached
 from ..read import is_integer
 from ..search import Filters
 from . import render
-from .recognise import is_nbsql
+from .links import duplicate_example, rule_url
+from .recognise import nbsql_database
 from .slices import cell_needs, slice_download
 
 #: Our pages run no script at all; images only from this server or data: URLs.
@@ -30,11 +31,10 @@ _BUNDLE_ORDER = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/sv
 
 async def _database(datasette, request) -> Database:
     """The nbsql database named by ``?database=``, else the first nbsql database served."""
-    name = request.args.get("database")
-    for db in [datasette.databases.get(name)] if name else list(datasette.databases.values()):
-        if await is_nbsql(db):
-            return db
-    raise NotFound("no nbsql database here")
+    db = await nbsql_database(datasette, request.args.get("database"))
+    if db is None:
+        raise NotFound("no nbsql database here")
+    return db
 
 
 def _render_output(output: dict, bundle: list[dict], image_src) -> Markup:
@@ -56,6 +56,8 @@ def _render_output(output: dict, bundle: list[dict], image_src) -> Markup:
             return Markup('<div class="nbsql-html">') + render.sanitize(entry["text"]) + Markup("</div>")
         if mime == "text/markdown" and entry["text"]:
             return render.markdown(entry["text"])
+        if mime == "text/latex" and entry["text"]:
+            return render.latex(entry["text"])
         if entry["text"]:
             return render.preformatted(entry["text"])
     return render.preformatted(output["text"] or "")
@@ -125,7 +127,11 @@ async def notebook_page(request, datasette):
         outputs_by_cell.setdefault(output["cell"], []).append(output)
     findings_by_cell: dict[int | None, list] = {}
     for finding in findings:
-        findings_by_cell.setdefault(finding["position"], []).append(dict(finding))
+        shown = {**dict(finding), "rule_url": rule_url(datasette, db.name, finding["rule"])}
+        if finding["rule"] == "NB116":
+            shown["message"] = await duplicate_example(datasette, db, finding["message"], finding["details"]) \
+                or finding["message"]
+        findings_by_cell.setdefault(finding["position"], []).append(shown)
     language = notebook["language"]
     needs = await cell_needs(datasette, db, dict(notebook))
 

@@ -11,6 +11,7 @@ nbsql databases, and never makes one of its own foreign.
 
 from __future__ import annotations
 
+import inspect
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
@@ -73,7 +74,10 @@ def when_nbsql(datasette: Datasette, database: str | None, make: Callable[[], T]
         return make() if answer else None
 
     async def later() -> T | None:
-        return make() if await is_nbsql(db) else otherwise
+        if not await is_nbsql(db):
+            return otherwise
+        made = make()
+        return await made if inspect.isawaitable(made) else made  # Datasette awaits one level only
 
     return later()
 
@@ -82,3 +86,12 @@ def database_at(datasette: Datasette, path: str) -> Database | None:
     """The database whose pages ``path`` (after the base URL, tilde-encoded as Datasette routes it) is under."""
     route = tilde_decode(path[1:].split("/", 1)[0].split(".", 1)[0]) if path.startswith("/") else ""
     return next((db for db in datasette.databases.values() if db.route == route), None) if route else None
+
+
+async def nbsql_database(datasette: Datasette, name: str | None) -> Database | None:
+    """The nbsql database called ``name``, or with None the first nbsql database served; None when
+    there is no such nbsql database."""
+    for db in [datasette.databases.get(name)] if name else list(datasette.databases.values()):
+        if await is_nbsql(db):
+            return db
+    return None

@@ -1,4 +1,5 @@
-"""Notebook content to safe HTML: sanitised markdown and HTML outputs, highlighted code, images.
+"""Notebook content to safe HTML: sanitised markdown and HTML outputs, highlighted code, LaTeX math
+as MathML (no script: browsers render MathML themselves), images.
 
 Everything that came from a notebook passes through nh3 (the Rust ammonia sanitiser): no
 script, no event handler, no ``javascript:`` URL, no iframe, no style element survives, and
@@ -15,11 +16,15 @@ import re
 from functools import lru_cache
 
 import nh3
+from latex2mathml.converter import convert as latex_to_mathml
 from markdown_it import MarkdownIt
 from markupsafe import Markup
+from mdit_py_plugins.amsmath import amsmath_plugin
+from mdit_py_plugins.dollarmath import dollarmath_plugin
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import TextLexer, get_lexer_by_name
+from pygments.token import STANDARD_TYPES
 from pygments.util import ClassNotFound
 
 from ..text import strip_ansi
@@ -27,12 +32,27 @@ from ..text import strip_ansi
 RASTER_MIMES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 _DATA_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*$")
 _SAFE_LINK = re.compile(r"^(https?:|mailto:|#|/(?![/\\])|[\w.-]+(/|$|\.))", re.I)
-_TAGS = nh3.ALLOWED_TAGS | {"tfoot"}
+#: MathML Core's elements, less annotation-xml (it may hold HTML) and maction.
+MATHML_TAGS = {"math", "annotation", "menclose", "merror", "mfenced", "mfrac", "mi", "mmultiscripts", "mn", "mo",
+               "mover", "mpadded", "mphantom", "mprescripts", "mroot", "mrow", "ms", "mspace", "msqrt", "mstyle",
+               "msub", "msubsup", "msup", "mtable", "mtd", "mtext", "mtr", "munder", "munderover", "none",
+               "semantics"}
+_MATHML_ATTRIBUTES = {"display", "displaystyle", "scriptlevel", "mathvariant", "mathcolor", "mathbackground",
+                      "mathsize", "dir", "fence", "form", "separator", "stretchy", "symmetric", "largeop",
+                      "movablelimits", "accent", "accentunder", "lspace", "rspace", "minsize", "maxsize",
+                      "linethickness", "width", "height", "depth", "voffset", "columnalign", "rowalign",
+                      "columnspan", "rowspan", "columnlines", "rowlines", "columnspacing", "rowspacing", "frame",
+                      "framespacing", "notation", "open", "close", "separators", "linebreak", "encoding", "xmlns"}
+_TAGS = nh3.ALLOWED_TAGS | {"tfoot"} | MATHML_TAGS
 _ATTRIBUTES = {**{tag: set(values) for tag, values in nh3.ALLOWED_ATTRIBUTES.items()},
                "table": {"summary", "align"}, "th": {"rowspan", "colspan", "align", "scope"},
-               "td": {"rowspan", "colspan", "align"}, "*": {"title"}}
-_MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+               "td": {"rowspan", "colspan", "align"}, "*": {"title"},
+               **{tag: set(_MATHML_ATTRIBUTES) for tag in MATHML_TAGS}}
+#: Classes kept: pandas' tables, and highlighted code blocks (Pygments' token classes).
+_CLASSES = {"table": {"dataframe"}, "pre": {"nbsql-code"}, "span": {c for c in STANDARD_TYPES.values() if c},
+            "code": {"nbsql-tex"}}
 FORMATTER = HtmlFormatter(cssclass="nbsql-code", nowrap=False)
+_SPANS = HtmlFormatter(nowrap=True)
 _LANGUAGE_ALIASES = {"python3": "python", "ipython3": "python", "ipython": "python", "pyspark": "python",
                      "r": "r", "julia": "julia", "c++": "cpp", "c#": "csharp"}
 
@@ -50,7 +70,7 @@ def sanitize(markup: str) -> Markup:
     if (long := _too_long(markup)) is not None:
         return long
     cleaned = nh3.clean(markup, tags=_TAGS, attributes=_ATTRIBUTES, attribute_filter=_attribute_filter,
-                        allowed_classes={"table": {"dataframe"}}, url_schemes={"http", "https", "mailto", "data"},
+                        allowed_classes=_CLASSES, url_schemes={"http", "https", "mailto", "data"},
                         link_rel="noopener noreferrer nofollow")
     return Markup(cleaned)
 
@@ -67,11 +87,41 @@ def _too_long(text: str) -> Markup | None:
     return Markup(f'<pre class="nbsql-text">{html.escape(strip_ansi(text[:MAX_RENDERED]))}{note}</pre>')
 
 
+def math(tex: str, block: bool = False) -> str:
+    """LaTeX as MathML (sanitised with the rest of the page), or the TeX as code when it does not convert."""
+    try:
+        return latex_to_mathml(tex.strip(), display="block" if block else "inline")
+    except Exception:  # latex2mathml raises many kinds of error on TeX it does not know
+        return f'<code class="nbsql-tex">{html.escape(tex)}</code>'
+
+
+def _fence(code: str, language: str, _attributes) -> str:
+    """A fenced code block in markdown, highlighted when it names a language Pygments knows."""
+    lexer = _lexer(language) if language else None
+    if lexer is None or isinstance(lexer, TextLexer):
+        return ""  # markdown-it's own <pre><code>
+    return f'<pre class="nbsql-code">{highlight(code, lexer, _SPANS)}</pre>'
+
+
+def _markdown_parser() -> MarkdownIt:
+    """CommonMark with tables, strikethrough, ``$...$``, ``$$...$$`` and ``\\begin{equation}`` math
+    (a ``$`` next to a digit is a dollar, not math: "$5 and $10"), fences highlighted."""
+    parser = MarkdownIt("commonmark", {"html": True, "highlight": _fence}).enable("table").enable("strikethrough")
+    parser.use(dollarmath_plugin, allow_digits=False, double_inline=True).use(amsmath_plugin)
+    inline = lambda self, tokens, i, options, env: math(tokens[i].content)  # noqa: E731
+    block = lambda self, tokens, i, options, env: f"<p>{math(tokens[i].content, block=True)}</p>\n"  # noqa: E731
+    for name in ("math_inline", "math_inline_double"):
+        parser.add_render_rule(name, inline)
+    for name in ("math_block", "math_block_label", "amsmath"):
+        parser.add_render_rule(name, block)
+    return parser
+
+
 def markdown(source: str, attachments: dict | None = None) -> Markup:
     """Markdown (with its inline HTML) rendered and sanitised; ``attachment:`` images resolved."""
     if (long := _too_long(source)) is not None:
         return long
-    rendered = _MARKDOWN.render(source)
+    rendered = _markdown().render(source)
     if isinstance(attachments, dict) and "attachment:" in rendered:
         def inline(match: re.Match) -> str:
             bundle = attachments.get(html.unescape(match.group(1)))
@@ -92,6 +142,16 @@ def _lexer(language: str | None):
         return get_lexer_by_name(name)
     except ClassNotFound:
         return TextLexer()
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    return _markdown_parser()
+
+
+def latex(text: str) -> Markup:
+    """A ``text/latex`` output (``$...$``, ``$$...$$`` or an equation environment) as MathML."""
+    return markdown(text)
 
 
 def code(source: str, language: str | None = "python") -> Markup:
