@@ -102,7 +102,7 @@ def test_json_csv_github_and_sarif(repo):
     undefined = next(r for r in rows if r["code"] == "NB102")
     assert undefined == {"path": "repo/broken.ipynb", "code": "NB102", "slug": "undefined-name", "severity": "error",
                          "message": "undefined name 'undefined_thing'", "position": 1, "cell_id": None, "line": 1,
-                         "details": {"name": "undefined_thing"}}
+                         "details": {"name": "undefined_thing", "uses": 1}}
     table = list(csv.DictReader(io.StringIO(run("health", "--db", "nb.db", "--format", "csv").output)))
     assert len(table) == len(rows) and table[0].keys() == {"path", "cell", "cell_id", "line", "code", "slug",
                                                            "severity", "message"}

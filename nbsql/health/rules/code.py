@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -12,7 +13,7 @@ from .base import hit, rule
 
 if TYPE_CHECKING:
     from ...code import Import
-    from ..context import NotebookContext
+    from ..context import NameProblem, NotebookContext
 
 #: A drive letter then "/", "\\\\" or a single backslash before a capital or digit ("C:\\Users"); a single
 #: backslash before a lower-case letter is more likely an escape ("n:\\t").
@@ -66,9 +67,10 @@ def _names(nb: NotebookContext, kinds: tuple[str, ...]):
 def undefined_name(nb: NotebookContext, limits):
     """## What it does
     Flags names that no cell defines or imports, reading the Python cells top to bottom as one
-    module (pyflakes). `__file__` counts as undefined: a script has it, a notebook does not. A line
-    an IPython kernel runs as a line magic typed without its `%` (automagic: `ls`, `pwd`,
-    `watermark -iv`, when no variable has the magic's name) uses no names.
+    module (pyflakes), once per name, where it is first used. `__file__` counts as undefined: a
+    script has it, a notebook does not. A line an IPython kernel runs as a line magic typed without
+    its `%` (automagic: `ls`, `pwd`, `watermark -iv`, when no variable has the magic's name) uses
+    no names.
 
     ## Why is this bad?
     The notebook relies on a variable that existed only in the kernel (hidden state) or on a cell
@@ -86,16 +88,27 @@ def undefined_name(nb: NotebookContext, limits):
     df.describe()
     ```
     """
+    uses: dict[str | None, list[NameProblem]] = {}  # one finding per name: defining it once fixes every use
     for problem in _names(nb, ("UndefinedName", "UndefinedLocal", "UndefinedExport")):
+        uses.setdefault(problem.name if problem.kind == "UndefinedName" else f"{problem.position}:{problem.line}",
+                        []).append(problem)
+    for found in uses.values():
+        first = found[0]
         hint = " (a notebook has no __file__; use a path relative to the working folder)" \
-            if problem.name == "__file__" else ""
-        yield hit(problem.message + hint, problem.position, problem.line, name=problem.name)
+            if first.name == "__file__" else ""
+        more = f" (and {len(found) - 1} more use(s), in cell(s) {_cells(found[1:])})" if len(found) > 1 else ""
+        yield hit(first.message + hint + more, first.position, first.line, name=first.name, uses=len(found))
+
+
+def _cells(problems: list[NameProblem]) -> str:
+    return ", ".join(str(p) for p in sorted({problem.position for problem in problems}))
 
 
 @rule("NB103", "unused-import", "warning", "cell", "An import is never used", python_only=True)
 def unused_import(nb: NotebookContext, limits):
     """## What it does
-    Flags imports that no cell of the notebook uses (pyflakes, across cells).
+    Flags imports that no cell of the notebook uses (pyflakes, across cells), once per import
+    statement: `from os import path, sep`, both unused, is one finding.
 
     ## Why is this bad?
     Unused imports slow the notebook down, hide what it really depends on and add dependencies
@@ -109,8 +122,14 @@ def unused_import(nb: NotebookContext, limits):
     ## Use instead
     Remove the import.
     """
+    statements: dict[tuple[int, int], list[NameProblem]] = {}
     for problem in _names(nb, ("UnusedImport",)):
-        yield hit(problem.message, problem.position, problem.line, name=problem.name)
+        statements.setdefault((problem.position, problem.line), []).append(problem)
+    for (position, line), found in statements.items():
+        names = [p.name for p in found]
+        message = found[0].message if len(found) == 1 else \
+            f"{', '.join(repr(name) for name in names)} imported but unused"
+        yield hit(message, position, line, name=names[0], names=names)
 
 
 @rule("NB104", "redefined-import", "warning", "cell", "An import is redefined before it is used",
@@ -143,7 +162,8 @@ def redefined_import(nb: NotebookContext, limits):
       first_cells=2)
 def late_import(nb: NotebookContext, limits):
     """## What it does
-    Flags top-level imports in code cells after the first `first_cells` non-empty code cells.
+    Flags top-level imports in code cells after the first `first_cells` non-empty code cells,
+    once per import statement (`from sklearn.svm import SVC, LinearSVC` is one finding).
 
     ## Why is this bad?
     Imports scattered through a notebook hide its dependencies; a reader who runs only the top
@@ -159,11 +179,28 @@ def late_import(nb: NotebookContext, limits):
     for cell, facts in _python_cells(nb):
         if cell.position in early:
             continue
-        for item in facts.imports:
-            if item.kind in ("import", "from") and item.top_level:
-                what = item.module if item.kind == "import" else f"{item.name} from {item.module}"
-                yield hit(f"import of {what} outside the first {limits['first_cells']} code cells", cell.position,
-                          item.line, module=item.module)
+        for line, items in _by_line(i for i in facts.imports if i.kind in ("import", "from") and i.top_level):
+            yield hit(f"import of {_imported(items)} outside the first {limits['first_cells']} code cells",
+                      cell.position, line, module=items[0].module, modules=sorted({i.module for i in items}))
+
+
+def _by_line(imports: Iterable[Import]) -> list[tuple[int, list[Import]]]:
+    """Imports grouped by line, in order: the names of one statement (or of one line) together."""
+    lines: dict[int, list[Import]] = {}
+    for item in imports:
+        lines.setdefault(item.line, []).append(item)
+    return sorted(lines.items())
+
+
+def _imported(items: list[Import]) -> str:
+    """What the import statements of one line bring in: 'os, sys', 'SVC, LinearSVC from sklearn.svm'."""
+    modules = [i.module or "" for i in items if i.kind == "import"]
+    names: dict[str, list[str]] = {}
+    for item in items:
+        if item.kind == "from":
+            names.setdefault(item.module or "", []).append(item.name or "")
+    parts = ([", ".join(modules)] if modules else []) + [f"{', '.join(n)} from {m}" for m, n in names.items()]
+    return "; ".join(parts)
 
 
 @rule("NB106", "star-import", "warning", "cell", "A star import", python_only=True)
@@ -196,7 +233,8 @@ def star_import(nb: NotebookContext, limits):
       python_only=True)
 def unpinned_install(nb: NotebookContext, limits):
     """## What it does
-    Flags `%pip install`, `!pip install` and `!conda install` of packages without an exact version.
+    Flags `%pip install`, `!pip install` and `!conda install` of packages without an exact version,
+    once per install command (`!pip install pandas seaborn` is one finding naming both).
 
     ## Why is this bad?
     Each run installs whatever version is newest that day, so the notebook's results change
@@ -214,10 +252,10 @@ def unpinned_install(nb: NotebookContext, limits):
     Better still, declare dependencies in a requirements file next to the notebook.
     """
     for cell, facts in _python_cells(nb):
-        for item in facts.imports:
-            if item.kind in ("pip", "conda") and not _pinned(item):
-                yield hit(f"{item.kind} install of {item.spec} without a pinned version", cell.position, item.line,
-                          package=item.package)
+        for line, items in _by_line(i for i in facts.imports if i.kind in ("pip", "conda") and not _pinned(i)):
+            versions = "a pinned version" if len(items) == 1 else "pinned versions"
+            yield hit(f"{items[0].kind} install of {', '.join(i.spec or '' for i in items)} without {versions}",
+                      cell.position, line, package=items[0].package, packages=[i.package for i in items])
 
 
 def _pinned(install: Import) -> bool:
@@ -345,7 +383,7 @@ def unseeded_random(nb: NotebookContext, limits):
     Flags notebooks that draw random numbers with `random`, `numpy.random`, `torch` or
     `tensorflow` (imported as modules, or `random`'s and `numpy.random`'s functions imported by
     name) and never seed that library (a seed in a comment does not count;
-    `seed_everything()` seeds them all).
+    `seed_everything()` seeds them all), once per library, at its first draw.
 
     ## Why is this bad?
     Every run gives other numbers: saved outputs cannot be reproduced and results cannot be
@@ -395,8 +433,10 @@ def unseeded_random(nb: NotebookContext, limits):
              for module, names in sorted(aliases.items()) for alias in sorted(names)]
     draws += [(module, rf"(?<![\w.])(?:{'|'.join(map(re.escape, sorted(names - {'seed'})))})\(", "")
               for module, names in sorted(functions.items()) if names - {"seed"}]
+    reported: set[str] = set()  # libraries: numpy's draws, whatever the names, want one seed
     for module, use, literal in draws:
-        if literal not in everything or seeded(module):
+        package = module.split(".")[0]
+        if package in reported or literal not in everything or seeded(module):
             continue
         pattern = re.compile(use)
         for cell, source in code:
@@ -405,7 +445,8 @@ def unseeded_random(nb: NotebookContext, limits):
                 line = next((i for i, text in enumerate(cell.source.splitlines(), 1)
                              if match.group(0) in without_comment(text)), None)
                 yield hit(f"{match.group(0)[:-1]}() draws random numbers but {module} is never seeded",
-                          cell.position, line, package=module.split(".")[0])
+                          cell.position, line, package=package)
+                reported.add(package)
                 break
 
 

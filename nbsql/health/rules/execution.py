@@ -198,7 +198,8 @@ def empty_code_cell(nb: NotebookContext, limits):
 @rule("NB009", "empty-trailing-cell", "info", "cell", "An empty code cell at the end of the notebook")
 def empty_trailing_cell(nb: NotebookContext, limits):
     """## What it does
-    Flags blank code cells after the last non-empty code cell.
+    Flags blank code cells after the last non-empty code cell: one finding per notebook, at the
+    first of them.
 
     ## Why is this bad?
     Jupyter adds one when the last cell runs; left in the file it is clutter.
@@ -210,8 +211,9 @@ def empty_trailing_cell(nb: NotebookContext, limits):
     Delete trailing empty cells before saving.
     """
     _, tail = _empty_code_cells(nb)
-    for cell in tail:
-        yield hit("empty code cell at the end of the notebook", cell.position)
+    if tail:
+        what = "empty code cell" if len(tail) == 1 else f"{len(tail)} empty code cells"
+        yield hit(f"{what} at the end of the notebook", tail[0].position, positions=[c.position for c in tail])
 
 
 @rule("NB010", "empty-markdown-cell", "info", "cell", "A markdown cell with no text")
@@ -236,7 +238,7 @@ def empty_markdown_cell(nb: NotebookContext, limits):
 @rule("NB011", "error-output", "warning", "cell", "A cell's saved output is an error")
 def error_output(nb: NotebookContext, limits):
     """## What it does
-    Flags code cells whose saved outputs include an error (a traceback).
+    Flags code cells whose saved outputs include an error (a traceback), once per cell.
 
     ## Why is this bad?
     The notebook was saved in a broken state: readers see a failure, and the cells below may
@@ -249,11 +251,11 @@ def error_output(nb: NotebookContext, limits):
     Fix the error and re-run, or clear the output if the error is the point (and say so).
     """
     for cell in nb.cells:
-        for output in cell.outputs:
-            if output.output_type == "error":
-                name = output.ename or "error"
-                value = output.evalue.splitlines()[0][:120] if output.evalue else ""
-                yield hit(f"saved error output: {name}: {value}".rstrip(": "), cell.position, error_name=name)
+        output = next((o for o in cell.outputs if o.output_type == "error"), None)
+        if output is not None:
+            name = output.ename or "error"
+            value = output.evalue.splitlines()[0][:120] if output.evalue else ""
+            yield hit(f"saved error output: {name}: {value}".rstrip(": "), cell.position, error_name=name)
 
 
 @rule("NB012", "stderr-output", "info", "cell", "A cell's saved output has text on stderr")
