@@ -71,13 +71,31 @@ def distributions_for(package: str) -> set[str]:
 
 @lru_cache(maxsize=4096)
 def nearest_manifest(folder: Path, root: Path) -> Path | None:
-    """The first folder from ``folder`` up to ``root`` holding a manifest: its manifest files' folder."""
+    """The first folder from ``folder`` up to :func:`search_top` holding a manifest: its manifest files' folder."""
+    top = search_top(folder, root)
     for candidate in [folder, *folder.parents]:
         if _manifests_in(candidate):
             return candidate
-        if candidate == root or root not in candidate.parents:
+        if candidate == top or top not in candidate.parents:
             return None
     return None
+
+
+def search_top(folder: Path, root: Path) -> Path:
+    """Where the search for the manifests of a notebook in ``folder``, loaded under ``root``, stops:
+    the repository's root (the nearest folder from ``folder`` up holding ``.git``), else ``root``."""
+    return _repository(folder) or root
+
+
+@lru_cache(maxsize=4096)
+def _repository(folder: Path) -> Path | None:
+    """The nearest folder from ``folder`` up holding ``.git`` (a folder, or a worktree's file)."""
+    try:
+        if (folder / ".git").exists():
+            return folder
+    except OSError:
+        pass
+    return None if folder.parent == folder else _repository(folder.parent)
 
 
 def manifest_files(folder: Path) -> tuple[Path, ...]:
@@ -202,4 +220,5 @@ def clear_manifest_caches() -> None:
     """Forget what was read from the file system (files may have changed since the last load)."""
     _manifests_in.cache_clear()
     nearest_manifest.cache_clear()
+    _repository.cache_clear()
     declared_in.cache_clear()

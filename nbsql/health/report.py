@@ -285,6 +285,10 @@ def pimentel(conn: sqlite3.Connection, paths: Iterable[str] = ()) -> list[dict[s
     flagged: dict[str, set[int]] = {}
     for notebook, code in conn.execute("SELECT DISTINCT notebook, rule FROM findings"):
         flagged.setdefault(code, set()).add(notebook)
+    # an NB301 finding stands for the notebooks of its folder, which its details name
+    flagged["NB301"] = {notebook for notebook, in conn.execute(
+        "SELECT o.id FROM findings f JOIN notebooks n ON n.id = f.notebook, json_each(f.details, '$.notebooks') j "
+        "JOIN notebooks o ON o.root = n.root AND o.path = j.value WHERE f.rule = 'NB301' AND json_valid(f.details)")}
     groups: dict[str, set[int]] = {key: set() for key in _DENOMINATORS}
     for notebook, root, path, executed, code_cells in conn.execute(
             "SELECT id, root, path, max_execution_count IS NOT NULL, code_cell_count > 0 FROM notebooks"):

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from ...model import PYTHON_LANGUAGES
-from ..manifests import PROVIDED_BY_JUPYTER, declared_in, distributions_for, manifest_files, nearest_manifest
+from ..manifests import (
+    PROVIDED_BY_JUPYTER,
+    declared_in,
+    distributions_for,
+    manifest_files,
+    nearest_manifest,
+    search_top,
+)
 from .base import hit, rule
 
 
@@ -16,10 +24,19 @@ class CorpusContext:
     conn: sqlite3.Connection
 
     def notebooks(self, python_only: bool = False):
+        """(id, root, path, language) of the notebooks (of Python, or naming no language), by root and path."""
         sql = "SELECT id, root, path, language FROM notebooks"
         if python_only:
             sql += f" WHERE language IS NULL OR language IN ({', '.join('?' * len(PYTHON_LANGUAGES))})"
+        sql += " ORDER BY root, path"
         return self.conn.execute(sql, sorted(PYTHON_LANGUAGES) if python_only else []).fetchall()
+
+    def suppressed(self, notebook: int) -> frozenset[str]:
+        """The codes the notebook's metadata suppresses."""
+        from ..suppress import notebook_suppressions  # it reads the catalog, which holds this module
+
+        metadata = self.conn.execute("SELECT metadata FROM notebooks WHERE id = ?", (notebook,)).fetchone()[0]
+        return notebook_suppressions(json.loads(metadata or "{}"))
 
 
 @rule("NB116", "duplicate-across-notebooks", "info", "corpus", "A code cell also appears in other notebooks",
@@ -67,27 +84,48 @@ def duplicate_across_notebooks(corpus: CorpusContext, limits):
                             others=others)
 
 
-@rule("NB301", "no-dependency-manifest", "warning", "corpus", "No dependency manifest beside the notebook")
+@rule("NB301", "no-dependency-manifest", "info", "corpus", "No dependency manifest for a folder of notebooks")
 def no_manifest(corpus: CorpusContext, limits):
     """## What it does
-    Flags notebooks with no dependency manifest (requirements*.txt, pyproject.toml,
+    Flags folders of notebooks with no dependency manifest (requirements*.txt, pyproject.toml,
     environment.yml, setup.py, setup.cfg, Pipfile; Project.toml, renv.lock or DESCRIPTION for
-    Julia and R) in their folder or any folder above it up to the folder that was loaded.
+    Julia and R) in the folder or any folder above it up to the repository's root (the nearest
+    folder holding `.git`) or, outside a repository, the folder that was loaded. One finding per
+    folder, on its first notebook (by path), naming the folder's notebooks; a notebook that
+    suppresses NB301 is left out. Its severity is info: the manifest belongs to the project, not
+    to a notebook, and adding one file fixes every notebook below it.
 
     ## Why is this bad?
-    Nobody can recreate the environment the notebook ran in; Pimentel et al. found only 12.5% of
+    Nobody can recreate the environment the notebooks ran in; Pimentel et al. found only 12.5% of
     notebooks' repositories declaring dependencies.
 
     ## Example
     `analysis/churn.ipynb` in a repository with no requirements file.
 
     ## Use instead
-    Add `requirements.txt` (with versions) or `environment.yml` next to the notebooks.
+    Add `requirements.txt` (with versions) or `environment.yml` next to the notebooks, or at the
+    repository's root.
     """
+    folders: dict[tuple[str, Path], list[tuple[int, str]]] = {}  # (root, folder) -> its notebooks (id, path)
     for notebook, root, path, _ in corpus.notebooks():
         folder = (Path(root) / path).parent
-        if nearest_manifest(folder, Path(root)) is None:
-            yield notebook, hit("no dependency manifest in the notebook's folder or above it")
+        if nearest_manifest(folder, Path(root)) is None and "NB301" not in corpus.suppressed(notebook):
+            folders.setdefault((root, folder), []).append((notebook, path))
+    for (root, folder), notebooks in folders.items():
+        top = search_top(folder, Path(root))
+        where = "the repository's root" if top != Path(root) else "the loaded folder"
+        yield notebooks[0][0], hit(
+            f"no dependency manifest for the {len(notebooks)} notebook(s) of {_shown(folder, root)} (nor above it, "
+            f"up to {where} {_shown(top, root)})", notebooks=[path for _, path in notebooks])
+
+
+def _shown(folder: Path, root: str) -> str:
+    """A folder as a finding names it: relative to the load root when below it."""
+    try:
+        relative = folder.relative_to(root).as_posix()
+    except ValueError:
+        return f"'{folder}'"
+    return f"'{relative}/'" if relative != "." else "the loaded folder's top"
 
 
 @rule("NB302", "undeclared-dependency", "warning", "corpus", "An imported package is not in the manifest",
@@ -95,7 +133,8 @@ def no_manifest(corpus: CorpusContext, limits):
 def undeclared_dependency(corpus: CorpusContext, limits):
     """## What it does
     Flags third-party imports whose distribution is not declared in the nearest dependency
-    manifest. Import names are mapped to distribution names with the metadata of installed
+    manifest, once per manifest and package: on the first notebook (by path) importing it, at its
+    first import there. Import names are mapped to distribution names with the metadata of installed
     distributions (`importlib.metadata.packages_distributions`), pipreqs' maintained mapping of
     some 1,100 names (`sklearn` → `scikit-learn`, `PIL` → `pillow`, `dns` → `dnspython`, ...) and
     a few more (`cv2` → `opencv-python-headless`, conda's names).
@@ -117,6 +156,7 @@ def undeclared_dependency(corpus: CorpusContext, limits):
             "WHERE i.kind IN ('import', 'from') AND NOT i.is_stdlib AND NOT i.is_relative AND i.package IS NOT NULL "
             "ORDER BY i.notebook, c.position, i.line"):
         imports.setdefault(notebook, []).append((position, line, package))
+    missing: dict[tuple[Path, str], list[tuple[int, int, int]]] = {}  # (manifest, package) -> first imports
     for notebook, root, path, _ in corpus.notebooks(python_only=True):
         folder = (Path(root) / path).parent
         manifest = nearest_manifest(folder, Path(root))
@@ -125,15 +165,19 @@ def undeclared_dependency(corpus: CorpusContext, limits):
         declared = declared_in(manifest)
         if "*" in declared:
             continue
-        reported = set()
+        seen = set()
         for position, line, package in imports[notebook]:
-            if package in reported or package in PROVIDED_BY_JUPYTER or _is_local(package, folder, Path(root)):
+            if package in seen or package in PROVIDED_BY_JUPYTER or _is_local(package, folder, Path(root)):
                 continue
+            seen.add(package)
             if not distributions_for(package) & declared:
-                reported.add(package)
-                files = ", ".join(p.name for p in manifest_files(manifest))
-                yield notebook, hit(f"{package} is imported but not declared in {files}", position, line,
-                                    package=package, manifests=[str(p) for p in manifest_files(manifest)])
+                missing.setdefault((manifest, package), []).append((notebook, position, line))
+    for (manifest, package), found in missing.items():
+        notebook, position, line = found[0]
+        files = manifest_files(manifest)
+        others = f" ({len(found) - 1} other notebook(s) import it too)" if len(found) > 1 else ""
+        yield notebook, hit(f"{package} is imported but not declared in {', '.join(p.name for p in files)}{others}",
+                            position, line, package=package, manifests=[str(p) for p in files], notebooks=len(found))
 
 
 def _is_local(package: str, folder: Path, root: Path) -> bool:
