@@ -201,13 +201,20 @@ def test_any_id_that_is_not_a_row_is_a_404(samples, row_id):
     assert get(samples, "/-/nbsql/notebooks/7").status_code == 200
 
 
-def test_gallery_and_images(samples):
+def test_gallery_and_images(samples, samples_db):
     page = get(samples, "/-/nbsql/gallery").text
-    ids = [int(i) for i in __import__("re").findall(r"/-/nbsql/images/(\d+)", page)]
-    assert ids and "data:image/svg+xml;base64," in page
+    ids = [int(i) for i in re.findall(r"/-/nbsql/images/(\d+)", page)]
+    with sqlite3.connect(samples_db) as conn:
+        svgs = {row[0] for row in conn.execute("SELECT id FROM output_data WHERE mime = 'image/svg+xml'")}
+    assert ids and svgs & set(ids) and "data:image/" not in page  # SVG fetched as rasters are, never inlined
     image = get(samples, f"/-/nbsql/images/{ids[0]}?database=samples")
     assert image.status_code == 200 and image.content.startswith((b"\x89PNG", b"\xff\xd8", b"GIF8"))
     assert "sandbox" in image.headers["content-security-policy"]
+    svg = get(samples, f"/-/nbsql/images/{min(svgs)}?database=samples")
+    assert svg.headers["content-type"] == "image/svg+xml" and svg.content.lstrip().startswith(b"<")
+    assert svg.headers["content-disposition"].startswith("attachment;")  # opened alone: a download, not a page
+    assert "sandbox" in svg.headers["content-security-policy"] and "script-src" not in svg.headers[
+        "content-security-policy"] and svg.headers["x-content-type-options"] == "nosniff"
     filtered = get(samples, "/-/nbsql/gallery?q=regression&path=legacy/*").text
     assert "legacy/" in filtered and "teaching/" not in filtered.split("nbsql-gallery\">", 1)[1]
     for odd in ("9" * 5000, "%C2%B2", "-3", "0"):  # '²' is a digit to str.isdigit, not to int()
@@ -238,6 +245,41 @@ def test_the_gallery_page_shows_what_nbsql_gallery_finds_page_by_page(samples, s
     assert "showing cells 2-2" in report["cells"][0]["source"] and len(report["cells"]) == 3
     nothing = get(samples, "/-/nbsql/gallery?q=zzzznotthere").text
     assert "No image matches." in nothing
+
+
+@pytest.mark.parametrize("sort, key", [("path", lambda g: (g.path, g.position)),
+                                       ("size", lambda g: (-g.size, g.path, g.position)),
+                                       ("images", lambda g: (-g.images, g.path, g.position))])
+def test_the_gallery_sorts(samples, samples_db, sort, key):
+    """Each order shows the cells in that order, page after page, and the report follows it."""
+    with sqlite3.connect(samples_db) as conn:
+        every = gallery_cells(conn, "", sort=sort)
+        sizes = dict(conn.execute(f"SELECT d.cell, SUM(d.size) FROM output_data d WHERE {GALLERY_IMAGE} "
+                                  "GROUP BY d.cell").fetchall())
+    assert [g.size for g in every] == [sizes[g.cell] for g in every] and every == sorted(every, key=key)
+    shown = []
+    for page in (1, 2, 3):
+        text = get(samples, f"/-/nbsql/gallery?sort={sort}&limit=2&page={page}").text
+        assert f'<option value="{sort}" selected>' in text
+        shown += [(int(n), int(p)) for n, p in dict.fromkeys(re.findall(r'<figure class="nbsql-figure">\s*<a href='
+                                                                         r'"/-/nbsql/notebooks/(\d+)\?database='
+                                                                         r'samples#cell-(\d+)"', text))]
+    assert shown == [(g.notebook, g.position) for g in every[:6]]
+    report = get(samples, f"/-/nbsql/gallery.ipynb?sort={sort}&limit=2&page=2").json()
+    assert [c["id"] for c in report["cells"] if c["id"].startswith("chart-")] == \
+        [f"chart-{number}-{g.position}" for number, g in enumerate(every[2:4], 1)]
+    assert get(samples, "/-/nbsql/gallery?sort=bogus").status_code == 200  # an unknown order is the default
+
+
+def test_the_images_view_shows_thumbnails_linked_to_their_cells(samples, samples_db):
+    with sqlite3.connect(samples_db) as conn:
+        image_id, notebook, position = conn.execute(
+            "SELECT id, notebook, cell_position FROM images WHERE mime = 'image/png' ORDER BY id LIMIT 1").fetchone()
+    page = get(samples, "/samples/images").text
+    assert (f'<a href="/-/nbsql/notebooks/{notebook}?database=samples#cell-{position}"><img class="nbsql-image" '
+            f'src="/-/nbsql/images/{image_id}?database=samples"') in page
+    thumbnails = re.findall(r'src="/-/nbsql/images/(\d+)\?database=samples"', page)
+    assert len(thumbnails) == page.count("<tr") - 1  # every image of the view
 
 
 def test_a_cell_type_the_page_does_not_know_is_a_message(samples):

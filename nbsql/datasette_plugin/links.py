@@ -32,6 +32,11 @@ def notebook_url(datasette, database: str, notebook: int, position: int | None =
     return url if position is None else f"{url}#cell-{int(position)}"
 
 
+def image_src(datasette, database: str, image: int) -> str:
+    """The image route's address of an output image (``output_data.id``)."""
+    return plugin_url(datasette, f"images/{int(image)}", database)
+
+
 def rule_url(datasette, database: str, code: str) -> str:
     return plugin_url(datasette, f"rules/{quote(code, safe='')}", database)
 

@@ -16,7 +16,7 @@ from ..errors import TimeLimitReached
 from ..read import is_integer
 from ..search import Filters
 from . import render
-from .links import duplicate_example, rule_url
+from .links import duplicate_example, image_src, notebook_url, rule_url
 from .recognise import nbsql_database
 from .slices import cell_needs, slice_download
 
@@ -37,7 +37,7 @@ async def _database(datasette, request) -> Database:
     return db
 
 
-def _render_output(output: dict, bundle: list[dict], image_src) -> Markup:
+def _render_output(output: dict, bundle: list[dict], src) -> Markup:
     if output["output_type"] == "stream":
         css = "nbsql-stderr" if output["stream_name"] == "stderr" else "nbsql-stream"
         return render.preformatted(output["text"] or "", css)
@@ -48,10 +48,8 @@ def _render_output(output: dict, bundle: list[dict], image_src) -> Markup:
         entry = by_mime.get(mime)
         if entry is None:
             continue
-        if mime in render.RASTER_MIMES and entry["has_data"]:
-            return render.linked_image(image_src(entry["id"]), f"output of cell {output['cell_position']}")
-        if mime == "image/svg+xml" and entry["text"]:
-            return render.image(mime, entry["text"].encode("utf-8", "surrogatepass"))
+        if (mime in render.RASTER_MIMES and entry["has_data"]) or (mime == "image/svg+xml" and entry["text"]):
+            return render.linked_image(src(entry["id"]), f"output of cell {output['cell_position']}")
         if mime == "text/html" and entry["text"]:
             return Markup('<div class="nbsql-html">') + render.sanitize(entry["text"]) + Markup("</div>")
         if mime == "text/markdown" and entry["text"]:
@@ -135,9 +133,6 @@ async def notebook_page(request, datasette):
     language = notebook["language"]
     needs = await cell_needs(datasette, db, dict(notebook))
 
-    def image_src(data_id: int) -> str:
-        return datasette.urls.path(f"/-/nbsql/images/{data_id}?database={db.name}")
-
     rendered = []
     for cell in cells:
         if cell["cell_type"] == "markdown":
@@ -150,7 +145,8 @@ async def notebook_page(request, datasette):
         rendered.append({
             "position": cell["position"], "cell_type": cell["cell_type"], "cell_id": cell["cell_id"],
             "execution_count": cell["execution_count"], "body": body,
-            "outputs": [_render_output(dict(o), bundles.get(o["id"], []), image_src)
+            "outputs": [_render_output(dict(o), bundles.get(o["id"], []),
+                                       lambda data_id: image_src(datasette, db.name, data_id))
                         for o in outputs_by_cell.get(cell["id"], [])],
             "findings": findings_by_cell.get(cell["position"], []),
             "slice": needs.get(cell["position"]),
@@ -192,50 +188,54 @@ def link_to(request, **changes) -> str:
     return "?" + urlencode(args)
 
 
+#: The gallery's orders, as its form offers them (reports.gallery.GALLERY_SORTS).
+GALLERY_ORDERS = {"path": "notebook path", "size": "largest images first", "images": "most images first"}
+
+
+def gallery_sort(args) -> str:
+    """The ``sort`` of a query string: one of :data:`GALLERY_ORDERS`, else ``path``."""
+    sort = args.get("sort", "")
+    return sort if sort in GALLERY_ORDERS else "path"
+
+
 @_time_limited
 async def gallery_page(request, datasette):
-    """``/-/nbsql/gallery?q=&path=&page=``: the images of many notebooks, each linking to its cell:
-    those of the cells that match ``q`` or follow matching markdown (as ``nbsql gallery`` finds
-    them), or all of them. A query that cannot be searched, or past the time limit, is a message
-    above the form (400)."""
+    """``/-/nbsql/gallery?q=&path=&sort=&page=``: the images of many notebooks, each linking to its
+    cell: those of the cells that match ``q`` or follow matching markdown (as ``nbsql gallery``
+    finds them), or all of them, fetched from the image route (SVG too: never inlined). A query
+    that cannot be searched, or past the time limit, is a message above the form (400)."""
     from ..reports.gallery import GALLERY_IMAGE, gallery_cells, gallery_totals, showing
 
     db = await _database(datasette, request)
     term, path = request.args.get("q", "").strip(), request.args.get("path", "").strip()
-    limit, page = gallery_limit(request.args), page_number(request.args)
+    limit, page, sort = gallery_limit(request.args), page_number(request.args), gallery_sort(request.args)
     timeout = datasette.setting("sql_time_limit_ms") / 1000
 
     def gallery(conn):
-        every = gallery_cells(conn, term, Filters(path=path or None), timeout)
+        every = gallery_cells(conn, term, Filters(path=path or None), timeout, sort)
         cells = every[(page - 1) * limit:page * limit]
         marks = ", ".join("?" * len(cells))
-        rows = conn.execute(
-            "SELECT d.id, d.mime, CASE WHEN d.mime = 'image/svg+xml' THEN d.text END AS svg, c.notebook, n.path, "
-            "c.position FROM output_data d JOIN cells c ON c.id = d.cell JOIN notebooks n ON n.id = c.notebook "
-            f"WHERE d.cell IN ({marks}) AND {GALLERY_IMAGE} ORDER BY n.path, c.position, d.id",
-            [g.cell for g in cells]).fetchall()
-        return every, rows
+        rows = conn.execute(f"SELECT d.cell, d.id FROM output_data d WHERE d.cell IN ({marks}) AND {GALLERY_IMAGE} "
+                            "ORDER BY d.id", [g.cell for g in cells]).fetchall()
+        return every, cells, rows
 
-    every, rows, error = [], [], None
+    every, cells, rows, error = [], [], [], None
     try:
-        every, rows = await db.execute_fn(gallery)
+        every, cells, rows = await db.execute_fn(gallery)
     except TimeLimitReached:
         error = _too_long(datasette) + " Narrow the search."
     except NbsqlError as exc:
         error = f"Not searched: {exc}."
-    images = []
-    for image_id, mime, svg, notebook, notebook_path, position in rows:
-        if svg is not None:
-            tag = render.image(mime, svg.encode("utf-8", "surrogatepass"))
-        else:
-            src = datasette.urls.path(f"/-/nbsql/images/{image_id}?database={db.name}")
-            tag = Markup(f'<img class="nbsql-image" src="{Markup.escape(src)}" alt="image from '
-                         f'{Markup.escape(notebook_path)}" loading="lazy">')
-        images.append({"tag": tag, "path": notebook_path, "position": position, "notebook": notebook})
+    by_cell: dict[int, list[int]] = {}
+    for cell, image_id in rows:
+        by_cell.setdefault(cell, []).append(image_id)
+    images = [{"tag": render.linked_image(image_src(datasette, db.name, image_id), f"image from {g.path}"),
+               "path": g.path, "position": g.position, "url": notebook_url(datasette, db.name, g.notebook, g.position)}
+              for g in cells for image_id in by_cell.get(g.cell, [])]
     last = max(1, -(-len(every) // limit))
-    shown = len(every[(page - 1) * limit:page * limit])
-    summary = f"{gallery_totals(every)}; {showing((page - 1) * limit, shown)}" if every else "No image matches"
+    summary = f"{gallery_totals(every)}; {showing((page - 1) * limit, len(cells))}" if every else "No image matches"
     context = {"images": images, "q": term, "path": path, "database": db.name, "error": error, "summary": summary,
+               "sort": sort, "orders": GALLERY_ORDERS,
                "report": datasette.urls.path("/-/nbsql/gallery.ipynb") + link_to(request),
                "previous": link_to(request, page=page - 1) if page > 1 else None,
                "next": link_to(request, page=page + 1) if page < last else None}
@@ -265,19 +265,30 @@ async def slice_route(request, datasette):
     return Response(text, content_type="application/x-ipynb+json; charset=utf-8", headers=headers)
 
 
+#: Image types the image route serves: rasters, and SVG (as an image only, see image_route).
+IMAGE_MIMES = (*render.RASTER_MIMES, "image/svg+xml")
+
+
 @_time_limited
 async def image_route(request, datasette):
-    """``/-/nbsql/images/<id>``: the bytes of a raster image (never SVG: it could carry script)."""
+    """``/-/nbsql/images/<id>``: an output image's bytes, for ``<img>`` elements. An SVG may carry
+    script, which browsers never run in an image; opened on its own it is a download (attachment)
+    under a policy that runs nothing (sandbox, no script, no fetch), never a document."""
     image_id = _row_id(request)
     if image_id is None:
         return await _error_page(datasette, request, 404, "No such image")
     db = await _database(datasette, request)
-    row = (await db.execute("SELECT mime, data FROM output_data WHERE id = ?", [image_id])).first()
-    if row is None or row["mime"] not in render.RASTER_MIMES or row["data"] is None:
+    row = (await db.execute("SELECT mime, data, CASE WHEN mime = 'image/svg+xml' THEN text END AS svg "
+                            "FROM output_data WHERE id = ? AND invalid_base64 = 0", [image_id])).first()
+    body = None if row is None else row["data"] if row["mime"] in render.RASTER_MIMES else \
+        row["svg"].encode("utf-8", "surrogatepass") if row["mime"] == "image/svg+xml" and row["svg"] else None
+    if body is None:
         return await _error_page(datasette, request, 404, "No such image")
-    headers = {**_SECURITY_HEADERS, "Content-Security-Policy": "default-src 'none'; sandbox",
+    headers = {**_SECURITY_HEADERS, "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
                "Cache-Control": "max-age=3600"}
-    return Response(row["data"], content_type=row["mime"], headers=headers)
+    if row["mime"] == "image/svg+xml":
+        headers["Content-Disposition"] = f'attachment; filename="image-{image_id}.svg"'
+    return Response(body, content_type=row["mime"], headers=headers)
 
 
 async def pygments_css_route(request, datasette):

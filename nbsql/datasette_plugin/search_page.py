@@ -17,7 +17,16 @@ from ..reports.build import DEFAULT_LINK_BASE
 from ..schema import SCORE_CAP, SCORE_WEIGHTS
 from ..search import Filters, Hit, Results, search_connection, summary
 from . import render
-from .pages import _SECURITY_HEADERS, _database, _time_limited, _too_long, gallery_limit, link_to, page_number
+from .pages import (
+    _SECURITY_HEADERS,
+    _database,
+    _time_limited,
+    _too_long,
+    gallery_limit,
+    gallery_sort,
+    link_to,
+    page_number,
+)
 
 #: Results on a page.
 PAGE_SIZE = 20
@@ -174,10 +183,11 @@ async def gallery_report_route(request, datasette):
 
     db = await _database(datasette, request)
     query, options = request.args.get("q", ""), ReportOptions(_link_base(request, datasette))
-    limit, page = gallery_limit(request.args), page_number(request.args)
+    limit, page, sort = gallery_limit(request.args), page_number(request.args), gallery_sort(request.args)
     timeout = datasette.setting("sql_time_limit_ms") / 1000
     return await _download(db, lambda conn: gallery_report(conn, query, filters_of(request.args), limit, options,
-                                                           (page - 1) * limit, timeout)[0], "nbsql-gallery.ipynb")
+                                                           (page - 1) * limit, timeout, sort)[0],
+                           "nbsql-gallery.ipynb")
 
 
 async def _download(db, make, name: str) -> Response:

@@ -8,7 +8,6 @@ import json
 import re
 from contextvars import ContextVar
 from typing import Any
-from urllib.parse import quote
 
 from datasette.utils import tilde_decode
 from markupsafe import Markup
@@ -16,7 +15,7 @@ from markupsafe import Markup
 from .. import schema
 from ..metadata import CANNED_QUERIES, MARK_END, MARK_START
 from . import render
-from .links import duplicate_example, link, notebook_url, rule_url
+from .links import duplicate_example, image_src, link, notebook_url, rule_url
 
 #: The path (after the base URL) of the page being answered, set by the plugin's ASGI wrapper: a
 #: table page shows the start of long cells, a row page all of them.
@@ -53,10 +52,6 @@ def _raster_mime(data: bytes) -> str | None:
 def _page() -> tuple[str, ...]:
     """The segments of the page's path: (database, table) for a table page, three for a row page."""
     return tuple(tilde_decode(part) for part in PAGE_PATH.get().strip("/").split("/") if part)
-
-
-def image_src(datasette, database: str, image: int) -> str:
-    return datasette.urls.path(f"/-/nbsql/images/{int(image)}") + f"?database={quote(database)}"
 
 
 def cell_html(row, value, column: str, table: str | None, database: str, datasette) -> Any:
@@ -123,7 +118,8 @@ def _linked(row, value, column: str, table: str, database: str, datasette) -> An
             if isinstance(notebook, int) else None
         return Markup('<span class="nbsql-thumbnail">{}</span> {}').format(
             link(href, thumbnail) if href else thumbnail, value)
-    target = _FOREIGN_KEYS.get(table, {}).get(column)
+    target = _FOREIGN_KEYS.get(table, {}).get(column) if table in _FOREIGN_KEYS else \
+        "notebooks" if column == "notebook" else None  # a view's notebook column
     if target is None or value is None or isinstance(value, dict):
         return None  # Datasette links an expanded foreign key itself
     if target == "notebooks":

@@ -22,6 +22,13 @@ class GalleryCell:
     path: str
     images: int
     via_markdown: bool
+    size: int = 0  # bytes of its images
+
+
+#: The gallery's orders: by notebook path and position, the largest images first, or the cells
+#: with the most images first (ties by path and position).
+GALLERY_SORTS = {"path": lambda g: (g.path, g.position), "size": lambda g: (-g.size, g.path, g.position),
+                 "images": lambda g: (-g.images, g.path, g.position)}
 
 
 #: The image outputs a gallery shows: those a browser displays, with data that decoded.
@@ -30,10 +37,10 @@ GALLERY_IMAGE = ("d.mime IN ('image/png', 'image/jpeg', 'image/gif', 'image/webp
 
 
 def gallery_cells(conn: sqlite3.Connection, query: str, filters: Filters | None = None,
-                  timeout: float = DEFAULT_TIMEOUT) -> list[GalleryCell]:
+                  timeout: float = DEFAULT_TIMEOUT, sort: str = "path") -> list[GalleryCell]:
     """Code cells with images that match ``query`` (as ``nbsql search`` does) or follow a matching
-    markdown cell (up to the next markdown cell), by path and position; an empty query: every code
-    cell with images that the filters keep."""
+    markdown cell (up to the next markdown cell), in the order ``sort`` names in
+    :data:`GALLERY_SORTS`; an empty query: every code cell with images that the filters keep."""
     filters = filters or Filters()
     found: dict[int, GalleryCell] = {}
     if query.strip():
@@ -51,15 +58,16 @@ def gallery_cells(conn: sqlite3.Connection, query: str, filters: Filters | None 
                     break
                 if kind == "code" and following not in found:
                     _add(conn, found, following, via_markdown=True)
-    return sorted(found.values(), key=lambda g: (g.path, g.position))
+    return sorted(found.values(), key=GALLERY_SORTS[sort])
 
 
 def _add(conn: sqlite3.Connection, found: dict[int, GalleryCell], cell: int, via_markdown: bool) -> None:
-    notebook_id, position, path, images = conn.execute(
-        f"SELECT c.notebook, c.position, n.path, (SELECT COUNT(*) FROM output_data d WHERE d.cell = c.id AND "
-        f"{GALLERY_IMAGE}) FROM cells c JOIN notebooks n ON n.id = c.notebook WHERE c.id = ?", (cell,)).fetchone()
+    notebook_id, position, path, images, size = conn.execute(
+        f"SELECT c.notebook, c.position, n.path, COUNT(d.id), coalesce(SUM(d.size), 0) FROM cells c "
+        f"JOIN notebooks n ON n.id = c.notebook LEFT JOIN output_data d ON d.cell = c.id AND {GALLERY_IMAGE} "
+        f"WHERE c.id = ?", (cell,)).fetchone()
     if images:
-        found[cell] = GalleryCell(cell, notebook_id, position, path, images, via_markdown)
+        found[cell] = GalleryCell(cell, notebook_id, position, path, images, via_markdown, size)
 
 
 def gallery_totals(found: list[GalleryCell]) -> str:
@@ -78,10 +86,10 @@ def showing(offset: int, count: int) -> str:
 
 def gallery_report(conn: sqlite3.Connection, query: str, filters: Filters | None = None, limit: int = 60,
                    options: ReportOptions = DEFAULT_OPTIONS, offset: int = 0,
-                   timeout: float = DEFAULT_TIMEOUT) -> tuple[dict, list[GalleryCell]]:
+                   timeout: float = DEFAULT_TIMEOUT, sort: str = "path") -> tuple[dict, list[GalleryCell]]:
     """The gallery of ``query`` as a report notebook (at most ``limit`` cells from ``offset``, each
     with only its image outputs and where it comes from), and all the gallery's cells."""
-    every = gallery_cells(conn, query, filters, timeout)
+    every = gallery_cells(conn, query, filters, timeout, sort)
     shown = every[offset:offset + limit]
     heading = f"# Gallery: {code_span(query) if query.strip() else 'all the images the filters keep'}"
     totals = f"{gallery_totals(every)}; {showing(offset, len(shown))}"
