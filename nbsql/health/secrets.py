@@ -5,6 +5,9 @@ patterns is slow on megabytes of outputs. So a literal gate (the words and token
 detectors key on; the rule fixtures and tests check it lets secrets through) picks the lines, and
 on those only the detectors whose own patterns match run: a regex-based detector when one of
 its patterns matches, the keyword detector when a secret-like word is assigned a string.
+
+Base64 images (``data:image/png;base64,...``) are never read: their letters make tokens by chance.
+A secret is reported once per line, with what names it and its value masked.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 #: Detectors left out: entropy guesses fire on hashes, ids and base64 data everywhere in
@@ -83,29 +87,48 @@ def prepare() -> None:
     _detectors()
 
 
-def find_secrets(text: str) -> list[tuple[int, str]]:
-    """(1-based line, kind of secret) for each secret in ``text``."""
-    return [(line, kind) for _, line, kind in find_secrets_in([text])]
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A line holding a secret: the detectors' kind (``Secret Keyword``, ``AWS Access Key``...), the
+    secret as written there, and the name or key it is assigned to, when the line assigns it."""
+
+    line: int  # 1-based
+    kind: str
+    value: str
+    name: str | None = None
+
+    @property
+    def masked(self) -> str:
+        """The value as it may be shown: its first characters (at most a fifth of them, four at
+        most) and its length, never the whole."""
+        shown = self.value[:min(4, len(self.value) // 5)]
+        return f"'{shown}…', {len(self.value)} characters"
 
 
-def find_secrets_in(texts: Sequence[str]) -> list[tuple[int, int, str]]:
-    """(index of the text, 1-based line, kind of secret) for each secret in any of ``texts``.
+def find_secrets(text: str) -> list[Secret]:
+    """Each line of ``text`` holding a secret."""
+    return [secret for _, secret in find_secrets_in([text])]
+
+
+def find_secrets_in(texts: Sequence[str]) -> list[tuple[int, Secret]]:
+    """(index of the text, secret) for each line of any of ``texts`` holding a secret.
 
     The gate scans them joined: one pass per gate word for a whole notebook, rather than one per
     text, most of which (outputs, small cells) hold none.
     """
+    texts = [_BASE64_IMAGE.sub(_no_image, text) if "base64," in text else text for text in texts]
     joined = "\n".join(texts)
     offsets = _gate_offsets(joined)
     if offsets is None:
-        return [(index, line, kind) for index, text in enumerate(texts) for line, kind in _gated_lines(text)]
-    found: list[tuple[int, int, str]] = []
+        return [(index, secret) for index, text in enumerate(texts) for secret in _gated_lines(text)]
+    found: list[tuple[int, Secret]] = []
     start = 0  # of the text in the joined string
     for index, text in enumerate(texts):
         end = start + len(text)
         first, last = bisect_left(offsets, start), bisect_left(offsets, end)
         if first < last:
             lines = _lines_at(text, [offset - start for offset in offsets[first:last]])
-            found.extend((index, line, kind) for line, kind in _secrets_on(lines))
+            found.extend((index, secret) for secret in _secrets_on(lines))
         start = end + 1
     return found
 
@@ -125,39 +148,85 @@ def _lines_at(text: str, offsets: list[int]) -> Iterator[tuple[int, str]]:
                 return
 
 
-def _gated_lines(text: str) -> list[tuple[int, str]]:
+def _no_image(match: re.Match) -> str:
+    """A base64 image's data left out, its line breaks kept."""
+    return "data:image;base64," + "\n" * match.group().count("\n")
+
+
+#: An image in a data URL, as HTML and markdown outputs embed them.
+_BASE64_IMAGE = re.compile(r"data:image/[\w.+-]+;base64,[A-Za-z0-9+/=\s]*")
+
+
+def _gated_lines(text: str) -> list[Secret]:
     """find_secrets for one text, gating it and then each of its lines on their own."""
     if not text or not _gate(text):
         return []
     return _secrets_on((number, line) for number, line in enumerate(text.splitlines(), 1) if _gate(line))
 
 
-def _secrets_on(lines: Iterable[tuple[int, str]]) -> list[tuple[int, str]]:
-    """What the detectors find on each (number, line) the gate let through."""
+def _secrets_on(lines: Iterable[tuple[int, str]]) -> list[Secret]:
+    """What the detectors find on each (number, line) the gate let through: one secret a line, of
+    the most specific kind found there (a detector of its own before the keyword detector)."""
     detectors = _detectors()
-    found: list[tuple[int, str]] = []
+    found: list[Secret] = []
     for number, line in lines:
         if len(line) > 2000:
             continue
-        kinds = {secret.type for plugin, pattern in detectors if pattern.search(line)
-                 for secret in plugin.analyze_line(filename="cell.py", line=line, line_number=number)
-                 if not is_placeholder(secret.secret_value)}
-        found.extend((number, kind) for kind in sorted(kinds))
+        kinds = sorted({(secret.type == "Secret Keyword", secret.type, secret.secret_value or "")
+                        for plugin, pattern in detectors if pattern.search(line)
+                        for secret in plugin.analyze_line(filename="cell.py", line=line, line_number=number)
+                        if not is_placeholder(secret.secret_value, line)})
+        if kinds:
+            _, kind, value = kinds[0]
+            start = line.find(value) if value else -1
+            if start >= 0:  # the whole secret where a detector keeps a part of it (GitHub's 'ghp')
+                value += _TOKEN_REST.match(line, start + len(value)).group()  # type: ignore[union-attr]
+            found.append(Secret(number, kind, value, _assigned_name(line[:start]) if start >= 0 else None))
     return found
 
 
-#: Values that stand for a secret rather than being one: 'YOUR_API_KEY', 'ENTER PASSWORD', 'xxxxxx'.
+#: The rest of a token of which a detector keeps the prefix ('ghp', 'glpat').
+_TOKEN_REST = re.compile(r"(?:[_-][\w-]*)?")
+#: The end of text that assigns the value after it: 'client_secret = "', '"password": "', 'key => \''.
+_ASSIGNED = re.compile(r"""(['"]?)(?<![/\w.-])([A-Za-z_][\w.-]*(?:\[\s*['"]?[\w.-]+['"]?\s*\])*)\1\s*(?:=>|:=|=|:)\s*"""
+                       r"""[rRbBuUfF]{0,2}['"`]?$""")
+
+
+def _assigned_name(before: str) -> str | None:
+    """The name or key that the text ``before`` a value assigns it to, if it does."""
+    match = _ASSIGNED.search(before)
+    return match.group(2) if match else None
+
+
+#: Values that stand for a secret rather than being one: 'YOUR_API_KEY', 'ENTER PASSWORD', 'xxxxxx',
+#: and words only, one of them a secret's name: 'my-client-secret', 'api_key', 'mysecretpassword'.
 _PLACEHOLDER = re.compile(r"(?i)\byour\b|your[_ -]|enter[_ -]?your|^(?:enter|insert|replace|put|add|paste)[_ ]|"
-                          r"placeholder|changeme|change[_ ]me|redacted|^(.)\1+$")
+                          r"placeholder|changeme|change[_ ]me|redacted|^(.)\1+$|"
+                          r"^(?=[a-z_.-]*$).*(?:secret|pass|pwd|key|token|credential|auth)|"
+                          r"^(?:dev|test|testing|example|sample|dummy|demo|fake|foo|bar|baz|todo|tbd|fixme|none|null)$")
+#: A quoted value joined to others with '+' ('PWD=' + PASSWORD, 'Bearer ' + token): a piece of a
+#: string built from another value, which holds the secret if any does.
+_JOINED = r"""\+\s*[rRbBuUfF]{{0,2}}(['"]){value}\1|(['"]){value}\2\s*\+"""
 
 
-def is_placeholder(value: str | None) -> bool:
-    """A value that only holds a secret's place: ours above, or detect-secrets' own heuristics
-    (templates like '<token>' or '${TOKEN}', sequences like 'abcdef', nothing alphanumeric)."""
+def is_placeholder(value: str | None, line: str = "") -> bool:
+    """A value that only holds a secret's place: ours above, a piece of a string built with '+' on
+    ``line``, or detect-secrets' own heuristics (templates like '<token>' or '${TOKEN}', sequences
+    like 'abcdef', nothing alphanumeric)."""
     from detect_secrets.filters import heuristic
 
     if not value:  # some detectors keep no value: nothing to judge
         return False
+    if "+" in line and re.search(_JOINED.format(value=re.escape(value)), line):
+        return True
     return bool(_PLACEHOLDER.search(value)) or heuristic.is_templated_secret(value) or \
         heuristic.is_sequential_string(value) or heuristic.is_not_alphanumeric_string(value) or \
         heuristic.is_prefixed_with_dollar_sign(value)
+
+
+def masked(text: str) -> str:
+    """``text`` with each secret found in it masked, for messages that quote outputs."""
+    for secret in find_secrets(text):
+        if secret.value:
+            text = text.replace(secret.value, secret.value[:min(4, len(secret.value) // 5)] + "…")
+    return text

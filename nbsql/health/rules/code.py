@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from functools import cache
 from typing import TYPE_CHECKING
 
-from ...text import normalised_source, without_comment
+from ...text import normalised_source, strip_ansi, without_comment
 from ..secrets import find_secrets_in
 from .base import hit, rule
 
@@ -300,14 +300,20 @@ def absolute_path(nb: NotebookContext, limits):
 @rule("NB109", "hard-coded-secret", "error", "cell", "A password, token or key is saved in the notebook")
 def hard_coded_secret(nb: NotebookContext, limits):
     """## What it does
-    Flags cloud keys, private keys, tokens and passwords in code cells, saved outputs and
-    notebook metadata, using the detectors of Yelp's detect-secrets (all but the entropy and IP
-    address guesses). Lines longer than 2,000 characters, such as minified data, are not read,
-    and placeholders are not secrets (`"YOUR_API_KEY"`, `"ENTER PASSWORD"`, `"xxxx"`, `"<token>"`).
+    Flags cloud keys, private keys, tokens and passwords in code cells, saved outputs (tracebacks
+    too) and notebook metadata, once per line of source and once per cell's outputs, using the
+    detectors of Yelp's detect-secrets (all but the entropy and IP address guesses). The message
+    says what the secret looks like and where it is, with its value masked (`'keZd…', 27
+    characters`), in every output format.
+    Lines longer than 2,000 characters, such as minified data, and base64 images are not read.
+    Placeholders are not secrets (`"YOUR_API_KEY"`, `"<your-key>"`, `"my-client-secret"`, `"xxx"`,
+    `"***"`, `"changeme"`), nor are values read from the environment or a configuration file
+    (`os.environ["API_KEY"]`, `config["password"]`), nor the pieces of a string built with `+`
+    (`"PWD=" + PASSWORD`).
 
     ## Why is this bad?
     Notebooks get shared and pushed; a secret in one is a leaked secret, even after the cell is
-    edited (it stays in the history).
+    edited (it stays in the history). A key printed in an output is just as leaked.
 
     ## Example
     ```python
@@ -325,18 +331,45 @@ def hard_coded_secret(nb: NotebookContext, limits):
         if cell.cell_type == "code" and cell.source:
             places.append((cell.position, "source"))
             texts.append(cell.source)
-        for text in (text for o in cell.outputs for text in (o.text, o.evalue, _shown_text(o.data)) if text):
-            places.append((cell.position, "output"))
-            texts.append(text)
+        for output in cell.outputs:
+            for text in (output.text, output.evalue, _shown_text(output.data)):
+                if text:
+                    places.append((cell.position, "output"))
+                    texts.append(text)
+            if output.traceback:
+                places.append((cell.position, "traceback"))
+                texts.append(strip_ansi("\n".join(output.traceback)))
     places.append((None, "metadata"))
     texts.append(nb.metadata_text)
-    for index, line, kind in find_secrets_in(texts):
+    reported = set()  # a line of source; a cell's outputs, which clearing them fixes; the metadata
+    for index, secret in find_secrets_in(texts):
         position, where = places[index]
-        if position is None:
-            yield hit(f"{kind} in the notebook metadata", kind=kind, where="metadata")
+        key = (position, secret.line if where == "source" else where == "metadata")
+        if key in reported:
+            continue
+        reported.add(key)
+        what = _looks_like(secret.kind, secret.name)
+        if where == "source":
+            said = f"the string assigned to `{secret.name}` looks like {what}" if secret.name else \
+                f"the cell's source holds {what}"
         else:
-            yield hit(f"{kind} in the cell's {where}", position, line if where == "source" else None, kind=kind,
-                      where=where)
+            said = {"output": "the cell's output shows", "traceback": "the cell's traceback shows",
+                    "metadata": "the notebook metadata holds"}[where] + f" {what}"
+        yield hit(f"{said} ({secret.masked})", position, secret.line if where == "source" else None,
+                  kind=secret.kind, where=where, name=secret.name)
+
+
+def _looks_like(kind: str, name: str | None) -> str:
+    """What a secret of detect-secrets' ``kind``, assigned to ``name``, is called in a message."""
+    if kind != "Secret Keyword":
+        plural = kind.endswith(("Credentials", "tokens"))
+        return kind if plural else f"{'an' if kind[0] in 'AEIOU' else 'a'} {kind}"
+    words = (name or "").lower()
+    for word, called in (("pass", "a password"), ("pwd", "a password"), ("contrase", "a password"),
+                         ("token", "a token"), ("key", "a key")):
+        if word in words:
+            return called
+    return "a secret"
 
 
 def _shown_text(data: dict) -> str | None:

@@ -9,6 +9,7 @@ from collections import Counter
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
+from ..secrets import masked
 from .base import hit, rule
 
 if TYPE_CHECKING:
@@ -254,7 +255,7 @@ def error_output(nb: NotebookContext, limits):
         output = next((o for o in cell.outputs if o.output_type == "error"), None)
         if output is not None:
             name = output.ename or "error"
-            value = output.evalue.splitlines()[0][:120] if output.evalue else ""
+            value = masked(output.evalue.splitlines()[0][:120]) if output.evalue else ""
             yield hit(f"saved error output: {name}: {value}".rstrip(": "), cell.position, error_name=name)
 
 
@@ -277,4 +278,4 @@ def stderr_output(nb: NotebookContext, limits):
         text = "".join(o.text or "" for o in cell.outputs if o.output_type == "stream" and o.name == "stderr")
         if text.strip():
             first = next(line for line in text.splitlines() if line.strip())
-            yield hit(f"output on stderr: {first.strip()[:120]}", cell.position)
+            yield hit(f"output on stderr: {masked(first.strip()[:120])}", cell.position)
