@@ -84,7 +84,8 @@ def starts_late(nb: NotebookContext, limits):
 @rule("NB004", "duplicate-execution-counts", "warning", "notebook", "Two cells carry the same execution count")
 def duplicate_counts(nb: NotebookContext, limits):
     """## What it does
-    Flags notebooks where two or more code cells show the same execution count.
+    Flags notebooks where two or more non-empty code cells show the same execution count, 0
+    included (a Colab notebook saved with counts `[0, 0]`).
 
     ## Why is this bad?
     The counts come from different kernel sessions, so the order in which the cells ran is
