@@ -195,3 +195,32 @@ def test_a_query_string_cannot_smuggle_markup_into_a_rule_page(explorer):
     datasette, _ = explorer
     page = get(datasette, "/-/nbsql/rules/NB001?database=" + urllib.parse.quote('"><script>alert(1)</script>'))
     assert page.status_code == 404 and "<script>alert(1)" not in page.text
+
+
+def test_the_dashboard_shows_the_corpus_at_a_glance(samples_db):
+    datasette = make_datasette(samples_db)
+    response = get(datasette, "/-/nbsql/")
+    assert response.status_code == 200 and "script-src 'none'" in response.headers["content-security-policy"]
+    page = response.text
+    assert get(datasette, "/-/nbsql").status_code == 200
+    with sqlite3.connect(samples_db) as conn:
+        notebooks = conn.execute("SELECT count(*) FROM notebooks").fetchone()[0]
+        scores = [row[0] for row in conn.execute("SELECT score FROM notebook_health")]
+        top_rule, top_count = conn.execute("SELECT rule, count(*) FROM findings GROUP BY rule "
+                                           "ORDER BY 2 DESC, 1 LIMIT 1").fetchone()
+        package = conn.execute("SELECT package FROM imports WHERE NOT is_stdlib AND package IS NOT NULL AND kind "
+                               "NOT IN ('pip', 'conda') GROUP BY package ORDER BY count(DISTINCT notebook) DESC, "
+                               "package LIMIT 1").fetchone()[0]
+        largest = conn.execute("SELECT id, path, size FROM notebooks ORDER BY size DESC LIMIT 1").fetchone()
+        backwards = {row[0] for row in conn.execute("SELECT notebook FROM findings WHERE rule = 'NB001'")}
+    histogram = [int(n) for n in re.findall(r'<span class="nbsql-count">([\d,]+)</span>', page)]
+    assert histogram == [sum(1 for s in scores if min(s // 10, 9) == b) for b in range(10)]
+    assert f'<a href="/-/nbsql/rules/{top_rule}?database=samples">{top_rule}</a>' in page
+    assert f"{top_count:,} findings" in page
+    assert f'href="/samples/notebooks_importing?package={package}">{package}</a>' in page
+    assert f'<a href="/-/nbsql/notebooks/{largest[0]}?database=samples">{html.escape(largest[1])}</a>' in page
+    orders = dict(re.findall(r'<tr class="nbsql-order-(\w+)">.*?<span class="nbsql-value">([\d,]+) ', page, re.S))
+    assert set(orders) == {"in_order", "skips", "out_of_order", "never_executed", "empty"}
+    assert sum(int(v.replace(",", "")) for v in orders.values()) == notebooks
+    assert int(orders["out_of_order"]) == len(backwards) > 0  # the same notebooks NB001 finds
+    assert 'style="height: 100.0%"' in page and 'style="width: 100.0%"' in page  # bars scaled to the largest

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datasette import hookimpl
 
 from ..search import match_query
+from .dashboard import dashboard_page
 from .links import NBSQL_PAGES, nav
 from .pages import gallery_page, image_route, notebook_page, pygments_css_route, slice_route
 from .recognise import database_at, is_nbsql, judge, nbsql_database, when_nbsql
@@ -94,6 +95,7 @@ def register_routes():
         (r"^/-/nbsql/gallery\.ipynb$", gallery_report_route),
         (r"^/-/nbsql/images/(?P<id>[^/]+)$", image_route),
         (r"^/-/nbsql/pygments\.css$", pygments_css_route),
+        (r"^/-/nbsql/?$", dashboard_page),
         (r"^/-/nbsql/rules$", rules_page),
         (r"^/-/nbsql/rules/(?P<code>[^/]+)$", rule_page),
     ]
