@@ -87,8 +87,8 @@ class Definition:
     name: str
     qualified_name: str
     line: int
-    end_line: int
-    complexity: int
+    end_line: int | None  # None where the end was not found (another language's block)
+    complexity: int | None  # radon's, for Python; None for other languages
 
 
 @dataclass(frozen=True, slots=True)

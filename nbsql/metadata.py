@@ -42,18 +42,21 @@ CANNED_QUERIES: dict[str, dict[str, str]] = {
     },
     "most_imported_packages": {
         "title": "Most imported packages",
-        "description": "Third-party packages by the number of notebooks importing them, with examples.",
-        "sql": "SELECT package, count(DISTINCT notebook) AS notebooks, count(*) AS imports,\n"
+        "description": "Third-party packages by the number of notebooks importing (in Julia and R, loading) them, "
+                       "with examples.",
+        "sql": "SELECT language, package, count(DISTINCT notebook) AS notebooks, count(*) AS imports,\n"
                "       (SELECT group_concat(path, ', ') FROM (SELECT DISTINCT n.path FROM imports j\n"
-               "          JOIN notebooks n ON n.id = j.notebook WHERE j.package = i.package ORDER BY n.path LIMIT 5))\n"
+               "          JOIN notebooks n ON n.id = j.notebook\n"
+               "          WHERE j.package = i.package AND j.language = i.language ORDER BY n.path LIMIT 5))\n"
                "         AS example_notebooks\n"
-               "FROM imports i WHERE kind IN ('import', 'from') AND NOT is_stdlib AND package IS NOT NULL\n"
-               "GROUP BY package ORDER BY notebooks DESC LIMIT 100",
+               "FROM imports i WHERE kind NOT IN ('pip', 'conda') AND NOT is_stdlib AND package IS NOT NULL\n"
+               "GROUP BY language, package ORDER BY notebooks DESC LIMIT 100",
     },
     "notebooks_importing": {
         "title": "Notebooks importing a package",
         "description": "Every import of :package (a top-level package name such as pandas).",
-        "sql": "SELECT n.id AS notebook, n.path, c.position AS cell, i.line, i.module, i.name, i.alias\n"
+        "sql": "SELECT n.id AS notebook, n.path, c.position AS cell, i.language, i.kind, i.line, i.module, i.name, "
+               "i.alias\n"
                "FROM imports i JOIN notebooks n ON n.id = i.notebook JOIN cells c ON c.id = i.cell\n"
                "WHERE i.package = :package ORDER BY n.path, c.position, i.line",
     },

@@ -14,6 +14,7 @@ import binascii
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import languages
 from .code import CodeFacts, analyze, parse_quietly
 from .deps.graph import link
 from .deps.names import CellNames, cell_names
@@ -55,16 +56,20 @@ def analyses_python(notebook: Notebook) -> bool:
 
 
 def code_facts(notebook: Notebook) -> dict[int, CodeFacts]:
-    """Static analysis of each non-empty code cell of a Python notebook, by position."""
-    if not analyses_python(notebook):
-        return {}
-    return {c.position: analyze(c.source) for c in notebook.cells if c.cell_type == "code" and c.source.strip()}
+    """Static analysis of each non-empty code cell, by position: a Python notebook's parsed, a Julia
+    or R notebook's read line by line (:mod:`nbsql.languages`); none for other languages."""
+    cells = [c for c in notebook.cells if c.cell_type == "code" and c.source.strip()]
+    if analyses_python(notebook):
+        return {c.position: analyze(c.source) for c in cells}
+    reader = languages.READERS.get(notebook.language or "")
+    return {c.position: reader(c.source) for c in cells} if reader is not None else {}
 
 
 def notebook_rows(notebook: Notebook, facts: dict[int, CodeFacts]) -> NotebookRows:
     """Every row that one notebook contributes to the database (findings are added by the checks)."""
     tables: dict[str, list[tuple]] = {name: [] for name in CONTENT_TABLES + (FTS_TABLE,)}
     import_row, function_row, parameter_row = (TABLE[name].row for name in ("imports", "functions", "parameters"))
+    language = notebook.language if notebook.language in languages.READERS else "python"
     counts = {"code": 0, "markdown": 0, "raw": 0}
     images = errors = 0
     for cell in notebook.cells:
@@ -87,7 +92,8 @@ def notebook_rows(notebook: Notebook, facts: dict[int, CodeFacts]) -> NotebookRo
                     tables["scraps"].append(_scrap_row(len(tables["scraps"]), cell.position, output_index, value))
         for item in cell_facts.imports:
             tables["imports"].append(import_row(
-                id=len(tables["imports"]), notebook=0, cell=cell.position, line=item.line, kind=item.kind,
+                id=len(tables["imports"]), notebook=0, cell=cell.position, language=language, line=item.line,
+                kind=item.kind,
                 module=item.module, name=item.name, alias=item.alias, package=item.package,
                 is_stdlib=int(item.is_stdlib), is_relative=int(item.is_relative), spec=item.spec))
         for d in cell_facts.definitions:

@@ -17,8 +17,8 @@ from typing import Any
 #: A database of another version is rebuilt by the next load (3: source_hash keeps the inside of
 #: multi-line strings; 4: output texts beyond read.OUTPUT_TEXT_LIMIT characters are stored cut;
 #: 5: cell_names and cell_dependencies; 6: those two without a notebook column, which their cell gives;
-#: 7: notebooks.python_major).
-SCHEMA_VERSION = 7
+#: 7: notebooks.python_major; 8: imports.language, and the imports of Julia and R cells).
+SCHEMA_VERSION = 8
 #: ``PRAGMA application_id`` of every database nbsql makes ("nbsq"): a load writes into no other.
 APPLICATION_ID = 0x6E627371
 DATABASE_TITLE = "Jupyter notebooks"
@@ -180,17 +180,22 @@ TABLES: tuple[Table, ...] = (
         Column("size", "INTEGER", "Size in bytes of the data (decoded for binary data)"),
         Column("invalid_base64", "INTEGER", "1 when binary data was not valid base64 and was kept as text"),
     ), unique=("output", "mime"), label_column="mime"),
-    Table("imports", "Imports and package installs found in code cells", (
+    Table("imports", "Imports and package installs found in code cells: Python's parsed, Julia's and R's read "
+          "line by line (nbsql.languages)", (
         _id("import"),
         _notebook_fk(),
         _cell_fk(),
+        Column("language", "TEXT", "python, julia or r"),
         Column("line", "INTEGER", "1-based line in the cell"),
-        Column("kind", "TEXT", "import, from, pip (%pip / !pip install) or conda"),
+        Column("kind", "TEXT", "Python: import, from, pip (%pip / !pip install) or conda; Julia: using or import; R: "
+               "library, require, requireNamespace or namespace (pkg::f)"),
         Column("module", "TEXT", "Module imported (from-module for 'from'), or distribution installed"),
-        Column("name", "TEXT", "Name imported by 'from' ('*' for a star import)"),
+        Column("name", "TEXT", "Name imported by 'from' ('*' for a star import), Julia's 'using M: name', R's "
+               "pkg::name"),
         Column("alias", "TEXT", "'as' alias"),
         Column("package", "TEXT", "Top-level package (or normalised distribution name for installs)"),
-        Column("is_stdlib", "INTEGER", "1 when the package belongs to the standard library"),
+        Column("is_stdlib", "INTEGER", "1 when the package belongs to the standard library (Julia's; R's base "
+               "packages)"),
         Column("is_relative", "INTEGER", "1 for relative imports (from . import x)"),
         Column("spec", "TEXT", "Requirement as written in an install line (pandas==2.1)"),
     ), label_column="module"),
@@ -363,11 +368,12 @@ SELECT d.id, n.path, c.position AS cell_position, d.notebook, d.cell, d.output, 
        d.invalid_base64
 FROM output_data d JOIN cells c ON c.id = d.cell JOIN notebooks n ON n.id = d.notebook
 WHERE d.mime LIKE 'image/%'"""),
-    View("package_usage", "Packages imported, with how many notebooks and cells use them", """
-SELECT package, is_stdlib, count(DISTINCT notebook) AS notebooks, count(DISTINCT cell) AS cells,
+    View("package_usage", "Packages imported (loaded, in Julia and R), with how many notebooks and cells use them",
+         """
+SELECT language, package, is_stdlib, count(DISTINCT notebook) AS notebooks, count(DISTINCT cell) AS cells,
        count(*) AS imports
-FROM imports WHERE package IS NOT NULL AND kind IN ('import', 'from')
-GROUP BY package, is_stdlib""", {"notebooks": "Notebooks importing the package",
+FROM imports WHERE package IS NOT NULL AND kind NOT IN ('pip', 'conda')
+GROUP BY language, package, is_stdlib""", {"notebooks": "Notebooks importing the package",
                                   "cells": "Cells importing it", "imports": "Import statements naming it"}),
 )
 

@@ -86,7 +86,7 @@ class Filters:
             add(("" if self.has_image else "NOT ") +
                 "EXISTS (SELECT 1 FROM output_data d WHERE d.cell = c.id AND d.mime GLOB 'image/*')")
         if self.imports:
-            add("EXISTS (SELECT 1 FROM imports i WHERE i.notebook = c.notebook AND i.kind IN ('import', 'from') "
+            add("EXISTS (SELECT 1 FROM imports i WHERE i.notebook = c.notebook AND i.kind NOT IN ('pip', 'conda') "
                 "AND (i.module = ? OR i.module GLOB ?))", self.imports, _glob_literal(self.imports) + ".*")
         if self.defines:
             defined = "EXISTS (SELECT 1 FROM functions f WHERE f.cell = c.id AND f.name = ?)"
