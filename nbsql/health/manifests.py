@@ -84,18 +84,18 @@ def nearest_manifest(folder: Path, root: Path) -> Path | None:
 def search_top(folder: Path, root: Path) -> Path:
     """Where the search for the manifests of a notebook in ``folder``, loaded under ``root``, stops:
     the repository's root (the nearest folder from ``folder`` up holding ``.git``), else ``root``."""
-    return _repository(folder) or root
+    return repository_root(folder) or root
 
 
 @lru_cache(maxsize=4096)
-def _repository(folder: Path) -> Path | None:
+def repository_root(folder: Path) -> Path | None:
     """The nearest folder from ``folder`` up holding ``.git`` (a folder, or a worktree's file)."""
     try:
         if (folder / ".git").exists():
             return folder
     except OSError:
         pass
-    return None if folder.parent == folder else _repository(folder.parent)
+    return None if folder.parent == folder else repository_root(folder.parent)
 
 
 def manifest_files(folder: Path) -> tuple[Path, ...]:
@@ -220,5 +220,5 @@ def clear_manifest_caches() -> None:
     """Forget what was read from the file system (files may have changed since the last load)."""
     _manifests_in.cache_clear()
     nearest_manifest.cache_clear()
-    _repository.cache_clear()
+    repository_root.cache_clear()
     declared_in.cache_clear()

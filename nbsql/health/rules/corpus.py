@@ -14,6 +14,7 @@ from ..manifests import (
     distributions_for,
     manifest_files,
     nearest_manifest,
+    repository_root,
     search_top,
 )
 from .base import hit, rule
@@ -113,10 +114,10 @@ def no_manifest(corpus: CorpusContext, limits):
             folders.setdefault((root, folder), []).append((notebook, path))
     for (root, folder), notebooks in folders.items():
         top = search_top(folder, Path(root))
-        where = "the repository's root" if top != Path(root) else "the loaded folder"
-        yield notebooks[0][0], hit(
-            f"no dependency manifest for the {len(notebooks)} notebook(s) of {_shown(folder, root)} (nor above it, "
-            f"up to {where} {_shown(top, root)})", notebooks=[path for _, path in notebooks])
+        bound = _shown(top, root) + (", the repository's root" if top == repository_root(folder) else "")
+        above = f" or above it up to {bound}" if top != folder else ""
+        yield notebooks[0][0], hit(f"no dependency manifest for the {len(notebooks)} notebook(s) in "
+                                   f"{_shown(folder, root)}{above}", notebooks=[path for _, path in notebooks])
 
 
 def _shown(folder: Path, root: str) -> str:
@@ -125,7 +126,7 @@ def _shown(folder: Path, root: str) -> str:
         relative = folder.relative_to(root).as_posix()
     except ValueError:
         return f"'{folder}'"
-    return f"'{relative}/'" if relative != "." else "the loaded folder's top"
+    return f"'{relative}/'" if relative != "." else "the loaded folder"
 
 
 @rule("NB302", "undeclared-dependency", "warning", "corpus", "An imported package is not in the manifest",
