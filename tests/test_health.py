@@ -68,13 +68,44 @@ def test_text_format_and_exit_codes(repo):
     result = run("health", "repo", "--db", "nb.db")
     assert result.exit_code == 1  # NB102 is an error
     lines = result.output.splitlines()
-    assert "repo/broken.ipynb:cell 1:line 1: NB102 undefined name 'undefined_thing'" in lines
-    assert "repo/broken.ipynb: NB001 execution counts go backwards 1 time(s) (first 2 then 1)" in lines
-    assert re.fullmatch(r"Found \d+ problem\(s\): 1 error, \d+ warnings?, \d+ infos?\.", lines[-1])
+    broken = lines.index(next(line for line in lines if line.startswith("repo/broken.ipynb: score ")))
+    assert "  cell 1:line 1: NB102 undefined name 'undefined_thing'" in lines[broken:]
+    assert "  NB001 execution counts go backwards 1 time(s) (first 2 then 1)" in lines[broken:]
+    assert any(re.fullmatch(r"Found \d+ problem\(s\) in \d+ notebook\(s\): 1 error, \d+ warnings?, \d+ infos?\.", line)
+               for line in lines)
     assert run("health", "repo", "--db", "nb.db", "--fail-on", "never").exit_code == 0
     assert run("health", "repo/clean.ipynb", "--db", "nb.db").exit_code == 0
     only_info = run("health", "--db", "nb.db", "--select", "NB2", "--fail-on", "warning")
     assert only_info.exit_code == 0 and "NB102" not in only_info.output
+
+
+def _counted(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def test_text_report_groups_findings_by_notebook_and_ends_with_the_rules(repo):
+    write(repo, "other.ipynb", notebook(code("import os\nimport sys"), code("print(x)")))
+    output = run("health", "repo", "--db", "nb.db", "--fail-on", "never").output
+    with open_db(repo.parent / "nb.db") as conn:
+        health = {f"repo/{row['path']}": row for row in conn.execute(
+            "SELECT * FROM notebook_health WHERE errors + warnings + infos > 0 ORDER BY path")}
+    *blocks, summary = output.split("\n\n")
+    assert [block.split(": score ")[0] for block in blocks] == list(health) == ["repo/broken.ipynb", "repo/other.ipynb"]
+    for block in blocks:  # each notebook's score and counts are the view's, where nothing is filtered out
+        row = health[block.split(": score ")[0]]
+        assert block.splitlines()[0].endswith(f": score {row['score']} ({_counted(row['errors'], 'error')}, "
+                                              f"{_counted(row['warnings'], 'warning')}, {_counted(row['infos'], 'info')})")
+    findings = [line for block in blocks for line in block.splitlines()[1:]]
+    assert all(line.startswith("  ") for line in findings)
+    totals = [sum(row[column] for row in health.values()) for column in ("errors", "warnings", "infos")]
+    lines = summary.splitlines()
+    assert lines[0] == f"Found {len(findings)} problem(s) in 2 notebook(s): {_counted(totals[0], 'error')}, " \
+        f"{_counted(totals[1], 'warning')}, {_counted(totals[2], 'info')}."
+    assert lines[1] == "By rule:"
+    ranked = [(line.split()[0], int(line.split()[-1])) for line in lines[2:]]
+    assert [n for _, n in ranked] == sorted((n for _, n in ranked), reverse=True)
+    assert dict(ranked) == {code: sum(f" {code} " in f" {line} " for line in findings) for code, _ in ranked}
+    assert sum(n for _, n in ranked) == len(findings)
 
 
 def test_usage_and_io_errors_exit_2(repo):
@@ -164,12 +195,12 @@ def test_configuration_thresholds_select_and_per_path_ignores(repo):
                                       '[tool.nbsql.rules.long-cell]\nmax_lines = 5\n'
                                       '[tool.nbsql.per-path-ignores]\n"broken.ipynb" = ["NB102"]\n')
     result = run("health", "repo", "--db", "nb.db")  # thresholds changed: notebooks are checked again
-    assert "repo/long.ipynb:cell 1: NB113 8 lines > 5" in result.output
+    assert "repo/long.ipynb: score " in result.output and "\n  cell 1: NB113 8 lines > 5\n" in result.output
     assert "NB001" not in result.output and "NB102" not in result.output
     assert result.exit_code == 0  # fail-on = error and the only error is ignored for that path
     Path("nbsql.toml").write_text('select = ["NB113"]\n')  # nbsql.toml wins over pyproject.toml
     reported = run("health", "--db", "nb.db")
-    assert {r.split(": ")[1].split()[0] for r in reported.stdout.splitlines()[:-1]} == {"NB113"}
+    assert set(re.findall(r"^  (?:cell \d+(?::line \d+)?: )?(NB\d{3}) ", reported.stdout, re.M)) == {"NB113"}
     assert "were checked with other rules or thresholds" in reported.stderr  # nbsql.toml sets default thresholds
 
 
@@ -266,8 +297,9 @@ def test_load_without_checks_and_rechecking(tmp_path):
     warned = CliRunner().invoke(cli, ["health", "--db", str(db)])
     assert "10 notebook(s) were loaded with --no-checks" in warned.stderr
     # the one finding: the sample broken on purpose could not be loaded, which fails the run
-    assert warned.exit_code == 1 and warned.stdout.splitlines()[0].endswith(
-        f"{BROKEN_SAMPLE}: NB306 could not be loaded: truncated JSON: Expecting value at line 32 column 2")
+    header, finding = warned.stdout.splitlines()[:2]
+    assert warned.exit_code == 1 and header.endswith(f"{BROKEN_SAMPLE}: score 85 (1 error, 0 warnings, 0 infos)")
+    assert finding == "  NB306 could not be loaded: truncated JSON: Expecting value at line 32 column 2"
     with open_db(db) as conn:
         assert conn.execute("SELECT count(*) FROM findings").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM rules").fetchone()[0] == len(RULES)
@@ -421,3 +453,15 @@ def test_a_failing_corpus_rule_is_reported_on_each_notebook_it_covers(tmp_path, 
     monkeypatch.setitem(RULES, "NB116", working)
     nbsql.load(SAMPLES, tmp_path / "nb.db")
     assert failures()[0] == 0
+
+
+def test_text_report_names_the_ten_most_frequent_rules():
+    from nbsql.health.report import Row, render
+
+    codes = sorted(c for c in RULES if c != "NB000")[:12]
+    rows = [Row("a.ipynb", code, RULES[code].slug, RULES[code].severity, "m", None, None, None, None)
+            for rank, code in enumerate(codes) for _ in range(12 - rank)]  # the first most often
+    lines = render(rows, "text").splitlines()
+    start = lines.index("Most frequent rules:")
+    assert [line.split()[0] for line in lines[start + 1:start + 11]] == codes[:10]
+    assert lines[start + 11] == "  and 2 more rule(s) with 3 finding(s) (--statistics lists them all)"

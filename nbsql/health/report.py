@@ -7,6 +7,7 @@ import io
 import json
 import os
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
@@ -17,6 +18,7 @@ from urllib.parse import quote
 import orjson
 
 from .. import __version__
+from ..schema import SCORE_CAP, SCORE_WEIGHTS
 from ..walk import resolved
 from .choices import SEVERITIES
 from .config import Settings
@@ -156,10 +158,44 @@ def render(rows: list[Row], output_format: str) -> str:
 
 
 def _text(rows: list[Row]) -> str:
-    lines = [f"{r.where}: {r.code} {r.message}" for r in rows]
-    counts = {s: sum(r.severity == s for r in rows) for s in SEVERITIES}
-    summary = ", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in counts.items())
-    return "\n".join(lines + [f"Found {len(rows)} problem(s): {summary}."]) + "\n"
+    """Findings grouped by notebook under a line with its score and counts by severity, then the
+    totals and the most frequent rules."""
+    notebooks: dict[str, list[Row]] = {}
+    for row in rows:
+        notebooks.setdefault(row.path, []).append(row)
+    lines = []
+    for path, found in notebooks.items():
+        lines.append(f"{path}: score {score(found)} ({_by_severity(found)})")
+        lines += [f"  {r.where.removeprefix(r.path).lstrip(':')}{': ' if r.position is not None else ''}"
+                  f"{r.code} {r.message}" for r in found]
+        lines.append("")
+    in_notebooks = f" in {len(notebooks)} notebook(s)" if notebooks else ""
+    lines.append(f"Found {len(rows)} problem(s){in_notebooks}: {_by_severity(rows)}.")
+    by_rule = Counter(r.code for r in rows).most_common()
+    if by_rule:
+        shown = by_rule[:_MOST_FREQUENT]
+        lines.append("Most frequent rules:" if len(by_rule) > len(shown) else "By rule:")
+        lines += [f"  {code:6} {RULES[code].slug if code in RULES else '':28} {n:>6}" for code, n in shown]
+        if len(by_rule) > len(shown):
+            rest = by_rule[len(shown):]
+            lines.append(f"  and {len(rest)} more rule(s) with {sum(n for _, n in rest)} finding(s) "
+                         "(--statistics lists them all)")
+    return "\n".join(lines) + "\n"
+
+
+#: Rules listed at the end of the text report.
+_MOST_FREQUENT = 10
+
+
+def _by_severity(rows: list[Row]) -> str:
+    counts = Counter(r.severity for r in rows)
+    return ", ".join(f"{counts[s]} {s}{'s' if counts[s] != 1 else ''}" for s in SEVERITIES)
+
+
+def score(rows: list[Row]) -> int:
+    """The health score of one notebook's findings, as the notebook_health view computes it."""
+    counted = Counter((r.code, r.severity) for r in rows)
+    return max(0, 100 - sum(min(n, SCORE_CAP) * SCORE_WEIGHTS[severity] for (_, severity), n in counted.items()))
 
 
 def _json(rows: list[Row]) -> str:
