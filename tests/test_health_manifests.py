@@ -57,8 +57,9 @@ def test_outside_a_repository_the_search_stops_at_the_loaded_folder(tmp_path):
 
 def test_a_notebook_suppressing_nb301_leaves_the_finding_to_the_next(tmp_path):
     _write({tmp_path / "nbs" / "a.ipynb": _notebook("x = 1", nbsql={"ignore": ["NB301"]}),
-            tmp_path / "nbs" / "b.ipynb": _notebook("x = 1")})
-    assert _found(tmp_path / "nbs", tmp_path / "nb.db", "NB301") == [("b.ipynb", {"notebooks": ["b.ipynb"]})]
+            tmp_path / "nbs" / "b.ipynb": _notebook("x = 1", nbsql={"ignore": "*"}),
+            tmp_path / "nbs" / "c.ipynb": _notebook("x = 1")})
+    assert _found(tmp_path / "nbs", tmp_path / "nb.db", "NB301") == [("c.ipynb", {"notebooks": ["c.ipynb"]})]
 
 
 def test_an_undeclared_package_is_one_finding_per_manifest(tmp_path):

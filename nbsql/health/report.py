@@ -44,13 +44,11 @@ class Row:
     details: dict[str, Any] | None
 
     @property
-    def where(self) -> str:
-        parts = [self.path]
-        if self.position is not None:
-            parts.append(f"cell {self.position}")
-            if self.line is not None:
-                parts.append(f"line {self.line}")
-        return ":".join(parts)
+    def place(self) -> str:
+        """Where in the notebook: 'cell 3:line 2', 'cell 3', or '' for the notebook as a whole."""
+        if self.position is None:
+            return ""
+        return f"cell {self.position}" + ("" if self.line is None else f":line {self.line}")
 
 
 def _shown_path(root: str, path: str) -> str:
@@ -166,8 +164,7 @@ def _text(rows: list[Row]) -> str:
     lines = []
     for path, found in notebooks.items():
         lines.append(f"{path}: score {score(found)} ({_by_severity(found)})")
-        lines += [f"  {r.where.removeprefix(r.path).lstrip(':')}{': ' if r.position is not None else ''}"
-                  f"{r.code} {r.message}" for r in found]
+        lines += [f"  {r.place + ': ' if r.place else ''}{r.code} {r.message}" for r in found]
         lines.append("")
     in_notebooks = f" in {len(notebooks)} notebook(s)" if notebooks else ""
     lines.append(f"Found {len(rows)} problem(s){in_notebooks}: {_by_severity(rows)}.")

@@ -32,12 +32,13 @@ class CorpusContext:
         sql += " ORDER BY root, path"
         return self.conn.execute(sql, sorted(PYTHON_LANGUAGES) if python_only else []).fetchall()
 
-    def suppressed(self, notebook: int) -> frozenset[str]:
-        """The codes the notebook's metadata suppresses."""
+    def suppresses(self, notebook: int, code: str) -> bool:
+        """Whether the notebook's metadata suppresses rule ``code``."""
         from ..suppress import notebook_suppressions  # it reads the catalog, which holds this module
 
         metadata = self.conn.execute("SELECT metadata FROM notebooks WHERE id = ?", (notebook,)).fetchone()[0]
-        return notebook_suppressions(json.loads(metadata or "{}"))
+        codes = notebook_suppressions(json.loads(metadata or "{}"))
+        return code in codes or "*" in codes
 
 
 @rule("NB116", "duplicate-across-notebooks", "info", "corpus", "A code cell also appears in other notebooks",
@@ -110,7 +111,7 @@ def no_manifest(corpus: CorpusContext, limits):
     folders: dict[tuple[str, Path], list[tuple[int, str]]] = {}  # (root, folder) -> its notebooks (id, path)
     for notebook, root, path, _ in corpus.notebooks():
         folder = (Path(root) / path).parent
-        if nearest_manifest(folder, Path(root)) is None and "NB301" not in corpus.suppressed(notebook):
+        if nearest_manifest(folder, Path(root)) is None and not corpus.suppresses(notebook, "NB301"):
             folders.setdefault((root, folder), []).append((notebook, path))
     for (root, folder), notebooks in folders.items():
         top = search_top(folder, Path(root))
