@@ -98,11 +98,15 @@ class Secret:
     name: str | None = None
 
     @property
-    def masked(self) -> str:
+    def shown(self) -> str:
         """The value as it may be shown: its first characters (at most a fifth of them, four at
-        most) and its length, never the whole."""
-        shown = self.value[:min(4, len(self.value) // 5)]
-        return f"'{shown}…', {len(self.value)} characters"
+        most), never the whole."""
+        return self.value[:min(4, len(self.value) // 5)] + "…"
+
+    @property
+    def masked(self) -> str:
+        """The shown value and the value's length."""
+        return f"'{self.shown}', {len(self.value)} characters"
 
 
 def find_secrets(text: str) -> list[Secret]:
@@ -228,5 +232,5 @@ def masked(text: str) -> str:
     """``text`` with each secret found in it masked, for messages that quote outputs."""
     for secret in find_secrets(text):
         if secret.value:
-            text = text.replace(secret.value, secret.value[:min(4, len(secret.value) // 5)] + "…")
+            text = text.replace(secret.value, secret.shown)
     return text
