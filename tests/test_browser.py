@@ -35,12 +35,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from playwright import sync_api  # noqa: E402
 
 import nbsql
 
-from playwright import sync_api  # noqa: E402
-
 from .conftest import CORPUS, REPO, missing
+
 HOSTILE_TEMPLATE = Path(__file__).parent / "fixtures" / "hostile_notebooks" / "hostile.ipynb"
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 CHROMIUM = os.environ.get("NBSQL_CHROMIUM", "/usr/bin/chromium")
@@ -59,6 +59,27 @@ REAL_NOTEBOOKS = ("real/ageron__handson-ml2/06_decision_trees.ipynb",
 PREFERRED_REAL = "06_decision_trees.ipynb"
 PREFERRED_WORD = "graphviz"
 RASTER_OR_SVG = ("image/png", "image/jpeg", "image/gif", "image/svg+xml")
+
+#: A notebook with math, lists and a late import (a finding on a cell), loaded beside the others.
+EXPLORER_FILE = "math_and_lists.ipynb"
+EXPLORER_NOTEBOOK = {
+    "nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": "python3", "language": "python",
+                                                                     "display_name": "Python 3"}},
+    "cells": [
+        {"cell_type": "markdown", "id": "md", "metadata": {}, "source": (
+            "# Squares\n\nEach $x_i = i^2$, so\n\n$$\\sum_{i=1}^{n} x_i = \\frac{n(n+1)(2n+1)}{6}$$\n\n"
+            "- a bullet\n- another\n\n1. first\n2. second\n")},
+        {"cell_type": "code", "id": "a", "metadata": {}, "execution_count": 1, "outputs": [],
+         "source": "squares = [i ** 2 for i in range(10)]"},
+        {"cell_type": "code", "id": "b", "metadata": {}, "execution_count": 2, "outputs": [],
+         "source": "total = sum(squares)"},
+        {"cell_type": "code", "id": "c", "metadata": {}, "execution_count": 3, "outputs": [],
+         "source": "import json\nprint(json.dumps(total))"},
+        {"cell_type": "code", "id": "d", "metadata": {}, "execution_count": 4, "outputs": [],
+         "source": "\n".join(f"shared_{i} = total + {i}" for i in range(6))},
+    ]}
+#: The same notebook again, so that its six-line cell is an NB116 finding naming this copy.
+EXPLORER_COPY = "math_and_lists_copy.ipynb"
 
 PAGE_TIMEOUT_MS = 30_000
 NAVIGATION_TIMEOUT_MS = 90_000
@@ -138,6 +159,9 @@ class Site:
     real_path: str
     log: Path
     notebooks: dict[int, str] = field(default_factory=dict)
+    explorer_id: int = 0
+    copy_id: int = 0
+    hostile_rule: str = ""
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -209,14 +233,20 @@ def site(tmp_path_factory, beacon):
     real = [CORPUS / name for name in REAL_NOTEBOOKS if (CORPUS / name).is_file()]
     if not real:
         pytest.fail(f"the shared corpus is missing at {CORPUS} (set NBSQL_CORPUS)")
+    explorer_dir = root / "explorer"
+    explorer_dir.mkdir()
+    for name in (EXPLORER_FILE, EXPLORER_COPY):
+        (explorer_dir / name).write_text(json.dumps(EXPLORER_NOTEBOOK), encoding="utf-8")
     db = root / f"{DB_NAME}.db"
-    report = nbsql.load([hostile_dir, *real], db, jobs=1)
+    report = nbsql.load([hostile_dir, explorer_dir, *real], db, jobs=1)
     assert report.failed == 0, report.errors
 
     conn = sqlite3.connect(db)
     try:
         notebooks = dict(conn.execute("SELECT id, path FROM notebooks"))
         hostile_ids = {path: nid for nid, path in notebooks.items() if path in HOSTILE_FILES}
+        explorer_id = next(nid for nid, path in notebooks.items() if path == EXPLORER_FILE)
+        copy_id = next(nid for nid, path in notebooks.items() if path == EXPLORER_COPY)
         assert set(hostile_ids) == set(HOSTILE_FILES), notebooks
         # the real notebook: images and markdown headings, the preferred one first
         candidates = conn.execute(
@@ -224,6 +254,8 @@ def site(tmp_path_factory, beacon):
             "(SELECT 1 FROM cells c WHERE c.notebook = n.id AND c.cell_type = 'markdown' AND c.source LIKE '#%') "
             "ORDER BY n.path = ? DESC, n.image_count DESC".format(",".join("?" * len(hostile_ids))),
             [*hostile_ids.values(), PREFERRED_REAL]).fetchall()
+        rule_of_the_hostile = conn.execute("SELECT rule FROM findings WHERE notebook = ? ORDER BY rule LIMIT 1",
+                                           [hostile_ids["hostile.ipynb"]]).fetchone()[0]
     finally:
         conn.close()
     assert candidates, f"no real notebook with images and headings among {notebooks}"
@@ -233,7 +265,7 @@ def site(tmp_path_factory, beacon):
     proc, base = _start_server(db, log)
     try:
         yield Site(base=base, db=db, hostile_ids=hostile_ids, real_id=real_id, real_path=real_path, log=log,
-                   notebooks=notebooks)
+                   notebooks=notebooks, explorer_id=explorer_id, copy_id=copy_id, hostile_rule=rule_of_the_hostile)
     finally:
         _stop_server(proc)
 
@@ -415,22 +447,40 @@ def _hostile_pages(site: Site) -> dict[str, str]:
                 for name in ("path", "imports", "defines", "calls", "tag", "language")}})),
         "search-page-reflected-error": site.url("/-/nbsql/search?" + urllib.parse.urlencode(
             {"q": "\"><img src=x onerror=alert('xss-search-error')>", "database": DB_NAME})),
+        "dashboard": site.url(f"/-/nbsql/?database={DB_NAME}"),
+        "rules-page": site.url(f"/-/nbsql/rules?database={DB_NAME}"),
+        "rule-page": site.url(f"/-/nbsql/rules/{site.hostile_rule}?database={DB_NAME}"),
+        "rule-page-reflected": site.url("/-/nbsql/rules/" + urllib.parse.quote(
+            "<img src=x onerror=alert('xss-rule')>")),
+        "images-view": site.table("images", notebook=plain),
+        "findings-row": site.url(f"/{DB_NAME}/findings/" + str(_first_finding(site, plain))),
     }
+
+
+def _first_finding(site: Site, notebook: int) -> int:
+    conn = site.connect()
+    try:
+        return conn.execute("SELECT id FROM findings WHERE notebook = ? AND position IS NOT NULL ORDER BY id LIMIT 1",
+                            [notebook]).fetchone()[0]
+    finally:
+        conn.close()
 
 
 HOSTILE_PAGE_KEYS = ("cells-table", "cells-table-all", "code_cells-view", "outputs-table", "error_outputs-view",
                      "output_data-table", "output_data-table-all", "notebooks-table", "findings-table",
                      "search_cells-query", "image_gallery-query", "notebook-page", "notebook-page-hostile-name",
                      "gallery", "gallery-q", "gallery-reflected-params", "search-page", "search-page-code",
-                     "search-page-reflected-params", "search-page-reflected-error")
+                     "search-page-reflected-params", "search-page-reflected-error", "dashboard", "rules-page",
+                     "rule-page", "rule-page-reflected", "images-view", "findings-row")
 #: Pages that must visibly hold the hostile content (so the test is not vacuous).
 SHOWS_HOSTILE_TEXT = {"cells-table", "cells-table-all", "code_cells-view", "outputs-table", "search_cells-query",
                       "notebook-page", "notebook-page-hostile-name", "output_data-table", "search-page",
                       "search-page-code"}
 #: Pages that must show the hostile notebook's images (PNG, and its script-carrying SVG as <img>).
 SHOWS_HOSTILE_IMAGES = {"image_gallery-query", "gallery", "gallery-q", "notebook-page", "notebook-page-hostile-name",
-                        "search-page-code",
-                        "output_data-table"}
+                        "search-page-code", "output_data-table", "images-view"}
+#: Pages that must show the notebook whose name is a payload, as text.
+SHOWS_HOSTILE_NAME = {"dashboard", "rule-page"}
 
 
 def test_beacon_and_dialog_detection_work(tab, beacon):
@@ -467,13 +517,15 @@ def test_hostile_notebook_stays_inert(tab, site, beacon, key):
     page = tab.page
     beacon.clear()
     tab.clear()
-    _goto(page, url, (400, 404) if key.startswith("search-page-reflected") else ())
+    _goto(page, url, (400, 404) if "reflected" in key else ())
     if key in SHOWS_HOSTILE_IMAGES:
         images = _load_images(page, "img")
         assert images and any(img["width"] > 0 for img in images), f"{key}: no hostile image shown: {images}"
     body_text = page.inner_text("body")
     if key in SHOWS_HOSTILE_TEXT:
         assert HOSTILE_TERM in body_text, f"{key}: the hostile notebook is not on the page"
+    if key in SHOWS_HOSTILE_NAME:
+        assert HOSTILE_FILES[1] in body_text, f"{key}: the notebook named with a payload is not on the page"
     if key in ("gallery-reflected-params", "search-page-reflected-params"):  # back as inert form values
         params = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
         for name in ("q", "path", "imports", "defines", "calls", "tag", "language"):
@@ -519,6 +571,9 @@ def _plugin_urls(site: Site) -> dict[str, str]:
         "real notebook": site.url(f"/-/nbsql/notebooks/{site.real_id}?database={DB_NAME}"),
         "gallery": site.url("/-/nbsql/gallery"),
         "gallery ?q=": site.url(f"/-/nbsql/gallery?q={HOSTILE_TERM}"),
+        "dashboard": site.url("/-/nbsql/"),
+        "rules": site.url("/-/nbsql/rules"),
+        "rule": site.url(f"/-/nbsql/rules/{site.hostile_rule}"),
     }
 
 
@@ -541,10 +596,12 @@ def test_plugin_pages_send_a_script_free_csp(site):
     with urllib.request.urlopen(site.url(f"/-/nbsql/images/{image_id}?database={DB_NAME}"), timeout=60) as response:
         assert response.headers.get("Content-Type") == "image/png"
         assert "sandbox" in response.headers.get("Content-Security-Policy", "")
-    # SVG (which can carry script) is never served as a document of its own
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(site.url(f"/-/nbsql/images/{svg_id}?database={DB_NAME}"), timeout=60)
-    assert refused.value.code == 404
+    # SVG (which can carry script) is served as an image, and opened on its own is a download under
+    # a policy that runs nothing: never a document
+    with urllib.request.urlopen(site.url(f"/-/nbsql/images/{svg_id}?database={DB_NAME}"), timeout=60) as response:
+        assert response.headers.get("Content-Type") == "image/svg+xml"
+        assert response.headers.get("Content-Disposition", "").startswith("attachment;")
+        assert "sandbox" in response.headers.get("Content-Security-Policy", "")
 
 
 # --------------------------------------------------------------------------------------------
@@ -582,7 +639,8 @@ def _distinctive_word(site: Site) -> tuple[str, set[int]]:
                                "ORDER BY position", [site.real_id]).fetchall()
         words = [PREFERRED_WORD] + [w for _, s in sources for w in re.findall(r"[A-Za-z]{7,}", s or "")]
         for word in dict.fromkeys(words):
-            positions = {p for p, s in sources if re.search(rf"(?<![A-Za-z0-9]){word}(?![A-Za-z0-9])", s or "", re.IGNORECASE)}
+            positions = {p for p, s in sources
+                         if re.search(rf"(?<![A-Za-z0-9]){word}(?![A-Za-z0-9])", s or "", re.IGNORECASE)}
             if not positions:
                 continue
             hits = conn.execute("SELECT c.notebook, c.position FROM cells_fts JOIN cells c ON c.id = cells_fts.rowid "
@@ -743,7 +801,7 @@ def test_jpeg_and_svg_outputs_render(tab, site):
     assert len(outputs) == 3, outputs
     jpeg, _webp, svg = outputs
     assert jpeg["src"].startswith("/-/nbsql/images/") and jpeg["width"] > 0, jpeg  # fetched from the server
-    assert svg["src"].startswith("data:image/svg+xml") and svg["width"] > 0, svg  # SVG only ever inside <img>
+    assert svg["src"].startswith("/-/nbsql/images/") and svg["width"] > 0, svg  # SVG only ever inside <img>
 
 
 def test_webp_output_renders_on_the_notebook_page(tab, site):
@@ -837,3 +895,166 @@ def test_the_hostile_notebooks_slice_download_is_safely_named(site):
         json.loads(response.read())
     name = re.fullmatch(r'attachment; filename="([A-Za-z0-9._-]+)"', disposition)
     assert name and name.group(1).endswith(f"-cell-{position}-slice.ipynb"), disposition
+
+
+def test_an_svg_opened_on_its_own_is_a_download_not_a_page(tab, site, beacon):
+    """The hostile notebook's script-carrying SVG, navigated to directly: Chromium saves it, runs nothing."""
+    conn = site.connect()
+    try:
+        svg_id = conn.execute("SELECT id FROM output_data WHERE notebook = ? AND mime = 'image/svg+xml' LIMIT 1",
+                              [site.hostile_ids["hostile.ipynb"]]).fetchone()[0]
+    finally:
+        conn.close()
+    beacon.clear()
+    page = tab.page
+    with page.expect_download() as download, contextlib.suppress(sync_api.Error):
+        page.goto(site.url(f"/-/nbsql/images/{svg_id}?database={DB_NAME}"))  # "Download is starting"
+    assert download.value.suggested_filename == f"image-{svg_id}.svg"
+    page.wait_for_timeout(750)
+    assert tab.dialogs == [] and beacon.received() == [] and tab.beacon_requests == []
+
+
+# --------------------------------------------------------------------------------------------
+# The explorer (issue 14): one click from a finding, a search hit, a canned query row, a cells
+# table row and an NB116 finding to the cell, scrolled into view and marked.
+
+
+def _lands_on_cell(page, notebook: int, position: int) -> None:
+    page.wait_for_url(re.compile(rf"/-/nbsql/notebooks/{notebook}\?database={DB_NAME}#cell-{position}$"))
+    page.wait_for_load_state("load")
+    cell = page.evaluate(f"""() => {{
+      const cell = document.getElementById('cell-{position}');
+      const box = cell.getBoundingClientRect();
+      return {{top: box.top, target: cell.matches(':target'), outline: getComputedStyle(cell).outlineStyle,
+               height: window.innerHeight}};
+    }}""")
+    assert cell["target"] and cell["outline"] != "none", cell  # marked
+    assert 0 <= cell["top"] < cell["height"] - 100, cell  # scrolled into view
+
+
+def _explorer_finding(site: Site) -> tuple[int, int]:
+    conn = site.connect()
+    try:
+        return conn.execute("SELECT id, position FROM findings WHERE notebook = ? AND position IS NOT NULL "
+                            "AND rule != 'NB116' ORDER BY id LIMIT 1", [site.explorer_id]).fetchone()
+    finally:
+        conn.close()
+
+
+def test_one_click_from_a_finding_to_its_cell(tab, site):
+    finding, position = _explorer_finding(site)
+    page = tab.page
+    _goto(page, site.table("findings", notebook=site.explorer_id, _sort="id"))
+    page.locator(f"tr:has(a[href='/{DB_NAME}/findings/{finding}']) td.col-position a").click()
+    _lands_on_cell(page, site.explorer_id, position)
+    _goto(page, site.url(f"/{DB_NAME}/findings/{finding}"))  # the finding's own row page
+    page.locator("td.col-position a").click()
+    _lands_on_cell(page, site.explorer_id, position)
+
+
+def test_one_click_from_a_search_hit_to_its_cell(tab, site):
+    page = tab.page
+    _goto(page, site.url(f"/-/nbsql/search?q=range&type=code&path={EXPLORER_FILE}&database={DB_NAME}"))
+    page.locator(".nbsql-result h2 a").first.click()
+    _lands_on_cell(page, site.explorer_id, 1)
+
+
+def test_one_click_from_a_canned_query_row_to_its_cell(tab, site):
+    page = tab.page
+    _goto(page, site.table("search_cells", q="json"))
+    row = page.locator(f"tr:has(td.col-path:text-is('{EXPLORER_FILE}'))").first
+    row.locator("td.col-cell a").click()
+    _lands_on_cell(page, site.explorer_id, 3)
+
+
+def test_one_click_from_a_cells_table_row_to_its_cell(tab, site):
+    page = tab.page
+    _goto(page, site.table("cells", notebook=site.explorer_id, _sort="position"))
+    page.locator("table.rows-and-columns tbody tr").nth(2).locator("td.col-position a").click()
+    _lands_on_cell(page, site.explorer_id, 2)
+
+
+def test_one_click_from_an_nb116_finding_to_the_copy(tab, site):
+    page = tab.page
+    _goto(page, site.url(f"/-/nbsql/notebooks/{site.explorer_id}?database={DB_NAME}"))
+    page.locator(f"#cell-4 li.nbsql-finding a:text-is('{EXPLORER_COPY}')").click()
+    _lands_on_cell(page, site.copy_id, 4)
+    page.locator("li.nbsql-finding a[href*='/-/nbsql/rules/NB116']").first.click()  # the rule's page
+    page.wait_for_url(re.compile(rf"/-/nbsql/rules/NB116\?database={DB_NAME}$"))
+    assert page.inner_text("h1").startswith("NB116")
+
+
+def test_math_and_lists_render_without_script(tab, site):
+    page = tab.page
+    _goto(page, site.url(f"/-/nbsql/notebooks/{site.explorer_id}?database={DB_NAME}"))
+    shown = page.evaluate("""() => {
+      const box = el => { const r = el.getBoundingClientRect(); return [r.width, r.height]; };
+      const styles = css => Array.from(document.querySelectorAll(css), li => getComputedStyle(li).listStyleType);
+      const maths = Array.from(document.querySelectorAll('#cell-0 math'));
+      return {maths: maths.map(m => [m.getAttribute('display'), ...box(m)]),
+              fraction: box(document.querySelector('#cell-0 math[display=block] mfrac')),
+              line: parseFloat(getComputedStyle(document.querySelector('#cell-0 p')).lineHeight),
+              bullets: styles('#cell-0 ul > li'), numbers: styles('#cell-0 ol > li'),
+              text: document.querySelector('#cell-0').innerText};
+    }""")
+    assert [m[0] for m in shown["maths"]] == ["inline", "block"] and all(w > 0 and h > 0 for _, w, h in shown["maths"])
+    assert shown["fraction"][1] > shown["line"], shown  # a real fraction: numerator over denominator
+    assert shown["bullets"] == ["disc", "disc"] and shown["numbers"] == ["decimal", "decimal"], shown
+    assert "$" not in shown["text"] and "\\frac" not in shown["text"]
+    assert tab.dialogs == []
+    _screenshot(page, "notebook-page-math-and-lists")
+
+
+def test_a_rule_page_highlights_its_examples(tab, site):
+    page = tab.page
+    _goto(page, site.url(f"/-/nbsql/rules/NB102?database={DB_NAME}"))
+    assert page.locator("h2").all_inner_texts()[:4] == ["What it does", "Why is this bad?", "Example", "Use instead"]
+    colours = page.evaluate("""() => Array.from(document.querySelectorAll('pre.nbsql-code span[class]'))
+                               .map(span => getComputedStyle(span).color)""")
+    assert len(set(colours)) > 1, colours
+    _screenshot(page, "rule-page")
+
+
+def test_the_dashboard_draws_its_charts(tab, site):
+    page = tab.page
+    _goto(page, site.url("/-/nbsql/"))
+    widths = page.evaluate("() => Array.from(document.querySelectorAll('.nbsql-bar')).map(b => b.offsetWidth)")
+    heights = page.evaluate("() => Array.from(document.querySelectorAll('.nbsql-column-bar')).map(b => b.offsetHeight)")
+    assert widths and max(widths) > 50 and len(heights) == 10 and max(heights) > 50, (widths, heights)
+    assert page.locator("h2").all_inner_texts() == ["Health scores", "Most frequent rules", "Most imported packages",
+                                                    "Notebooks by language", "Notebooks by kernel", "Execution order",
+                                                    "Largest notebooks"]
+    _screenshot(page, "dashboard")
+
+
+# --------------------------------------------------------------------------------------------
+# Data first (issue 14 point 10): on the corpus, at 1400x1000, the first row is in view.
+
+
+@pytest.fixture(scope="module")
+def corpus_site(corpus_db, tmp_path_factory):
+    log = tmp_path_factory.mktemp("corpus-site") / "serve.log"
+    proc, base = _start_server(corpus_db, log)
+    try:
+        yield base + "/" + corpus_db.stem
+    finally:
+        _stop_server(proc)
+
+
+@pytest.mark.parametrize("table", ["notebooks", "cells", "findings"])
+def test_the_first_row_is_in_view_without_scrolling(browser, corpus_site, table):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
+        _goto(page, f"{corpus_site}/{table}")
+        first = page.evaluate("""() => { const r = document.querySelector('table.rows-and-columns tbody tr')
+                                          .getBoundingClientRect(); return [r.top, r.height]; }""")
+        assert first[0] + min(first[1], 40) <= 1000, f"{table}: the first row starts at {first[0]:.0f} px"
+        docs = page.locator("details.nbsql-column-docs dl")
+        assert not docs.is_visible()
+        page.locator("details.nbsql-column-docs summary").click()  # one click away
+        assert docs.is_visible() and docs.locator("dt").count() >= 5
+        _screenshot(page, f"data-first-{table}")
+    finally:
+        context.close()

@@ -19,7 +19,8 @@ from nbsql.datasette_plugin.values import TABLE_LINES
 from nbsql.serve import make_datasette
 
 SHARED = "\n".join(f"total_{i} = sum(range({i}))" for i in range(6))
-MATH = "# Squares\n\nEach $x_i=i^2$, and\n\n$$\\frac{a}{b}$$\n\n- first\n- second\n\n1. one\n2. two\n\nIt costs $5 and $10."
+MATH = ("# Squares\n\nEach $x_i=i^2$, and\n\n$$\\frac{a}{b}$$\n\n- first\n- second\n\n1. one\n2. two\n\n"
+        "It costs $5 and $10.")
 LONG = "\n".join(f"line_{i} = {i}" for i in range(TABLE_LINES + 15))
 
 
@@ -109,7 +110,8 @@ def test_row_pages_link_foreign_keys(explorer):
     assert 'href="/-/nbsql/rules/NB116?database=explorer">NB116</a>' in page
     output = conn.execute("SELECT id, cell FROM outputs LIMIT 1").fetchone()
     if output is not None:
-        assert f'<a href="/explorer/cells/{output["cell"]}">' in get(datasette, f"/explorer/outputs/{output['id']}").text
+        page = get(datasette, f"/explorer/outputs/{output['id']}").text
+        assert f'<a href="/explorer/cells/{output["cell"]}">' in page
     cell = get(datasette, f"/explorer/cells/{finding['cell']}").text
     assert f'<a href="{notebook}">{finding["notebook"]}</a>' in cell
 
