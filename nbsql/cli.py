@@ -98,10 +98,14 @@ def cli() -> None:
 @click.option("--follow-symlinks", is_flag=True, help="Descend into symlinked folders (loops are detected).")
 @click.option("--no-checks", is_flag=True, help="Do not run the health rules while loading.")
 @CONFIG_OPTION
+@click.option("--dask", metavar="ADDRESS", help="Run the per-file work on a Dask cluster: its scheduler's address "
+              "(tcp://HOST:PORT; the workers read the files by the same paths), or local[:N] for N worker processes "
+              "here. Needs pip install 'nbsql[dask]'.")
 @click.option("--strict", is_flag=True, help="Exit with 1 when any file failed to load.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 def load(paths: tuple[str, ...], db: str, full: bool, jobs: int | None, exclude: tuple[str, ...], no_prune: bool,
-         follow_symlinks: bool, no_checks: bool, config: str | None, strict: bool, quiet: bool) -> None:
+         follow_symlinks: bool, no_checks: bool, config: str | None, dask: str | None, strict: bool,
+         quiet: bool) -> None:
     """Load every notebook below PATHS into the database (incrementally)."""
     show_bar = not quiet and sys.stderr.isatty()
     with _user_errors(), _loading(None if quiet else db), _progress_bar(show_bar) as progress:
@@ -110,7 +114,7 @@ def load(paths: tuple[str, ...], db: str, full: bool, jobs: int | None, exclude:
 
         options = LoadOptions.of(full=full, jobs=jobs, exclude=exclude, prune=not no_prune,
                                  follow_symlinks=follow_symlinks, checks=not no_checks,
-                                 settings=None if no_checks else load_settings(config))
+                                 settings=None if no_checks else load_settings(config), dask=dask)
         report = run(paths, db, options, progress)
     if not quiet:
         click.echo(f"{report.db}: {report.summary()}", err=True)

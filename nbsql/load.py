@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -24,6 +25,8 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from ._compat.multiprocessing import Pool
+from .cluster.connect import check_address, connected
+from .cluster.dispatch import results as on_cluster
 from .database import (
     NbsqlError,
     building,
@@ -44,6 +47,8 @@ from .walk import Found, escaped, find_notebooks, is_text, resolved
 from .writer import FileResult, Writer, now
 
 if TYPE_CHECKING:
+    from distributed import Client
+
     from .rows import NotebookRows
 
 #: Files below this count are parsed in-process: starting workers would cost more.
@@ -87,22 +92,25 @@ class LoadOptions:
     prune: bool = True
     follow_symlinks: bool = False
     settings: Settings | None = None
+    dask: str | None = None  # a Dask scheduler's address, or local[:N]: the per-file work runs there
 
     @classmethod
     def of(cls, *, full: bool = False, jobs: int | None = None, exclude: str | Iterable[str] = (),
            prune: bool = True, follow_symlinks: bool = False, checks: bool = True,
-           settings: Settings | None = None) -> LoadOptions:
+           settings: Settings | None = None, dask: str | None = None) -> LoadOptions:
         """The options :func:`load`'s keywords say: a single exclude pattern may be a string, and
         ``checks`` runs the health rules with ``settings`` (the defaults when None)."""
         if jobs is not None and jobs < 1:
             raise NbsqlError(f"jobs must be 1 or more, not {jobs}")
+        if dask is not None:
+            check_address(dask)
         patterns = (exclude,) if isinstance(exclude, str) else tuple(exclude)  # one pattern, not its characters
-        return cls(full, jobs, patterns, prune, follow_symlinks, (settings or Settings()) if checks else None)
+        return cls(full, jobs, patterns, prune, follow_symlinks, (settings or Settings()) if checks else None, dask)
 
     def as_json(self) -> dict:
         return {"full": self.full, "jobs": self.jobs, "exclude": list(self.exclude), "prune": self.prune,
                 "follow_symlinks": self.follow_symlinks,
-                "checks": self.settings.fingerprint if self.settings else None}
+                "checks": self.settings.fingerprint if self.settings else None, "dask": self.dask}
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,17 +213,19 @@ _READ_CHUNK = 1 << 20
 def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None, *, full: bool = False,
          jobs: int | None = None, exclude: str | Iterable[str] = (), prune: bool = True,
          follow_symlinks: bool = False, checks: bool = True, settings: Settings | None = None,
-         progress: Callable[[int, int], None] | None = None) -> LoadReport:
+         dask: str | None = None, progress: Callable[[int, int], None] | None = None) -> LoadReport:
     """Load (or refresh) every notebook below ``paths`` into ``db`` and return what happened.
 
     Unchanged files (same size and mtime, else same SHA-256) are skipped; ``full`` rebuilds from
     scratch; ``prune`` removes notebooks whose files vanished below a loaded folder. With
     ``checks`` the health rules run with ``settings`` (defaults when None); notebooks checked with
     other rules or thresholds are checked again. ``progress(done, total)`` is called as files are
-    processed. The keywords make one :class:`LoadOptions` (see :func:`run`).
+    processed. ``dask`` runs the per-file work on a Dask cluster (a scheduler's address, or
+    ``local[:N]`` for N local worker processes) instead of a local pool of ``jobs`` processes. The
+    keywords make one :class:`LoadOptions` (see :func:`run`).
     """
     options = LoadOptions.of(full=full, jobs=jobs, exclude=exclude, prune=prune, follow_symlinks=follow_symlinks,
-                             checks=checks, settings=settings)
+                             checks=checks, settings=settings, dask=dask)
     return run(paths, db, options, progress)
 
 
@@ -239,21 +249,25 @@ def run(paths: str | Path | Iterable[str | Path], db: str | Path | None, options
     if os.path.islink(db):  # write the file it points to (the database is replaced whole on a first build)
         db = os.path.realpath(db)
     check_loadable(db, rebuild=options.full)  # before the lock file is made beside a file that is not ours
-    with one_load_at_a_time(db) as lock:
+    with ExitStack() as stack:
+        cluster = stack.enter_context(connected(options.dask)) if options.dask else None  # before the database
+        lock = stack.enter_context(one_load_at_a_time(db))
         remove_stale_builds(db)
         if not os.path.exists(db) and lock.held:  # nobody can have it open yet: build it aside, without a journal
             with building(db) as side:
-                report = _load(paths, db, open_for_writing(side, aside=True), options, started, progress, side)
+                report = _load(paths, db, open_for_writing(side, aside=True), options, started, progress, cluster,
+                               side)
         else:
             conn = open_for_writing(db, rebuild=options.full, verify=not lock.unchanged_since_last_load())
-            report = _load(paths, db, conn, options, started, progress)
+            report = _load(paths, db, conn, options, started, progress, cluster)
         lock.record()
         return report
 
 
 def _load(paths: list, db: str, conn, options: LoadOptions, started: float,
-          progress: Callable[[int, int], None] | None, aside: str | None = None) -> LoadReport:
-    """One run into ``conn``; ``aside`` is the side file it writes when the database is built aside."""
+          progress: Callable[[int, int], None] | None, cluster: Client | None, aside: str | None = None) -> LoadReport:
+    """One run into ``conn``, its per-file work on ``cluster`` when given; ``aside`` is the side file
+    it writes when the database is built aside."""
     settings = options.settings
     try:
         scanned = [(root, found, os.path.isdir(path)) for path in paths
@@ -266,7 +280,7 @@ def _load(paths: list, db: str, conn, options: LoadOptions, started: float,
             ).lastrowid
         report = LoadReport(db=db, load_id=load_id)
         notebooks_before = _notebook_count(conn)
-        _run(conn, report, scanned, options, progress)
+        _run(conn, report, scanned, options, progress, cluster)
         if aside:
             with transaction(conn):
                 create_late_indexes(conn)
@@ -310,7 +324,7 @@ def _start_writing_back(path: str) -> None:
 
 
 def _run(conn, report: LoadReport, scanned: list[tuple[str, list[Found], bool]], options: LoadOptions,
-         progress: Callable[[int, int], None] | None) -> None:
+         progress: Callable[[int, int], None] | None, cluster: Client | None) -> None:
     settings = options.settings
     scanned, scopes = _anchored(conn, scanned)
     roots = sorted({root for root, _, _ in scanned})
@@ -345,7 +359,7 @@ def _run(conn, report: LoadReport, scanned: list[tuple[str, list[Found], bool]],
     batch_bytes = 0
     for result in failed_early:
         _count(report, result)
-    for done, result in enumerate(_results(tasks, options), len(failed_early) + 1):
+    for done, result in enumerate(_results(tasks, options, cluster), len(failed_early) + 1):
         _count(report, result)
         batch.append(result)
         batch_bytes += result.size or 0
@@ -404,7 +418,7 @@ def _count(report: LoadReport, result: FileResult) -> None:
         report.loaded += 1
 
 
-def _results(tasks: list[Task], options: LoadOptions) -> Iterator[FileResult]:
+def _results(tasks: list[Task], options: LoadOptions, cluster: Client | None) -> Iterator[FileResult]:
     if not tasks:  # an unchanged re-run: the per-file step and its libraries are not even imported
         return
     # imported here, in the loading process: a library outside the range nbsql was checked against
@@ -413,8 +427,11 @@ def _results(tasks: list[Task], options: LoadOptions) -> Iterator[FileResult]:
     from .health.check import prepare_checks
     from .rows import notebook_rows  # noqa: F401
 
-    jobs = options.jobs or os.cpu_count() or 1
     step = partial(process_task, options=options)  # the options go to the workers with their tasks
+    if cluster is not None:
+        yield from on_cluster(cluster, step, tasks)
+        return
+    jobs = options.jobs or os.cpu_count() or 1
     if jobs <= 1 or len(tasks) < PARALLEL_THRESHOLD:
         yield from map(step, tasks)
         return

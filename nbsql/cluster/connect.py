@@ -1,0 +1,56 @@
+"""What ``--dask`` names, checked before a load begins, and a client connected to it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from ..errors import NbsqlError
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+_LOCAL = re.compile(r"local(?::([1-9][0-9]{0,3}))?")
+_REMOTE = re.compile(r"(?:tcp|tls|ucx|ws|wss|inproc)://\S+")
+#: Seconds to wait for a scheduler to answer.
+CONNECT_TIMEOUT = 10
+
+
+def check_address(address: str) -> None:
+    """A one-line :class:`NbsqlError` unless ``address`` is ``local``, ``local:N`` or a scheduler's
+    address (``tcp://HOST:PORT``)."""
+    if not (_LOCAL.fullmatch(address) or _REMOTE.fullmatch(address)):
+        raise NbsqlError(f"--dask takes a scheduler's address (tcp://HOST:PORT) or local[:N] (N worker processes "
+                         f"on this machine), not {address!r}")
+
+
+@contextmanager
+def connected(address: str) -> Iterator[Client]:
+    """A Dask client of the scheduler at ``address``, or of a new local cluster of worker processes
+    (one thread each) for ``local[:N]`` (N: this machine's cores by default); closed afterwards."""
+    check_address(address)
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise NbsqlError("--dask needs Dask's distributed scheduler: pip install 'nbsql[dask]'") from None
+    local = _LOCAL.fullmatch(address)
+    if local:
+        workers = int(local.group(1) or os.cpu_count() or 1)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                               silence_logs=logging.ERROR)
+        try:
+            with Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+        return
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, ValueError) as exc:  # refused, timed out, an address Dask cannot parse
+        raise NbsqlError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    with client:
+        yield client

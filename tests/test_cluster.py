@@ -1,0 +1,167 @@
+"""Loading on a Dask cluster (nbsql load --dask): a real scheduler and worker processes on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import nbsql
+from nbsql.cli import cli
+from nbsql.cluster import connect
+
+from .conftest import REAL, table_dump
+from .test_load import check_database, copy_tree
+
+distributed = pytest.importorskip("distributed", reason="Dask is an optional extra: pip install 'nbsql[dask]'")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A scheduler and two worker processes (each under a nanny, which restarts it if it dies)."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                  silence_logs=40) as local:
+        yield local
+
+
+def test_a_load_on_a_cluster_writes_the_database_a_local_load_writes(cluster, tmp_path):
+    copy_tree(REAL, tmp_path / "repo", limit=60)
+    local = nbsql.load(tmp_path / "repo", tmp_path / "local.db", jobs=2)
+    remote = nbsql.load(tmp_path / "repo", tmp_path / "cluster.db", dask=cluster.scheduler_address)
+    assert (remote.loaded, remote.failed) == (local.loaded, local.failed) and remote.loaded > 50
+    assert table_dump(tmp_path / "cluster.db") == table_dump(tmp_path / "local.db")  # ids included: same order
+    with sqlite3.connect(tmp_path / "cluster.db") as conn:
+        options = json.loads(conn.execute("SELECT options FROM loads").fetchone()[0])
+    assert options["dask"] == cluster.scheduler_address
+    again = nbsql.load(tmp_path / "repo", tmp_path / "cluster.db", dask=cluster.scheduler_address)
+    assert again.unchanged == remote.loaded + remote.failed - again.failed and again.loaded == 0
+
+
+def test_a_worker_killed_mid_load_loses_no_file(cluster, tmp_path):
+    """One worker is SIGKILLed while the load runs: its files go to the other worker (or to it,
+    restarted by its nanny), and the database is the one a local load writes."""
+    copy_tree(REAL, tmp_path / "repo", limit=300)
+    pids = list(distributed.Client(cluster).run(os.getpid).values())
+    killed = threading.Event()
+
+    def progress(done: int, total: int) -> None:
+        if done >= 20 and not killed.is_set():
+            killed.set()
+            os.kill(pids[0], signal.SIGKILL)
+
+    report = nbsql.load(tmp_path / "repo", tmp_path / "cluster.db", dask=cluster.scheduler_address,
+                        progress=progress)
+    assert killed.is_set() and report.loaded + report.failed == 300
+    assert not [error for error in report.errors if error[1] == "worker_died"]
+    nbsql.load(tmp_path / "repo", tmp_path / "local.db", jobs=2)
+    assert table_dump(tmp_path / "cluster.db") == table_dump(tmp_path / "local.db")
+    check_database(tmp_path / "cluster.db")
+
+
+def test_a_file_that_kills_every_worker_it_meets_is_a_load_error(tmp_path):
+    """A worker whose memory passes its limit is killed by its nanny; a file that does that on every
+    worker the scheduler tries is recorded with the reason, and the others load."""
+    copy_tree(REAL, tmp_path / "repo", limit=5)
+    text = "x" * (400 * 1024 * 1024)  # 400 MiB of output: far past the workers' limit below
+    (tmp_path / "repo" / "huge.ipynb").write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+        "cells": [{"cell_type": "code", "id": "a", "metadata": {}, "execution_count": 1, "source": "print(x)",
+                   "outputs": [{"output_type": "stream", "name": "stdout", "text": text}]}]}))
+    del text
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), \
+            distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                     memory_limit="300MiB", silence_logs=50) as small:
+        report = nbsql.load(tmp_path / "repo", tmp_path / "nb.db", dask=small.scheduler_address)
+    assert report.loaded == 5
+    [(path, kind, message)] = report.errors
+    assert path.endswith("huge.ipynb") and kind == "worker_died" and "died while processing this file" in message
+    with sqlite3.connect(tmp_path / "nb.db") as conn:
+        assert conn.execute("SELECT kind FROM load_errors").fetchall() == [("worker_died",)]
+
+
+def test_local_workers_from_the_command_line(tmp_path):
+    copy_tree(REAL, tmp_path / "repo", limit=20)
+    result = subprocess.run([sys.executable, "-m", "nbsql", "load", str(tmp_path / "repo"), "--db",
+                             str(tmp_path / "nb.db"), "--dask", "local:2"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    [summary] = result.stderr.splitlines()  # nothing from Dask: quiet where nothing is wrong
+    assert summary.startswith(f"{tmp_path / 'nb.db'}: 20 loaded, 0 unchanged")
+    nbsql.load(tmp_path / "repo", tmp_path / "local.db", jobs=1)
+    assert table_dump(tmp_path / "nb.db") == table_dump(tmp_path / "local.db")
+
+
+@pytest.mark.parametrize("address, message", [
+    ("tcp://127.0.0.1:9", "Error: cannot reach the Dask scheduler at tcp://127.0.0.1:9: "),
+    ("127.0.0.1:8786", "Error: --dask takes a scheduler's address (tcp://HOST:PORT) or local[:N]"),
+    ("local:0", "Error: --dask takes a scheduler's address"),
+])
+def test_a_scheduler_that_cannot_be_reached_is_one_line(tmp_path, monkeypatch, address, message):
+    monkeypatch.setattr(connect, "CONNECT_TIMEOUT", 2)
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, ["load", str(REAL), "--db", str(tmp_path / "nb.db"), "--dask", address])
+    assert result.exit_code == 2 and result.output.startswith(message) and result.output.count("\n") == 1, \
+        result.output
+    assert time.monotonic() - started < 30 and not list(tmp_path.iterdir())  # no database, no lock file
+
+
+def test_ctrl_c_keeps_what_was_committed(cluster, tmp_path):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it, during a load that
+    refreshes an existing database: exit 130, the database sound, a rerun completes it."""
+    copy_tree(REAL, tmp_path / "repo", limit=400)
+    db = tmp_path / "nb.db"
+    (tmp_path / "empty").mkdir()
+    nbsql.load(tmp_path / "empty", db)  # the database exists: batches are committed as they are written
+    process = subprocess.Popen([sys.executable, "-m", "nbsql", "load", str(tmp_path / "repo"), "--db", str(db),
+                                "--dask", cluster.scheduler_address], start_new_session=True,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and _count(db) < 50 and process.poll() is None:
+        time.sleep(0.1)
+    assert process.poll() is None, "the load finished before it could be interrupted"
+    os.killpg(process.pid, signal.SIGINT)
+    assert process.wait(timeout=60) == 130
+    assert "Interrupted: the database keeps what was committed" in process.stderr.read()
+    kept = _count(db)
+    assert 50 <= kept < 400
+    check_database(db)
+    report = nbsql.load(tmp_path / "repo", db, dask=cluster.scheduler_address)
+    assert report.unchanged == kept and report.loaded + report.failed + kept == 400
+
+
+def test_a_cluster_left_without_workers_stops_the_load_in_one_line(tmp_path, monkeypatch):
+    from nbsql.cluster import dispatch
+
+    monkeypatch.setattr(dispatch, "POLL", 0.5)
+    monkeypatch.setattr(dispatch, "NO_WORKER_LIMIT", 3.0)
+    copy_tree(REAL, tmp_path / "repo", limit=200)
+    (tmp_path / "empty").mkdir()
+    db = tmp_path / "nb.db"
+    nbsql.load(tmp_path / "empty", db)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                  silence_logs=50) as alone:
+        def progress(done: int, total: int) -> None:
+            if done == 60:
+                alone.scale(0)  # its only worker retires: nothing restarts it
+
+        with pytest.raises(nbsql.NbsqlError, match="the Dask cluster has had no worker for 3 s"):
+            nbsql.load(tmp_path / "repo", db, dask=alone.scheduler_address, progress=progress)
+    assert 0 < _count(db) < 200  # the batches written before it stopped
+    check_database(db)
+
+
+def _count(db: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+            return conn.execute("SELECT count(*) FROM notebooks").fetchone()[0]
+    except sqlite3.Error:
+        return 0
