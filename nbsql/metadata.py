@@ -1,4 +1,5 @@
-"""Datasette metadata for an nbsql database: descriptions, labels, facets, sorts and canned queries.
+"""Datasette metadata for an nbsql database: descriptions, labels, facets, sorts, page sizes and
+canned queries.
 
 Generated from :mod:`nbsql.schema`, so ``metadata.json`` and ``nbsql serve`` never drift apart.
 """
@@ -20,6 +21,9 @@ FACETS = {
     "rules": ["severity", "scope"],
     "load_errors": ["kind"],
 }
+#: Rows on a page of a table, where fewer than Datasette's 100: a table page renders every value
+#: (cells highlighted, 28 columns of notebooks), and these are the pages people open first.
+PAGE_SIZES = {"notebooks": 50, "cells": 30, "code_cells": 30}
 SORTS = {"notebooks": "path", "findings": "notebook", "load_errors": "path", "loads": "-started",
          "output_data": "-size", "rules": "code"}
 
@@ -180,6 +184,8 @@ def datasette_metadata(database: str = "notebooks") -> dict:
             entry["label_column"] = table.label_column
         if table.name in FACETS:
             entry["facets"] = list(FACETS[table.name])
+        if table.name in PAGE_SIZES:
+            entry["size"] = PAGE_SIZES[table.name]
         sort = SORTS.get(table.name)
         if sort:
             entry["sort_desc" if sort.startswith("-") else "sort"] = sort.lstrip("-")
@@ -188,7 +194,8 @@ def datasette_metadata(database: str = "notebooks") -> dict:
     tables[schema.FTS_TABLE] = {"description": schema.FTS_DESCRIPTION, "hidden": True,
                                 "columns": {"source": "Cell source", "outputs": "Text of the cell's outputs"}}
     for view in schema.VIEWS:
-        tables[view.name] = {"description": view.description, "columns": schema.view_columns(view)}
+        tables[view.name] = {"description": view.description, "columns": schema.view_columns(view),
+                             **({"size": PAGE_SIZES[view.name]} if view.name in PAGE_SIZES else {})}
     return {"title": schema.DATABASE_TITLE, "description": schema.DATABASE_DESCRIPTION,
             "databases": {database: {"description": schema.DATABASE_DESCRIPTION, "tables": tables,
                                      "queries": {name: dict(q) for name, q in CANNED_QUERIES.items()}}}}
