@@ -1058,3 +1058,21 @@ def test_the_first_row_is_in_view_without_scrolling(browser, corpus_site, table)
         _screenshot(page, f"data-first-{table}")
     finally:
         context.close()
+
+
+def test_code_has_a_readable_width_on_a_row_page(tab, site):
+    """A cell's row page has 25 columns: its source once wrapped letter by letter in a 3-character column."""
+    conn = site.connect()
+    try:
+        cell = conn.execute("SELECT id FROM cells WHERE notebook = ? AND cell_type = 'code' AND line_count > 3 "
+                            "ORDER BY position LIMIT 1", [site.real_id]).fetchone()[0]
+    finally:
+        conn.close()
+    page = tab.page
+    _goto(page, site.url(f"/{DB_NAME}/cells/{cell}"))
+    width = page.evaluate("document.querySelector('td.col-source').getBoundingClientRect().width")
+    characters = page.evaluate("""() => { const pre = document.querySelector('td.col-source pre');
+      const probe = document.createElement('span'); probe.textContent = 'x'.repeat(40); pre.appendChild(probe);
+      const w = probe.getBoundingClientRect().width; probe.remove(); return w / 40; }""")
+    assert width / characters >= 40, f"the source column is {width:.0f} px, {width / characters:.0f} characters"
+    _screenshot(page, "cells-row-page")
