@@ -136,7 +136,7 @@ def test_reordered_columns_hold_the_same_values(tmp_path, monkeypatch):
 def test_reordered_columns_hold_the_same_values_over_the_corpus(tmp_path, monkeypatch):
     # in worker processes, with values of 1 MiB and more
     values = compare_loads(tmp_path, monkeypatch, [(reversed_columns, True), (reversed_columns, False)], CORPUS)
-    assert count(values, "cells") > 30_000 and count(values, "findings") > 10_000
+    assert count(values, "cells") > 30_000 and count(values, "findings") > 8_000  # 8,676 since issue 14
 
 
 def test_row_types_are_made_from_the_schema():
