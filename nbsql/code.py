@@ -21,6 +21,7 @@ from radon.metrics import mi_compute
 from radon.visitors import ComplexityVisitor
 
 from ._compat.radon import complexity_visitor
+from .deps.names import CellNames, cell_names
 from .text import comment_start, without_comment
 
 #: Cell magics whose body is still Python.
@@ -109,6 +110,8 @@ class CodeFacts:
     string_lines: frozenset[int] = frozenset()  # lines inside multi-line strings, after their first
     python2: bool = False  # does not parse as Python 3 but does as Python 2, with syntax only Python 2 has
     tree: ast.Module | None = field(default=None, compare=False, repr=False)  # the parse, for name checks
+    #: what the cell defines, modifies, uses and calls (None: it did not parse, or is nested too deeply to walk)
+    names: CellNames | None = field(default=None, compare=False, repr=False)
 
 
 def mask_ipython(source: str) -> str | None:
@@ -174,7 +177,7 @@ def parse_quietly(source: str) -> ast.Module:
 
 
 def analyze(source: str) -> CodeFacts:
-    """Metrics, imports and definitions of one Python cell, from a single parse that is kept."""
+    """Metrics, imports, definitions and names of one Python cell, from a single parse that is kept."""
     masked = mask_ipython(source)
     if masked is None:
         return CodeFacts(is_python=False, imports=tuple(_installs(source)))
@@ -219,7 +222,15 @@ def analyze(source: str) -> CodeFacts:
         definitions=definitions,
         string_lines=frozenset(scan.string_lines),
         tree=tree,
+        names=_names(tree),
     )
+
+
+def _names(tree: ast.Module) -> CellNames | None:
+    try:
+        return cell_names(tree)
+    except RecursionError:  # a tree nested too deeply to walk: left out, as one that does not parse
+        return None
 
 
 _OPERAND_FIELD = {"Name": "id", "Attribute": "attr", "Constant": "value"}

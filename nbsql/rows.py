@@ -17,7 +17,6 @@ from typing import Any
 from . import languages
 from .code import CodeFacts, analyze, parse_quietly
 from .deps.graph import link
-from .deps.names import CellNames, cell_names
 from .json_text import to_json
 from .model import PYTHON_LANGUAGES, Cell, Notebook, Output
 from .pyversion import python_major
@@ -141,8 +140,7 @@ def notebook_rows(notebook: Notebook, facts: dict[int, CodeFacts]) -> NotebookRo
 
 def _dependency_rows(facts: dict[int, CodeFacts], tables: dict[str, list[tuple]]) -> None:
     """``cell_names`` and ``cell_dependencies`` of the Python cells that parsed, from their trees."""
-    linked = link((position, walked) for position, f in sorted(facts.items())
-                  if f.tree is not None and (walked := _names(f.tree)) is not None)
+    linked = link((position, f.names) for position, f in sorted(facts.items()) if f.names is not None)
     names, dependencies = tables["cell_names"], tables["cell_dependencies"]
     name_row, dependency_row = TABLE["cell_names"].row, TABLE["cell_dependencies"].row
     for cell in linked:
@@ -153,14 +151,6 @@ def _dependency_rows(facts: dict[int, CodeFacts], tables: dict[str, list[tuple]]
                 names.append(name_row(id=len(names), cell=position, name=name, kind=kind))
         for name, needed in cell.needs.items():
             dependencies.append(dependency_row(id=len(dependencies), cell=position, depends_on=needed, name=name))
-
-
-def _names(tree: ast.Module) -> CellNames | None:
-    """The cell's names; None for a tree nested too deeply to walk (left out, as one that does not parse)."""
-    try:
-        return cell_names(tree)
-    except RecursionError:
-        return None
 
 
 def _line_count(source: str) -> int:
