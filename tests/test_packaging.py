@@ -30,9 +30,11 @@ def imported_top_level_modules() -> set[str]:
 
 
 def declared() -> dict[str, bool]:
-    """Each declared distribution, and whether it is needed on this Python (its marker holds)."""
+    """Each declared distribution, the optional extras' but the tests' included, and whether it is
+    needed on this Python (its marker holds)."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    requirements = [Requirement(line) for line in project["dependencies"]]
+    extras = [line for name, lines in project["optional-dependencies"].items() if name != "test" for line in lines]
+    requirements = [Requirement(line) for line in project["dependencies"] + extras]
     return {canonicalize_name(r.name): r.marker is None or r.marker.evaluate() for r in requirements}
 
 
