@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -20,7 +19,7 @@ from nbsql.cli import cli
 from nbsql.cluster import connect
 
 from .conftest import REAL, table_dump
-from .test_load import check_database, copy_tree
+from .test_load import _count, check_database, copy_tree
 
 distributed = pytest.importorskip("distributed", reason="Dask is an optional extra: pip install 'nbsql[dask]'")
 
@@ -157,11 +156,3 @@ def test_a_cluster_left_without_workers_stops_the_load_in_one_line(tmp_path, mon
             nbsql.load(tmp_path / "repo", db, dask=alone.scheduler_address, progress=progress)
     assert 0 < _count(db) < 200  # the batches written before it stopped
     check_database(db)
-
-
-def _count(db: Path) -> int:
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
-            return conn.execute("SELECT count(*) FROM notebooks").fetchone()[0]
-    except sqlite3.Error:
-        return 0
