@@ -43,11 +43,11 @@ class Bar:
     note: str = ""
 
 
-def bars(rows, href=lambda label: None, note=lambda row: "") -> list[Bar]:
-    """Ranked (label, value, ...) rows as bars scaled to the largest."""
+def bars(rows, href=lambda row: None, note=lambda row: "") -> list[Bar]:
+    """Ranked (label, value, ...) rows as bars scaled to the largest, each with a link and a note."""
     rows = list(rows)
     top = max((row[1] for row in rows), default=0) or 1
-    return [Bar(str(row[0]), row[1], round(100 * row[1] / top, 1), href(row[0]), note(row)) for row in rows]
+    return [Bar(str(row[0]), row[1], round(100 * row[1] / top, 1), href(row), note(row)) for row in rows]
 
 
 def _facts(conn: sqlite3.Connection) -> dict:
@@ -97,18 +97,15 @@ async def dashboard_page(request, datasette):
                "href": rule_url(datasette, name, rule) if rule else table("notebooks", code_cell_count=0)
                if key == "empty" else None, "key": key} for key, label, rule in ORDERS]
     charts = {
-        "rules": bars(facts["rules"], lambda code: rule_url(datasette, name, code),
+        "rules": bars(facts["rules"], lambda row: rule_url(datasette, name, row[0]),
                       lambda row: f"{row[2] or ''} · {row[3] or ''}"),
-        "packages": bars(facts["packages"], lambda package: datasette.urls.path(f"/{name}/notebooks_importing") +
-                         "?" + urlencode({"package": package})),
-        "languages": bars(facts["languages"], lambda language: table("notebooks", language=language)),
-        "kernels": bars(facts["kernels"], lambda kernel: table("notebooks", kernel_name=kernel)),
-        "largest": bars([(path, size, nid, cells) for path, size, nid, cells in facts["largest"]],
-                        note=lambda row: f"{row[3]:,} cells"),
+        "packages": bars(facts["packages"], lambda row: datasette.urls.path(f"/{name}/notebooks_importing") +
+                         "?" + urlencode({"package": row[0]})),
+        "languages": bars(facts["languages"], lambda row: table("notebooks", language=row[0])),
+        "kernels": bars(facts["kernels"], lambda row: table("notebooks", kernel_name=row[0])),
+        "largest": bars(facts["largest"], lambda row: notebook_url(datasette, name, row[2]),
+                        lambda row: f"{row[3]:,} cells"),
     }
-    ids = {path: nid for path, _, nid, _ in facts["largest"]}
-    charts["largest"] = [Bar(b.label, b.value, b.share, notebook_url(datasette, name, ids[b.label]), b.note)
-                         for b in charts["largest"]]
     context = {"database": name, "totals": facts["totals"], "scores": scores, "orders": orders, "charts": charts,
                "health_url": health, "findings_url": table("findings"), "notebooks_url": table("notebooks"),
                "errors_url": table("load_errors")}

@@ -17,6 +17,7 @@ from ..reports.build import DEFAULT_LINK_BASE
 from ..schema import SCORE_CAP, SCORE_WEIGHTS
 from ..search import Filters, Hit, Results, search_connection, summary
 from . import render
+from .links import image_src, notebook_url
 from .pages import (
     _SECURITY_HEADERS,
     _database,
@@ -134,12 +135,11 @@ async def search_page(request, datasette):
         filters, error = Filters(), f"Not searched: {exc}."
     shown = []
     for hit, extra in zip(results.hits if results else [], extras, strict=True):
-        images = [render.linked_image(datasette.urls.path(f"/-/nbsql/images/{image}?database={db.name}"),
-                                      f"output of cell {hit.position}") for image in extra.images]
+        images = [render.linked_image(image_src(datasette, db.name, image), f"output of cell {hit.position}")
+                  for image in extra.images]
         shown.append({"hit": hit, "body": _shown(hit, extra), "images": images, "findings": extra.findings,
                       "score": extra.score,
-                      "url": datasette.urls.path(f"/-/nbsql/notebooks/{hit.notebook}?database={db.name}"
-                                                 f"#cell-{hit.position}"),
+                      "url": notebook_url(datasette, db.name, hit.notebook, hit.position),
                       "copies_url": datasette.urls.table(db.name, "cells") + "?" + urlencode(
                           [("source_hash", extra.source_hash), ("_col", "notebook"), ("_col", "position"),
                            ("_col", "cell_type")]) if extra.source_hash else None})
