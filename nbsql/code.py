@@ -108,10 +108,19 @@ class CodeFacts:
     imports: tuple[Import, ...] = ()
     definitions: tuple[Definition, ...] = ()
     string_lines: frozenset[int] = frozenset()  # lines inside multi-line strings, after their first
-    python2: bool = False  # does not parse as Python 3 but does as Python 2, with syntax only Python 2 has
+    #: the text of a cell Python 3 rejects (magics masked), for :attr:`python2` to parse as Python 2 if asked
+    rejected: str | None = field(default=None, compare=False, repr=False)
     tree: ast.Module | None = field(default=None, compare=False, repr=False)  # the parse, for name checks
     #: what the cell defines, modifies, uses and calls (None: it did not parse, or is nested too deeply to walk)
     names: CellNames | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def python2(self) -> bool:
+        """Whether the cell does not parse as Python 3 but does as Python 2, with syntax only Python 2
+        has: parsed when first asked (a Python 2 grammar's parser is slow), once per text."""
+        from .pyversion import only_python2
+
+        return self.rejected is not None and only_python2(self.rejected)
 
 
 def mask_ipython(source: str) -> str | None:
@@ -185,15 +194,13 @@ def analyze(source: str) -> CodeFacts:
         tree, as_saved = _parse_masked(source, masked)
         installs = tuple(_installs(source, automagic=not as_saved))
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
-        from .pyversion import only_python2
-
         installs = tuple(_installs(source, automagic=True))
         line = getattr(exc, "lineno", None)
         message = getattr(exc, "msg", None) or str(exc) or f"too large or too deeply nested to parse " \
             f"({type(exc).__name__})"  # MemoryError and RecursionError may come without a message
         return CodeFacts(is_python=True, parse_error=f"line {line}: {message}" if line else message,
                          imports=tuple(_imports_line_by_line(masked)) + installs,
-                         python2=only_python2(_AUTOMAGIC.sub(r"\1pass", masked)))
+                         rejected=_AUTOMAGIC.sub(r"\1pass", masked))
     scan = _Scan()
     try:
         branching = scan.visit_module(tree)
