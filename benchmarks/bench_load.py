@@ -61,6 +61,8 @@ from nbsql.writer import FileResult, Writer
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 FULL_TARGET, RERUN_TARGET, RSS_TARGET_MB = 8.0, 0.1, 300.0
+#: Workers one writer must feed (issue 15): a 16-core machine or a 16-worker cluster then scales linearly.
+FEED_TARGET = 16.0
 MB = 1024 * 1024
 SQLITEBITER_BATCH = 100
 
@@ -143,6 +145,19 @@ STEPS = ("read + sha256", "orjson", "normalise", "code analysis", "rows", "healt
 NO_CHECK_STEPS = tuple(step for step in STEPS if step != "health checks")
 #: The part of the health checks that pyflakes takes (the name checks), timed on its own too.
 NAME_CHECKS = "of which pyflakes"
+
+
+def workers_fed(step_s: dict[str, float], notebooks: int) -> dict[str, tuple[float, float, float]]:
+    """With and without the checks: how many workers one writer keeps busy (the CPU seconds of a
+    worker's parts over the writer's), the writer's rate and one worker's, in notebooks/s. The
+    writer's part ran on the results with findings, so the figure without the checks is low."""
+    writer = step_s["writer (SQLite)"]
+    worker = [step for step in STEPS if step != "writer (SQLite)"]
+    fed = {}
+    for name, parts in (("with checks", worker), ("without checks", [p for p in worker if p != "health checks"])):
+        seconds = sum(step_s[step] for step in parts)
+        fed[name] = (seconds / writer, notebooks / writer, notebooks / seconds)
+    return fed
 
 
 def steps_once(found: list) -> dict[str, float]:
@@ -385,6 +400,11 @@ def main(argv: list[str] | None = None) -> int:
                  + step_s["writer (SQLite)"]) / cores
     print(f"  {'libraries alone':<24}{libraries:>8.3f}s{libraries / floor_s:>8.2f}x floor = (read + sha256 + orjson + "
           f"ast.parse + pyflakes + writer) / {cores} cores: the full load's parts that are not nbsql's own code")
+    feeds = workers_fed(step_s, n)
+    for name, (fed, writer_rate, worker_rate) in feeds.items():
+        print(f"  one writer feeds {fed:5.1f} workers {name}: the writer {writer_rate:.0f} notebooks/s from computed "
+              f"results, one worker {worker_rate:.0f} notebooks/s ({'PASS' if fed >= FEED_TARGET else 'MISS'}: "
+              f"target {FEED_TARGET:g})")
     if any(r["loaded"] for r in reruns):
         print("  warning: the unchanged re-run loaded notebooks again")
 
@@ -424,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
             "rerun_over_full": rerun_ratio, "peak_rss_mb": peak_rss,
             "pass": {"full_over_floor": full_ratio <= FULL_TARGET, "no_checks_over_floor": bare_ratio <= FULL_TARGET,
                      "rerun_over_full": rerun_ratio <= RERUN_TARGET, "peak_rss": peak_rss <= RSS_TARGET_MB},
-            "sqlitebiter": sqlitebiter,
+            "sqlitebiter": sqlitebiter, "workers_one_writer_feeds": {k: v[0] for k, v in feeds.items()},
         }, indent=2))
     return 0
 
