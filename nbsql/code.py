@@ -115,6 +115,11 @@ class CodeFacts:
     names: CellNames | None = field(default=None, compare=False, repr=False)
 
     @property
+    def parsed(self) -> bool:
+        """Whether the cell parsed as Python 3 (its :attr:`tree` may have been let go since)."""
+        return self.is_python and self.parse_error is None
+
+    @property
     def python2(self) -> bool:
         """Whether the cell does not parse as Python 3 but does as Python 2, with syntax only Python 2
         has: parsed when first asked (a Python 2 grammar's parser is slow), once per text."""
@@ -176,6 +181,14 @@ def _parse_masked(source: str, masked: str) -> tuple[ast.Module, bool]:
         if automagic == masked:
             raise
     return parse_quietly(automagic), False
+
+
+def parse_cell(source: str) -> ast.Module:
+    """The syntax tree :func:`analyze` makes of a cell that parses (see :attr:`CodeFacts.parsed`)."""
+    masked = mask_ipython(source)
+    if masked is None:
+        raise ValueError("a cell magic makes this cell another language")
+    return _parse_masked(source, masked)[0]
 
 
 def parse_quietly(source: str) -> ast.Module:

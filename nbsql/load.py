@@ -139,7 +139,7 @@ def process_json(raw: JSON, repairs: list[str], path: str = "", size: int = 0,
     from .rows import analyses_python, code_facts, notebook_rows
 
     notebook = normalise(raw, repairs)
-    facts = code_facts(notebook)
+    facts = code_facts(notebook, trees=settings is not None)
     rows = notebook_rows(notebook, facts)
     if settings is not None:
         findings = check_notebook(notebook, facts, settings, path=path, size=size, raw=raw,

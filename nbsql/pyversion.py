@@ -64,7 +64,7 @@ def python_major(notebook: Notebook, facts: Mapping[int, CodeFacts]) -> int | No
         return declared
     if any(f.python2 for f in facts.values()):
         return 2
-    return 3 if any(f.tree is not None for f in facts.values()) else None
+    return 3 if any(f.parsed for f in facts.values()) else None
 
 
 @lru_cache(maxsize=256)  # asked by the notebook's version and by NB101 for the same cells

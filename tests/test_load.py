@@ -17,6 +17,7 @@ import pytest
 
 import nbsql
 from nbsql import schema
+from nbsql.code import analyze
 
 from .conftest import BROKEN_SAMPLE, EDGE, REAL, SAMPLES, notebook_files, open_db, table_dump
 
@@ -315,6 +316,26 @@ def test_a_database_built_aside_gets_the_whole_schema(tmp_path):
         assert "idx_cell_names_name" in " ".join(row[-1] for row in plan)
     assert schema.LATE_INDEXES and all(statement in schema.schema_sql() for statement in schema.LATE_INDEXES)
     assert not any(statement in schema.schema_sql(late_indexes=False) for statement in schema.LATE_INDEXES)
+
+
+def test_copies_are_analysed_once_and_the_database_is_the_same(tmp_path, monkeypatch):
+    """A source met again is taken from the process's analyses (without measuring or walking it
+    again), with or without the checks; the database is the one of a load that analyses every cell."""
+    from nbsql import rows
+
+    copy_tree(REAL, tmp_path / "repo", limit=80)
+    copy_tree(REAL, tmp_path / "repo" / "copy", limit=80)  # every code cell twice
+    analyses = []
+    monkeypatch.setattr(rows, "analyze", lambda source: analyses.append(source) or analyze(source))
+    for checks in (True, False):
+        rows._analysed.clear()
+        analyses.clear()
+        nbsql.load(tmp_path / "repo", tmp_path / f"once-{checks}.db", jobs=1, checks=checks)
+        assert analyses and len(analyses) == len(set(analyses))
+        monkeypatch.setattr(rows, "ANALYSED_SOURCES", 0)
+        nbsql.load(tmp_path / "repo", tmp_path / f"every-{checks}.db", jobs=1, checks=checks)
+        monkeypatch.setattr(rows, "ANALYSED_SOURCES", 4096)
+        assert table_dump(tmp_path / f"once-{checks}.db") == table_dump(tmp_path / f"every-{checks}.db")
 
 
 def test_concurrent_first_loads_of_one_database_keep_both(tmp_path):
