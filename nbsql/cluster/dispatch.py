@@ -1,10 +1,10 @@
 """The per-file step on a Dask cluster: a bounded window of files in flight, results in order.
 
 The writer takes results in the order the files were sent, as a local load's pool gives them, so
-a load on a cluster writes the same database, ids included. At most :data:`AHEAD` files per worker
-thread are sent before their results are taken: the writer's backpressure, which keeps memory
-flat on both sides however many files there are. Workers read the files by their paths (a
-filesystem they share with the loading process).
+a load on a cluster writes the same database, ids included. Files go in tasks of :data:`CHUNK`, and
+at most :data:`AHEAD` tasks per worker thread are sent before their results are taken: the
+writer's backpressure, which keeps memory flat on both sides however many files there are.
+Workers read the files by their paths (a filesystem they share with the loading process).
 """
 
 from __future__ import annotations
@@ -20,8 +20,11 @@ from ..writer import FileResult
 if TYPE_CHECKING:
     from distributed import Client, Future
 
-#: Files in flight per worker thread.
-AHEAD = 4
+#: Files a worker is sent in one task: a task's round trip through the scheduler costs more than a
+#: small notebook's processing.
+CHUNK = 8
+#: Tasks in flight per worker thread.
+AHEAD = 3
 #: Seconds between checks that the cluster still has a worker, while a result is awaited.
 POLL = 5.0
 #: Seconds without any worker after which the load stops (the cluster's nannies restart dead
@@ -37,12 +40,12 @@ def results(client: Client, step: Callable[[Any], FileResult], tasks: list[Any])
     from distributed import KilledWorker
 
     threads = max(1, sum(client.nthreads().values()))
-    pending: deque[tuple[Any, Future]] = deque()
-    queued = iter(tasks)
+    pending: deque[tuple[list[Any], Future]] = deque()
+    chunks = (tasks[first:first + CHUNK] for first in range(0, len(tasks), CHUNK))
 
     def send(count: int) -> None:
-        for task in queued:
-            pending.append((task, client.submit(step, task, pure=False)))
+        for chunk in chunks:
+            pending.append((chunk, client.submit(_each, step, chunk, pure=False)))
             count -= 1
             if not count:
                 return
@@ -50,22 +53,39 @@ def results(client: Client, step: Callable[[Any], FileResult], tasks: list[Any])
     send(AHEAD * threads)
     try:
         while pending:
-            task, future = pending.popleft()
+            chunk, future = pending.popleft()
             try:
-                result = _awaited(client, future)
-            except KilledWorker as exc:
-                result = FileResult(task.root, task.path, task.size, task.mtime,
-                                    error=("worker_died", f"a Dask worker died while processing this file, "
-                                                          f"each time it was tried ({exc})"))
+                done = _awaited(client, future)
+            except KilledWorker:  # which of its files kills workers: each is tried on its own
+                done = [_alone(client, step, task) for task in chunk]
             future.release()
             send(1)
-            yield result
+            yield from done
     finally:
         if pending:
             client.cancel([future for _, future in pending])
 
 
-def _awaited(client: Client, future: Future) -> FileResult:
+def _each(step: Callable[[Any], FileResult], chunk: list[Any]) -> list[FileResult]:
+    return [step(task) for task in chunk]
+
+
+def _alone(client: Client, step: Callable[[Any], FileResult], task: Any) -> FileResult:
+    """``step(task)`` in a task of its own; a load error when it kills every worker it is tried on."""
+    from distributed import KilledWorker
+
+    future = client.submit(step, task, pure=False)
+    try:
+        return _awaited(client, future)
+    except KilledWorker as exc:
+        return FileResult(task.root, task.path, task.size, task.mtime,
+                          error=("worker_died", f"a Dask worker died while processing this file, each time it "
+                                                f"was tried ({exc})"))
+    finally:
+        future.release()
+
+
+def _awaited(client: Client, future: Future) -> Any:
     """The future's result, checking every :data:`POLL` seconds that the cluster can still give it."""
     from distributed import TimeoutError as DaskTimeout
     from distributed.client import FutureCancelledError
