@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from ._compat.multiprocessing import Pool
-from .cluster.connect import check_address, connected
+from .cluster.connect import Cluster, check_address
 from .cluster.dispatch import results as on_cluster
 from .database import (
     NbsqlError,
@@ -47,11 +47,9 @@ from .walk import Found, escaped, find_notebooks, is_text, resolved
 from .writer import FileResult, Writer, now
 
 if TYPE_CHECKING:
-    from distributed import Client
-
     from .rows import NotebookRows
 
-#: Files below this count are parsed in-process: starting workers would cost more.
+#: Files below this count are parsed in-process: starting workers (or a local Dask cluster) would cost more.
 PARALLEL_THRESHOLD = 16
 BATCH_FILES = 50
 BATCH_BYTES = 32 * 1024 * 1024
@@ -250,7 +248,7 @@ def run(paths: str | Path | Iterable[str | Path], db: str | Path | None, options
         db = os.path.realpath(db)
     check_loadable(db, rebuild=options.full)  # before the lock file is made beside a file that is not ours
     with ExitStack() as stack:
-        cluster = stack.enter_context(connected(options.dask)) if options.dask else None  # before the database
+        cluster = stack.enter_context(Cluster(options.dask)) if options.dask else None  # before the database
         lock = stack.enter_context(one_load_at_a_time(db))
         remove_stale_builds(db)
         if not os.path.exists(db) and lock.held:  # nobody can have it open yet: build it aside, without a journal
@@ -265,7 +263,7 @@ def run(paths: str | Path | Iterable[str | Path], db: str | Path | None, options
 
 
 def _load(paths: list, db: str, conn, options: LoadOptions, started: float,
-          progress: Callable[[int, int], None] | None, cluster: Client | None, aside: str | None = None) -> LoadReport:
+          progress: Callable[[int, int], None] | None, cluster: Cluster | None, aside: str | None = None) -> LoadReport:
     """One run into ``conn``, its per-file work on ``cluster`` when given; ``aside`` is the side file
     it writes when the database is built aside."""
     settings = options.settings
@@ -324,7 +322,7 @@ def _start_writing_back(path: str) -> None:
 
 
 def _run(conn, report: LoadReport, scanned: list[tuple[str, list[Found], bool]], options: LoadOptions,
-         progress: Callable[[int, int], None] | None, cluster: Client | None) -> None:
+         progress: Callable[[int, int], None] | None, cluster: Cluster | None) -> None:
     settings = options.settings
     scanned, scopes = _anchored(conn, scanned)
     roots = sorted({root for root, _, _ in scanned})
@@ -418,7 +416,7 @@ def _count(report: LoadReport, result: FileResult) -> None:
         report.loaded += 1
 
 
-def _results(tasks: list[Task], options: LoadOptions, cluster: Client | None) -> Iterator[FileResult]:
+def _results(tasks: list[Task], options: LoadOptions, cluster: Cluster | None) -> Iterator[FileResult]:
     if not tasks:  # an unchanged re-run: the per-file step and its libraries are not even imported
         return
     # imported here, in the loading process: a library outside the range nbsql was checked against
@@ -428,12 +426,12 @@ def _results(tasks: list[Task], options: LoadOptions, cluster: Client | None) ->
     from .rows import notebook_rows  # noqa: F401
 
     step = partial(process_task, options=options)  # the options go to the workers with their tasks
-    if cluster is not None:
-        yield from on_cluster(cluster, step, tasks)
-        return
     jobs = options.jobs or os.cpu_count() or 1
-    if jobs <= 1 or len(tasks) < PARALLEL_THRESHOLD:
+    if len(tasks) < PARALLEL_THRESHOLD or (cluster is None and jobs <= 1):
         yield from map(step, tasks)
+        return
+    if cluster is not None:
+        yield from on_cluster(cluster.client, step, tasks)
         return
     if options.settings is not None:
         prepare_checks()  # compiled once here, inherited by the forked workers

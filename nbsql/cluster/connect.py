@@ -6,7 +6,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
 
 from ..errors import NbsqlError
@@ -54,3 +54,30 @@ def connected(address: str) -> Iterator[Client]:
         raise NbsqlError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     with client:
         yield client
+
+
+class Cluster:
+    """Where a load sends its per-file work: a scheduler, connected at once (so that one that cannot
+    be reached is an error before the database is touched), or a local cluster, started only when
+    there is work to send (an unchanged re-run starts none)."""
+
+    def __init__(self, address: str):
+        check_address(address)
+        self.address = address
+        self._stack = ExitStack()
+        self._client: Client | None = None
+
+    def __enter__(self) -> Cluster:
+        if not _LOCAL.fullmatch(self.address):
+            self.client  # noqa: B018  (connects)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.close()
+
+    @property
+    def client(self) -> Client:
+        """The client, connected (or its local cluster started) on first use."""
+        if self._client is None:
+            self._client = self._stack.enter_context(connected(self.address))
+        return self._client
