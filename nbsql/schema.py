@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections import namedtuple
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -326,6 +327,12 @@ FTS_DESCRIPTION = ("Full-text index (FTS5) of cells: rowid is cells.id; columns 
 #: Health score weights per finding, each rule counting at most SCORE_CAP findings per notebook.
 SCORE_WEIGHTS = {"error": 15, "warning": 5, "info": 1}
 SCORE_CAP = 3
+
+
+def health_score(counts: Iterable[tuple[str, int]]) -> int:
+    """A notebook's health score, as the notebook_health view computes it, from (severity, number
+    of findings) of each of its rules."""
+    return max(0, 100 - sum(min(found, SCORE_CAP) * SCORE_WEIGHTS[severity] for severity, found in counts))
 
 VIEWS: tuple[View, ...] = (
     View("notebook_health", f"Findings per notebook by severity and a 0-100 health score: 100 minus "

@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 from ..errors import NbsqlError, TimeLimitReached
 from ..reports.build import DEFAULT_LINK_BASE
-from ..schema import SCORE_CAP, SCORE_WEIGHTS
+from ..schema import health_score
 from ..search import Filters, Hit, Results, search_connection, summary
 from . import render
 from .links import image_src, notebook_url
@@ -38,13 +38,6 @@ _THUMBNAILS = 4
 #: A markdown cell of fewer lines is shown rendered whole; a longer one by its lines around the match.
 _WHOLE_MARKDOWN = 30
 _HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
-
-
-#: One notebook's health score, as the notebook_health view computes it for every notebook.
-_SCORE = (f"SELECT max(0, 100 - coalesce(sum(min(found, {SCORE_CAP}) * CASE severity WHEN 'error' THEN "
-          f"{SCORE_WEIGHTS['error']} WHEN 'warning' THEN {SCORE_WEIGHTS['warning']} ELSE {SCORE_WEIGHTS['info']} "
-          "END), 0)) FROM (SELECT severity, count(*) AS found FROM findings WHERE notebook = ? "
-          "GROUP BY rule, severity)")
 
 
 @dataclass(frozen=True)
@@ -85,7 +78,8 @@ def _run(conn: sqlite3.Connection, query: str, filters: Filters, regex: bool, pa
         images = [row[0] for row in conn.execute(
             "SELECT id FROM output_data WHERE cell = ? AND data IS NOT NULL AND mime IN ('image/png', 'image/jpeg', "
             "'image/gif', 'image/webp') ORDER BY id LIMIT ?", (cell, _THUMBNAILS))]
-        score = conn.execute(_SCORE, (hit.notebook,)).fetchone()[0] if checked is not None else None
+        score = health_score(conn.execute("SELECT severity, count(*) FROM findings WHERE notebook = ? GROUP BY rule, "
+                                          "severity", (hit.notebook,))) if checked is not None else None
         extras.append(_Extra(source or "", language, findings, score, images, source_hash))
     return results, extras
 

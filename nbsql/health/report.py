@@ -18,7 +18,7 @@ from urllib.parse import quote
 import orjson
 
 from .. import __version__
-from ..schema import SCORE_CAP, SCORE_WEIGHTS
+from ..schema import health_score
 from ..walk import resolved
 from .choices import SEVERITIES
 from .config import Settings
@@ -192,7 +192,7 @@ def _by_severity(rows: list[Row]) -> str:
 def score(rows: list[Row]) -> int:
     """The health score of one notebook's findings, as the notebook_health view computes it."""
     counted = Counter((r.code, r.severity) for r in rows)
-    return max(0, 100 - sum(min(n, SCORE_CAP) * SCORE_WEIGHTS[severity] for (_, severity), n in counted.items()))
+    return health_score((severity, found) for (_, severity), found in counted.items())
 
 
 def _json(rows: list[Row]) -> str:
