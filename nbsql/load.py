@@ -283,9 +283,10 @@ def _load(paths: list, db: str, conn, options: LoadOptions, started: float,
             with transaction(conn):
                 create_late_indexes(conn)
             _start_writing_back(aside)
-        if settings is not None:
-            run_corpus_rules(conn, settings)
-        elif report.loaded or report.removed or _notebook_count(conn) != notebooks_before:  # (a file now fails)
+        notebooks_changed = report.loaded or report.removed or _notebook_count(conn) != notebooks_before
+        if settings is not None:  # (a file that now fails changes the count)
+            run_corpus_rules(conn, settings, load_id, notebooks_changed=bool(notebooks_changed))
+        elif notebooks_changed:
             clear_corpus_findings(conn, load_id)
         report.seconds = time.perf_counter() - started
         with transaction(conn):

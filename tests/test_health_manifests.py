@@ -77,3 +77,40 @@ def test_the_share_declaring_dependencies_counts_every_notebook_of_a_folder(tmp_
     report = check([tmp_path / "nbs"], db=tmp_path / "nb.db")
     declaring = next(f for f in report.figures if f["measure"] == "declaring dependencies")
     assert (declaring["notebooks"], declaring["of"]) == (1, 4)
+
+
+
+def test_an_unchanged_rerun_keeps_the_corpus_findings_and_a_new_manifest_updates_them(tmp_path, monkeypatch):
+    """Issue 15: an unchanged re-run does not compute the corpus rules again, but what they read
+    beside the notebooks (a manifest, the rules' thresholds) still makes it do so."""
+    import sqlite3
+
+    import nbsql
+    from nbsql.health import store
+
+    computed: list[int] = []
+    original = store.CorpusContext
+    monkeypatch.setattr(store, "CorpusContext", lambda conn: computed.append(1) or original(conn))
+    folder, db = tmp_path / "work", tmp_path / "nb.db"
+    _write({folder / "a.ipynb": _notebook("import pandas"), folder / "b.ipynb": _notebook("x = 1")})
+
+    def corpus_findings() -> list[tuple[str, str]]:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT rule, path FROM findings JOIN notebooks n ON n.id = notebook "
+                                "WHERE rule IN ('NB301', 'NB302') ORDER BY rule, path").fetchall()
+
+    nbsql.load(folder, db)
+    assert len(computed) == 1 and corpus_findings() == [("NB301", "a.ipynb")]
+    nbsql.load(folder, db)  # nothing changed: the stored findings stand
+    assert len(computed) == 1 and corpus_findings() == [("NB301", "a.ipynb")]
+    nbsql.load(folder, db, settings=Settings(thresholds={"NB116": {"min_lines": 3}}))  # another threshold
+    assert len(computed) == 2
+    nbsql.load(folder, db, checks=False)  # a load without checks changes nothing here
+    nbsql.load(folder, db, settings=Settings(thresholds={"NB116": {"min_lines": 3}}))
+    assert len(computed) == 2
+    _write({folder / "requirements.txt": "numpy==2.0\n"})
+    nbsql.load(folder, db, settings=Settings(thresholds={"NB116": {"min_lines": 3}}))  # a manifest appeared
+    assert len(computed) == 3 and corpus_findings() == [("NB302", "a.ipynb")]
+    (folder / "requirements.txt").write_text("numpy==2.0\npandas==2.2.2\n")  # edited: pandas declared
+    nbsql.load(folder, db, settings=Settings(thresholds={"NB116": {"min_lines": 3}}))
+    assert len(computed) == 4 and corpus_findings() == []

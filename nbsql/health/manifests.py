@@ -216,6 +216,28 @@ def _requirement_name(line: str) -> str | None:
         return match.group(1) if match else None
 
 
+def manifest_state(folder: Path, root: Path) -> list:
+    """What :func:`nearest_manifest` and :func:`declared_in` read for a notebook in ``folder``: where
+    the search stops, and the manifest files (size, modification time) of the folders it looks in."""
+    top = search_top(folder, root)  # ``folder`` or a folder above it
+    state: list = [str(top)]
+    candidate = folder
+    while True:
+        files = _manifests_in(candidate)
+        state.extend(_file_state(path) for path in files)
+        if files or candidate == top or candidate == candidate.parent:
+            return state
+        candidate = candidate.parent
+
+
+def _file_state(path: Path) -> tuple[str, int | None, int | None]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return str(path), None, None
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
 def clear_manifest_caches() -> None:
     """Forget what was read from the file system (files may have changed since the last load)."""
     _manifests_in.cache_clear()

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import sqlite3
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 from ..database import transaction
 from ..json_text import to_json
 from ..model import Notebook
 from ..schema import TABLE
 from .config import Settings
-from .manifests import clear_manifest_caches
+from .manifests import clear_manifest_caches, manifest_state
 from .registry import RULES, Finding, ordered
 from .rules.corpus import CorpusContext
 from .suppress import cell_suppressions, notebook_suppressions, unsuppressed
@@ -44,9 +48,19 @@ def finding_rows(findings: list[Finding], notebook: Notebook) -> list[tuple]:
     return rows
 
 
-def run_corpus_rules(conn: sqlite3.Connection, settings: Settings) -> int:
-    """Recompute the corpus-scope findings of the whole database; returns how many were stored."""
-    clear_manifest_caches()
+def run_corpus_rules(conn: sqlite3.Connection, settings: Settings, load_id: int | None = None,
+                     notebooks_changed: bool = True) -> int | None:
+    """Recompute the corpus-scope findings of the whole database; returns how many were stored.
+
+    For a load (``load_id``), None when nothing they read has changed since a load last computed
+    them (no notebook changed, nor a setting, a manifest or the installed packages) and none of
+    them failed then: the stored ones stand."""
+    inputs = corpus_inputs(conn, settings)
+    if load_id is not None and not notebooks_changed and not corpus_findings_outdated(conn, load_id) \
+            and _last_inputs(conn, load_id) == inputs and not _corpus_failures(conn):
+        with transaction(conn):
+            _record_inputs(conn, load_id, inputs)
+        return None
     corpus = CorpusContext(conn)
     found: list[tuple[int, Finding]] = []
     for item in ordered("corpus"):
@@ -59,6 +73,7 @@ def run_corpus_rules(conn: sqlite3.Connection, settings: Settings) -> int:
             found.extend((notebook, failed) for notebook, *_ in corpus.notebooks(item.python_only))
     kept = _unsuppressed(conn, found)
     with transaction(conn):
+        _record_inputs(conn, load_id, inputs)
         _delete_corpus_findings(conn)
         next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM findings").fetchone()[0]
         row = TABLE["findings"].row  # its cell and cell_id (None) are the cell's at the finding's position
@@ -71,6 +86,33 @@ def run_corpus_rules(conn: sqlite3.Connection, settings: Settings) -> int:
                  position=f.position, cell_id=None, line=f.line, message=f.message,
                  details=to_json(f.details))._asdict() for i, (nb, f) in enumerate(kept)])
     return len(kept)
+
+
+def corpus_inputs(conn: sqlite3.Connection, settings: Settings) -> str:
+    """A digest of what the corpus rules read beside the notebooks' rows: the rules' settings, the
+    manifests around each folder of notebooks (:func:`.manifests.manifest_state`), and the folders
+    packages are installed in (installing one changes them, and the distributions NB302 knows)."""
+    clear_manifest_caches()
+    folders = {(root, path.rpartition("/")[0]) for root, path in conn.execute("SELECT root, path FROM notebooks")}
+    state: list = [settings.fingerprint, [(folder, os.stat(folder).st_mtime_ns) for folder in sys.path
+                                          if folder and os.path.isdir(folder)]]
+    for root, folder in sorted(folders):
+        state.append([root, folder, manifest_state(Path(root, folder), Path(root))])
+    return hashlib.sha1(json.dumps(state).encode()).hexdigest()
+
+
+def _last_inputs(conn: sqlite3.Connection, load_id: int) -> str | None:
+    """The corpus inputs of the last finished load with checks before ``load_id``."""
+    row = conn.execute("SELECT json_extract(options, '$.corpus_inputs') FROM loads WHERE id < ? AND finished IS NOT "
+                       "NULL AND json_extract(options, '$.checks') IS NOT NULL ORDER BY id DESC LIMIT 1",
+                       (load_id,)).fetchone()
+    return row[0] if row else None
+
+
+def _record_inputs(conn: sqlite3.Connection, load_id: int | None, inputs: str) -> None:
+    if load_id is not None:
+        conn.execute("UPDATE loads SET options = json_set(options, '$.corpus_inputs', ?) WHERE id = ?",
+                     (inputs, load_id))
 
 
 def clear_corpus_findings(conn: sqlite3.Connection, load_id: int) -> None:
@@ -87,17 +129,28 @@ def _delete_corpus_findings(conn: sqlite3.Connection) -> None:
     """Delete the corpus rules' findings, and the NB000 findings of their failures."""
     codes = [r.code for r in ordered("corpus")]
     marks = ", ".join("?" * len(codes))
-    conn.execute(f"DELETE FROM findings WHERE rule IN ({marks}) OR rule = 'NB000' AND "
-                 f"json_extract(details, '$.rule') IN ({marks})", codes + codes)
+    conn.execute(f"DELETE FROM findings WHERE rule IN ({marks}) OR {_CORPUS_FAILURE.format(marks=marks)}",
+                 codes + codes)
 
 
-def corpus_findings_outdated(conn: sqlite3.Connection) -> bool:
-    """Whether, since the last load that ran the corpus rules to its end, a load cleared their
-    findings or stopped part-way."""
+def _corpus_failures(conn: sqlite3.Connection) -> bool:
+    """Whether a corpus rule failed when they were last computed."""
+    codes = [r.code for r in ordered("corpus")]
+    condition = _CORPUS_FAILURE.format(marks=", ".join("?" * len(codes)))
+    return conn.execute(f"SELECT EXISTS (SELECT 1 FROM findings WHERE {condition})", codes).fetchone()[0] == 1
+
+
+_CORPUS_FAILURE = "rule = 'NB000' AND json_extract(details, '$.rule') IN ({marks})"
+
+
+def corpus_findings_outdated(conn: sqlite3.Connection, running: int | None = None) -> bool:
+    """Whether, since the last load that ran the corpus rules to its end, a load (other than the
+    ``running`` one) cleared their findings or stopped part-way."""
     return conn.execute(
         "SELECT EXISTS (SELECT 1 FROM loads WHERE (finished IS NULL OR "
-        "json_extract(options, '$.corpus_findings_cleared')) AND id > coalesce((SELECT max(id) FROM loads "
-        "WHERE finished IS NOT NULL AND json_extract(options, '$.checks') IS NOT NULL), 0))").fetchone()[0] == 1
+        "json_extract(options, '$.corpus_findings_cleared')) AND id IS NOT ? AND id > coalesce((SELECT max(id) "
+        "FROM loads WHERE finished IS NOT NULL AND json_extract(options, '$.checks') IS NOT NULL), 0))",
+        (running,)).fetchone()[0] == 1
 
 
 def _unsuppressed(conn: sqlite3.Connection, found: list[tuple[int, Finding]]) -> list[tuple[int, Finding]]:
