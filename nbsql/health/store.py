@@ -18,7 +18,7 @@ from .config import Settings
 from .manifests import clear_manifest_caches, manifest_state
 from .registry import RULES, Finding, ordered
 from .rules.corpus import CorpusContext
-from .suppress import cell_suppressions, notebook_suppressions, unsuppressed
+from .suppress import cell_suppressions, unsuppressed
 
 #: The rules table's documentation columns and the docstring sections they hold.
 _RULE_SECTIONS = {"what_it_does": "What it does", "why_bad": "Why is this bad?", "example": "Example",
@@ -71,7 +71,7 @@ def run_corpus_rules(conn: sqlite3.Connection, settings: Settings, load_id: int 
             failed = Finding(f"rule {item.code} failed: {type(exc).__name__}: {exc}"[:300], details={"rule": item.code},
                              code="NB000")
             found.extend((notebook, failed) for notebook, *_ in corpus.notebooks(item.python_only))
-    kept = _unsuppressed(conn, found)
+    kept = _unsuppressed(corpus, found)
     with transaction(conn):
         _record_inputs(conn, load_id, inputs)
         _delete_corpus_findings(conn)
@@ -153,15 +153,15 @@ def corpus_findings_outdated(conn: sqlite3.Connection, running: int | None = Non
         (running,)).fetchone()[0] == 1
 
 
-def _unsuppressed(conn: sqlite3.Connection, found: list[tuple[int, Finding]]) -> list[tuple[int, Finding]]:
-    """Apply the suppressions written in the notebooks, read back from the database."""
-    def notebook_codes(notebook: int) -> frozenset[str]:
-        metadata = conn.execute("SELECT metadata FROM notebooks WHERE id = ?", (notebook,)).fetchone()[0]
-        return notebook_suppressions(json.loads(metadata or "{}"))
+def _unsuppressed(corpus: CorpusContext, found: list[tuple[int, Finding]]) -> list[tuple[int, Finding]]:
+    """Apply the suppressions written in the notebooks, read back from the database (only the cells
+    whose source or tags name nbsql can hold one)."""
+    rows = corpus.conn.execute("SELECT notebook, position, source, tags FROM cells "
+                               "WHERE instr(source, 'nbsql') OR instr(tags, 'nbsql-ignore')")
+    marked = {(notebook, position): (source, tags) for notebook, position, source, tags in rows}
 
     def cell_codes(notebook: int, position: int) -> frozenset[str]:
-        source, tags = conn.execute("SELECT source, tags FROM cells WHERE notebook = ? AND position = ?",
-                                    (notebook, position)).fetchone()
-        return cell_suppressions(json.loads(tags or "[]"), source or "")
+        source, tags = marked.get((notebook, position), ("", None))
+        return cell_suppressions(json.loads(tags or "[]"), source or "") if tags or source else frozenset()
 
-    return unsuppressed(found, notebook_codes, cell_codes)
+    return unsuppressed(found, lambda notebook: corpus.notebook_suppressions.get(notebook, frozenset()), cell_codes)

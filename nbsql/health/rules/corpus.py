@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from ...model import PYTHON_LANGUAGES
@@ -23,6 +24,7 @@ from .base import hit, rule
 @dataclass
 class CorpusContext:
     conn: sqlite3.Connection
+    _local: dict[tuple[str, Path, Path], bool] = field(default_factory=dict)
 
     def notebooks(self, python_only: bool = False):
         """(id, root, path, language) of the notebooks (of Python, or naming no language), by root and path."""
@@ -32,12 +34,29 @@ class CorpusContext:
         sql += " ORDER BY root, path"
         return self.conn.execute(sql, sorted(PYTHON_LANGUAGES) if python_only else []).fetchall()
 
-    def suppresses(self, notebook: int, code: str) -> bool:
-        """Whether the notebook's metadata suppresses rule ``code``."""
+    @cached_property
+    def notebook_suppressions(self) -> dict[int, frozenset[str]]:
+        """The codes each notebook's metadata suppresses, for the notebooks whose metadata names nbsql."""
         from ..suppress import notebook_suppressions  # it reads the catalog, which holds this module
 
-        metadata = self.conn.execute("SELECT metadata FROM notebooks WHERE id = ?", (notebook,)).fetchone()[0]
-        codes = notebook_suppressions(json.loads(metadata or "{}"))
+        rows = self.conn.execute("""SELECT id, metadata FROM notebooks WHERE instr(metadata, '"nbsql"')""")
+        return {notebook: notebook_suppressions(json.loads(metadata)) for notebook, metadata in rows}
+
+    @staticmethod
+    def folder(root: str, path: str) -> tuple[Path, Path]:
+        """The load root and the folder of the notebook at ``path`` below it, made once per folder."""
+        return _folder(root, path.rpartition("/")[0])
+
+    def is_local(self, package: str, folder: Path, root: Path) -> bool:
+        """Whether ``package`` is a module or package of the notebook's folder or the load root (once a run)."""
+        key = (package, folder, root)
+        if key not in self._local:
+            self._local[key] = _is_local(package, folder, root)
+        return self._local[key]
+
+    def suppresses(self, notebook: int, code: str) -> bool:
+        """Whether the notebook's metadata suppresses rule ``code``."""
+        codes = self.notebook_suppressions.get(notebook, frozenset())
         return code in codes or "*" in codes
 
 
@@ -110,8 +129,8 @@ def no_manifest(corpus: CorpusContext, limits):
     """
     folders: dict[tuple[str, Path], list[tuple[int, str]]] = {}  # (root, folder) -> its notebooks (id, path)
     for notebook, root, path, _ in corpus.notebooks():
-        folder = (Path(root) / path).parent
-        if nearest_manifest(folder, Path(root)) is None and not corpus.suppresses(notebook, "NB301"):
+        top, folder = corpus.folder(root, path)
+        if nearest_manifest(folder, top) is None and not corpus.suppresses(notebook, "NB301"):
             folders.setdefault((root, folder), []).append((notebook, path))
     for (root, folder), notebooks in folders.items():
         top = search_top(folder, Path(root))
@@ -160,8 +179,8 @@ def undeclared_dependency(corpus: CorpusContext, limits):
         imports.setdefault(notebook, []).append((position, line, package))
     missing: dict[tuple[Path, str], list[tuple[int, int, int]]] = {}  # (manifest, package) -> first imports
     for notebook, root, path, _ in corpus.notebooks(python_only=True):
-        folder = (Path(root) / path).parent
-        manifest = nearest_manifest(folder, Path(root))
+        top, folder = corpus.folder(root, path)
+        manifest = nearest_manifest(folder, top)
         if manifest is None or notebook not in imports:
             continue
         declared = declared_in(manifest)
@@ -169,7 +188,7 @@ def undeclared_dependency(corpus: CorpusContext, limits):
             continue
         seen = set()
         for position, line, package in imports[notebook]:
-            if package in seen or package in PROVIDED_BY_JUPYTER or _is_local(package, folder, Path(root)):
+            if package in seen or package in PROVIDED_BY_JUPYTER or corpus.is_local(package, folder, top):
                 continue
             seen.add(package)
             if not distributions_for(package) & declared:
@@ -180,6 +199,11 @@ def undeclared_dependency(corpus: CorpusContext, limits):
         others = f" ({len(found) - 1} other notebook(s) import it too)" if len(found) > 1 else ""
         yield notebook, hit(f"{package} is imported but not declared in {', '.join(p.name for p in files)}{others}",
                             position, line, package=package, manifests=[str(p) for p in files], notebooks=len(found))
+
+
+@lru_cache(maxsize=65536)
+def _folder(root: str, relative: str) -> tuple[Path, Path]:
+    return Path(root), Path(root, relative) if relative else Path(root)
 
 
 def _is_local(package: str, folder: Path, root: Path) -> bool:
