@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from .registry import Finding, resolve
@@ -56,12 +56,11 @@ def _suppressed(code: str, codes: frozenset[str]) -> bool:
 
 
 def unsuppressed(found: Iterable[tuple[Key, Finding]], notebook_codes: Callable[[Key], frozenset[str]],
-                 cell_codes: Callable[[Key, int], frozenset[str]]) -> list[tuple[Key, Finding]]:
-    """The (notebook, finding) pairs no suppression covers; each notebook's and cell's
-    suppressions are looked up once, on first need."""
+                 cell_codes: Callable[[Key, int], frozenset[str]]) -> Iterator[tuple[Key, Finding]]:
+    """The (notebook, finding) pairs no suppression covers, as they come; each notebook's
+    suppressions are looked up once, on first need, and each cell's once if not empty."""
     whole: dict[Hashable, frozenset[str]] = {}
-    cells: dict[tuple[Hashable, int], frozenset[str]] = {}
-    kept = []
+    cells: dict[tuple[Hashable, int], frozenset[str]] = {}  # only the cells that suppress something
     for notebook, finding in found:
         if notebook not in whole:
             whole[notebook] = notebook_codes(notebook)
@@ -69,9 +68,11 @@ def unsuppressed(found: Iterable[tuple[Key, Finding]], notebook_codes: Callable[
             continue
         if finding.position is not None:
             key = (notebook, finding.position)
-            if key not in cells:
-                cells[key] = cell_codes(notebook, finding.position)
-            if _suppressed(finding.code, cells[key]):
+            codes = cells.get(key)
+            if codes is None:
+                codes = cell_codes(notebook, finding.position)
+                if codes:
+                    cells[key] = codes
+            if _suppressed(finding.code, codes):
                 continue
-        kept.append((notebook, finding))
-    return kept
+        yield notebook, finding

@@ -42,6 +42,14 @@ class CorpusContext:
         rows = self.conn.execute("""SELECT id, metadata FROM notebooks WHERE instr(metadata, '"nbsql"')""")
         return {notebook: notebook_suppressions(json.loads(metadata)) for notebook, metadata in rows}
 
+    @cached_property
+    def marked_cells(self) -> dict[tuple[int, int], tuple[str, str | None]]:
+        """(source, tags) of the cells whose source or tags name nbsql (and may suppress a rule), by
+        (notebook, position)."""
+        rows = self.conn.execute("SELECT notebook, position, source, tags FROM cells "
+                                 "WHERE instr(source, 'nbsql') OR instr(tags, 'nbsql-ignore')")
+        return {(notebook, position): (source, tags) for notebook, position, source, tags in rows}
+
     @staticmethod
     def folder(root: str, path: str) -> tuple[Path, Path]:
         """The load root and the folder of the notebook at ``path`` below it, made once per folder."""
