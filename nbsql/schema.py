@@ -455,7 +455,11 @@ def index_sql() -> list[str]:
                          # rows' pages, NB116 took a third of the time on 10,000 notebooks
                          "CREATE INDEX idx_cells_source_hash ON cells(source_hash, notebook, position, sloc, "
                          "line_count)",
-                         "CREATE INDEX idx_cells_type ON cells(cell_type)"]
+                         "CREATE INDEX idx_cells_type ON cells(cell_type)"] + [
+        # the notebooks page's sort and facets (metadata.FACETS): read from an index, not the rows
+        # (on 40,000 notebooks each facet took 21 ms, the sorted rows 10 ms; then 1.6 and 0.1 ms)
+        f"CREATE INDEX idx_notebooks_{column} ON notebooks({column})"
+        for column in ("path", "language", "kernel_name", "nbformat")]
 
 
 #: Tables whose indexes a database built aside (a first load) gets once its rows are in: they hold

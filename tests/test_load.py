@@ -87,6 +87,22 @@ def test_corpus_database_is_sound(corpus_db):
         assert conn.execute("SELECT count(DISTINCT language) FROM notebooks").fetchone()[0] > 10
 
 
+def test_what_scales_with_the_corpus_reads_an_index(samples_db):
+    """Issue 15 (40,000 notebooks): the notebooks page's sort and facets, and NB116's and a search
+    result's copies, are read from indexes alone, never from the rows."""
+    from nbsql.metadata import FACETS, SORTS
+
+    with open_db(samples_db) as conn:
+        def plan(sql: str) -> str:
+            return " ".join(row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + sql))
+
+        assert "TEMP B-TREE" not in plan(f"SELECT * FROM notebooks ORDER BY {SORTS['notebooks']} LIMIT 50")
+        for column in FACETS["notebooks"]:
+            assert "COVERING INDEX" in plan(f"SELECT {column}, count(*) FROM notebooks GROUP BY {column}")
+        assert "COVERING INDEX" in plan("SELECT notebook, position, coalesce(sloc, line_count) FROM cells "
+                                        "WHERE source_hash = 'x'")
+
+
 def test_samples_fill_every_table(samples_db):
     check_database(samples_db)
     with open_db(samples_db) as conn:
