@@ -51,6 +51,10 @@ if TYPE_CHECKING:
 
 #: Files below this count are parsed in-process: starting workers (or a local Dask cluster) would cost more.
 PARALLEL_THRESHOLD = 16
+#: Files a worker of the local pool may be sent before the writer has taken their results: the
+#: results wait in the loading process, so a pool faster than the writer (without the checks)
+#: would fill its memory (a load of 10,000 notebooks peaked at 263 MB, against 96 MB with checks).
+IN_FLIGHT_PER_WORKER = 16
 BATCH_FILES = 50
 BATCH_BYTES = 32 * 1024 * 1024
 _PR_SET_PDEATHSIG = 1  # prctl(2)
@@ -417,6 +421,31 @@ def _count(report: LoadReport, result: FileResult) -> None:
         report.loaded += 1
 
 
+class _Bounded:
+    """The pool's tasks, at most ``limit`` of them sent and not yet taken by the writer: the
+    pool's task thread waits for a slot before it sends the next (backpressure)."""
+
+    def __init__(self, tasks: Iterable[Task], limit: int):
+        self.tasks = tasks
+        self.slots = threading.Semaphore(limit)
+        self.stopped = False
+
+    def __iter__(self) -> Iterator[Task]:
+        for task in self.tasks:
+            self.slots.acquire()
+            if self.stopped:
+                return
+            yield task
+
+    def taken(self) -> None:
+        self.slots.release()
+
+    def stop(self) -> None:
+        """Send nothing more; a task thread waiting for a slot ends."""
+        self.stopped = True
+        self.slots.release()
+
+
 def _results(tasks: list[Task], options: LoadOptions, cluster: Cluster | None) -> Iterator[FileResult]:
     if not tasks:  # an unchanged re-run: the per-file step and its libraries are not even imported
         return
@@ -443,9 +472,13 @@ def _results(tasks: list[Task], options: LoadOptions, cluster: Cluster | None) -
     gc.freeze()
     try:
         pool = Pool(jobs, _start_worker, (os.getpid(),), context=multiprocessing.get_context(method))
+        feed = _Bounded(tasks, jobs * IN_FLIGHT_PER_WORKER)
         try:
-            yield from pool.imap(step, tasks, chunksize=2)
+            for result in pool.imap(step, feed, chunksize=2):
+                yield result
+                feed.taken()
         except BaseException:  # an error while writing, Ctrl-C, or the caller stopped reading
+            feed.stop()
             pool.abandon()
             raise
         pool.terminate()  # every result is in: the workers wait for tasks, holding no lock

@@ -432,6 +432,36 @@ def test_serial_and_parallel_loads_are_identical(tmp_path):
     assert table_dump(tmp_path / "serial.db") == table_dump(tmp_path / "parallel.db")
 
 
+def test_the_pool_waits_for_the_writer(tmp_path, monkeypatch):
+    """Backpressure (issue 15: flat memory): a worker is sent at most IN_FLIGHT_PER_WORKER files
+    the writer has not taken, however slow the writer; the database is the same as without it."""
+    import importlib
+
+    load_module = importlib.import_module("nbsql.load")
+    copy_tree(REAL, tmp_path / "repo", limit=40)
+    monkeypatch.setattr(load_module, "IN_FLIGHT_PER_WORKER", 2)
+    sent = []
+    original = load_module._Bounded.__iter__
+
+    def counted(feed):
+        for task in original(feed):
+            sent.append(task)
+            yield task
+
+    monkeypatch.setattr(load_module._Bounded, "__iter__", counted)
+    ahead = []
+
+    def slow_writer(done: int, total: int) -> None:  # called as the writer takes each result
+        time.sleep(0.02)
+        ahead.append(len(sent) - done)
+
+    nbsql.load(tmp_path / "repo", tmp_path / "bounded.db", jobs=2, progress=slow_writer)
+    assert len(sent) == 40 and max(ahead) <= 2 * 2 + 1  # the one being written, and the slots
+    monkeypatch.undo()
+    nbsql.load(tmp_path / "repo", tmp_path / "free.db", jobs=2)
+    assert table_dump(tmp_path / "bounded.db") == table_dump(tmp_path / "free.db")
+
+
 def _kill_when(command: list[str], ready, seconds: float = 60) -> None:
     """Run ``command`` and SIGKILL its whole process group once ``ready()`` holds."""
     process = subprocess.Popen(command, start_new_session=True)
