@@ -186,6 +186,76 @@ def health(paths: tuple[str, ...], db: str, select: tuple[str, ...], ignore: tup
     sys.exit(1 if result.failed else 0)
 
 
+@cli.command("run")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False))
+@DB_OPTION
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Notebooks run at once (one kernel each).")
+@click.option("--timeout-cell", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,
+              metavar="SECONDS", help="Longest a cell may run.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=3600, show_default=True,
+              metavar="SECONDS", help="Longest a notebook may run.")
+@click.option("--kernel", metavar="NAME", help="Run every notebook in this kernel instead of the one its kernelspec "
+              "names.")
+@click.option("--parameter", "-p", "parameters", nargs=2, multiple=True, metavar="NAME VALUE",
+              help="Inject a parameter after the cell tagged parameters (papermill's convention; numbers, True, "
+                   "False and None are read as such). Repeatable.")
+@click.option("--order", type=click.Choice(["cells", "counts"]), default="cells", show_default=True,
+              help="Run cells top to bottom, or in their saved execution-count order (notebooks whose counts are "
+                   "ambiguous are then not run).")
+@click.option("--changed-only", is_flag=True, help="Run only notebooks whose file changed since their last run "
+              "in this order.")
+@click.option("--network", is_flag=True, help="Give the runs the machine's network (by default they get none where "
+              "the OS allows a network namespace).")
+@click.option("--memory", type=click.FloatRange(min=0, min_open=True), default=8, show_default=True, metavar="GB",
+              help="Address-space limit of each kernel (RLIMIT_AS), in GiB.")
+@click.option("--statistics", is_flag=True, help="Then print the outcome of the notebooks' latest runs, as Pimentel "
+              "et al. counted them: ran without error, same results, and each failure class.")
+@CONFIG_OPTION
+@click.option("--strict", is_flag=True, help="Exit with 1 when a notebook did not run without error.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+def run_command(paths: tuple[str, ...], db: str, jobs: int, timeout_cell: float, timeout: float, kernel: str | None,
+                parameters: tuple[tuple[str, str], ...], order: str, changed_only: bool, network: bool,
+                memory: float, statistics: bool, config: str | None, strict: bool, quiet: bool) -> None:
+    """Run the notebooks below PATHS (loaded first, incrementally), each in a throw-away copy of its folder,
+    and record whether they run and reproduce their saved outputs (executions, execution_cells).
+
+    Exit code 0 when every notebook was run, whatever its outcome; 1 with --strict when one failed;
+    2 on usage errors. Needs pip install 'nbsql[run]'.
+    """
+    show_bar = not quiet and sys.stderr.isatty()
+    with _user_errors(), _running(), _progress_bar(show_bar, "Running notebooks") as progress:
+        from .execute import RunOptions, run_with
+        from .execute.kernel import parameter_value
+        from .health.config import load_settings
+
+        options = RunOptions(jobs=jobs, cell_timeout=timeout_cell, timeout=timeout, kernel=kernel,
+                             parameters=tuple((name, parameter_value(value)) for name, value in parameters),
+                             order=order, changed_only=changed_only, network=network,
+                             memory_limit=int(memory * 1024 ** 3), settings=load_settings(config))
+        report = run_with(paths, db, options, progress)
+    if not quiet:
+        click.echo(f"{report.db}: {report.summary()}", err=True)
+    if statistics:
+        from .execute.statistics import render
+        from .execute.statistics import statistics as figures
+
+        with _user_errors(), closing(connect(db)) as conn:
+            _emit(render(figures(conn, report.notebooks)))
+    if strict and report.failed:
+        sys.exit(1)
+
+
+@contextmanager
+def _running() -> Iterator[None]:
+    """Ctrl-C during a run: the kernels are killed, the finished runs kept; exit 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        click.echo("Interrupted: the kernels were stopped; the runs that had finished are recorded.", err=True)
+        sys.exit(130)
+
+
 @cli.command()
 @click.argument("rule", required=False)
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
@@ -386,11 +456,11 @@ def schema(output_format: str) -> None:
 
 
 @contextmanager
-def _progress_bar(enabled: bool):
+def _progress_bar(enabled: bool, label: str = "Loading notebooks"):
     if not enabled:
         yield None
         return
-    with click.progressbar(length=0, label="Loading notebooks", file=sys.stderr) as bar:
+    with click.progressbar(length=0, label=label, file=sys.stderr) as bar:
         shown = 0.0
 
         def update(done: int, total: int) -> None:

@@ -19,8 +19,9 @@ from typing import Any
 #: multi-line strings; 4: output texts beyond read.OUTPUT_TEXT_LIMIT characters are stored cut;
 #: 5: cell_names and cell_dependencies; 6: those two without a notebook column, which their cell gives;
 #: 7: notebooks.python_major; 8: imports.language, and the imports of Julia and R cells; 9: the
-#: source_hash index covers what NB116 and the search's copies read).
-SCHEMA_VERSION = 9
+#: source_hash index covers what NB116 and the search's copies read; 10: executions and execution_cells,
+#: the runs of nbsql run).
+SCHEMA_VERSION = 10
 #: ``PRAGMA application_id`` of every database nbsql makes ("nbsq"): a load writes into no other.
 APPLICATION_ID = 0x6E627371
 DATABASE_TITLE = "Jupyter notebooks"
@@ -279,6 +280,60 @@ TABLES: tuple[Table, ...] = (
         Column("message", "TEXT", "What is wrong"),
         Column("details", "TEXT", "Details (JSON object)"),
     ), label_column="message"),
+    Table("executions", "One row per run of a notebook by nbsql run (kept when the notebook is loaded again; "
+          "deleted with it)", (
+        _id("run"),
+        _notebook_fk(),
+        Column("sha256", "TEXT", "SHA-256 of the notebook file that ran (notebooks.sha256 at the time): a run of an "
+               "older version when they differ"),
+        Column("started", "TEXT", "Start (UTC, ISO 8601)"),
+        Column("seconds", "REAL", "Duration in seconds, copying the folder and starting the kernel included"),
+        Column("status", "TEXT", "ok, error (a cell raised), timeout (a cell or the whole run), kernel-missing (the "
+               "kernel is not installed: nothing ran) or crashed (the kernel died)"),
+        Column("failure_class", "TEXT", "Why the run failed (NULL when ok): missing-module, missing-file, network, "
+               "timeout, missing-kernel, out-of-memory, kernel-died or code (an exception in the notebook's own code)"),
+        Column("missing_module", "TEXT", "For missing-module: the top-level module the notebook could not import (see "
+               "imports.package and rule NB302)"),
+        Column("failing_cell", "INTEGER", "0-based position of the cell that failed, NULL when none did or the "
+               "injected parameters failed"),
+        Column("exception_name", "TEXT", "Exception class name of the failure (or TimeoutError, DeadKernelError, "
+               "NoSuchKernel)"),
+        Column("exception_value", "TEXT", "Exception message (its first 2,000 characters)"),
+        Column("kernel_name", "TEXT", "Kernel that ran the notebook (the kernelspec's, or --kernel)"),
+        Column("language_version", "TEXT", "Language version the kernel reported (language_info.version)"),
+        Column("isolated", "INTEGER", "1 when the network was isolated (a network namespace with loopback only, "
+               "checked from inside the run), 0 when the run had the machine's network"),
+        Column("parameters", "TEXT", "Parameters injected after the cell tagged parameters (JSON object), NULL "
+               "when none"),
+        Column("cell_order", "TEXT", "cells (top to bottom) or counts (by saved execution count)"),
+        Column("same_results", "INTEGER", "1 when the run was ok and every executed cell's outputs were the same as "
+               "the saved ones (execution_cells.comparison), 0 when ok but some differ, NULL when not ok"),
+        Column("cells_run", "INTEGER", "Code cells executed"),
+        Column("cells_different", "INTEGER", "Executed cells whose outputs were not the same as the saved ones"),
+        Column("comparison", "TEXT", "Comparison level: what same meant (see the README's nbsql run section)"),
+        Column("files_left_out", "INTEGER", "Files of the notebook's folder not copied for the run (symlinked folders, "
+               "files beyond the copy's size limit)"),
+        Column("nbsql_version", "TEXT", "nbsql version"),
+    ), label_column="started"),
+    Table("execution_cells", "One row per code cell executed in a run, with its new outputs and their comparison with "
+          "the saved ones", (
+        _id("executed cell"),
+        Column("execution", "INTEGER", "The run (executions.id)", "executions", "NOT NULL"),
+        _notebook_fk(),
+        Column("position", "INTEGER", "0-based position of the cell over all cells of the notebook that ran",
+               constraint="NOT NULL"),
+        Column("step", "INTEGER", "1-based place of the cell in the run's order", constraint="NOT NULL"),
+        Column("status", "TEXT", "ok, error, timeout or crashed"),
+        Column("seconds", "REAL", "Execution time in seconds"),
+        Column("execution_count", "INTEGER", "Execution count the kernel gave the cell"),
+        Column("output_count", "INTEGER", "Outputs the cell produced"),
+        Column("outputs", "TEXT", "The new outputs, as a notebook file saves them (JSON array of nbformat outputs; "
+               "a cell's outputs beyond 1 MiB of JSON are cut, see outputs_cut)"),
+        Column("outputs_cut", "INTEGER", "Characters of output left out of outputs (0 when all were kept)"),
+        Column("comparison", "TEXT", "same, different (both have outputs, not the same), missing (saved outputs, "
+               "none now) or new (outputs now, none saved)"),
+        Column("differences", "TEXT", "What differed (JSON array of text, image, error, data), NULL when same"),
+    ), unique=("execution", "position"), label_column="position"),
     Table("loads", "One row per run of nbsql load", (
         _id("load"),
         Column("started", "TEXT", "Start (UTC, ISO 8601)"),
@@ -505,6 +560,7 @@ def unmarked_tables(version: int) -> frozenset[str] | None:
     carried :data:`APPLICATION_ID` (None for versions that never existed unmarked)."""
     names = frozenset(t.name for t in TABLES) | {FTS_TABLE} | {v.name for v in VIEWS}
     names -= {"cell_names", "cell_dependencies"}  # since schema 5
+    names -= {"executions", "execution_cells"}  # since schema 10
     if version == 1:  # before the health checks
         return names - {"rules", "findings", "notebook_health"}
     return names if version in (2, 3) else None
