@@ -17,12 +17,14 @@ __version__ = "0.1.0"
 
 #: Each public name and the module that defines it.
 _PUBLIC = {"check": "api", "database": "api", "query": "api", "DEFAULT_DB": "database", "connect": "database",
-           "LoadReport": "load", "load": "load", "process_bytes": "load", "cell_slice": "deps.slice"}
+           "LoadReport": "load", "load": "load", "process_bytes": "load", "cell_slice": "deps.slice", "run": "execute",
+           "RunReport": "execute"}
 
 if TYPE_CHECKING:
     from .api import check, database, query
     from .database import DEFAULT_DB, connect
     from .deps.slice import cell_slice
+    from .execute import RunReport, run
     from .load import LoadReport, load, process_bytes
 
 
@@ -46,5 +48,5 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["DEFAULT_DB", "LoadReport", "NbsqlError", "__version__", "cell_slice", "check", "connect", "database",
-           "load", "process_bytes", "query"]
+__all__ = ["DEFAULT_DB", "LoadReport", "NbsqlError", "RunReport", "__version__", "cell_slice", "check", "connect",
+           "database", "load", "process_bytes", "query", "run"]

@@ -29,7 +29,7 @@ PIXEL_TOLERANCE = 16
 IMAGE_TOLERANCE = 0.01
 
 _MASKS = (
-    (re.compile(r"(?m)^.*\d+%\|.*\|.*$\n?"), ""),  # tqdm's bars
+    (re.compile(r"(?m)^[^\n|%]{0,200}?\b\d{1,3}%\|[^\n]*\n?"), ""),  # tqdm's bars
     (re.compile(r"0x[0-9a-fA-F]{4,}"), "0x…"),
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
     (re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"), "<time>"),
@@ -38,7 +38,6 @@ _MASKS = (
     (re.compile(r"(?:/private)?/(?:tmp|var/folders|var/tmp)/[^\s'\"),\]]*"), "<tmp>"),
     (re.compile(r"[A-Za-z]:\\Users\\[^\\]+\\AppData\\Local\\Temp\\[^\s'\"]*"), "<tmp>"),
 )
-_CARRIAGE_RETURN = re.compile(r"[^\n]*\r(?!\n)")
 
 
 def normalise(text: str, folders: Iterable[str] = ()) -> str:
@@ -47,7 +46,7 @@ def normalise(text: str, folders: Iterable[str] = ()) -> str:
     for folder in folders:  # longest first: the copy may lie below the original's parent
         if folder:
             text = text.replace(folder, "<folder>")
-    text = _CARRIAGE_RETURN.sub("", text)
+    text = "\n".join(line.rsplit("\r", 1)[-1] for line in text.replace("\r\n", "\n").split("\n"))
     for pattern, replacement in _MASKS:
         text = pattern.sub(replacement, text)
     return text.strip()

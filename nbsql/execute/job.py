@@ -1,4 +1,4 @@
-"""One notebook's run, in a process of its own (``python -m nbsql.execute.job``), started by the
+"""One notebook's run, in a process of its own (:func:`main`), started by the
 runner inside the sandbox: the request comes on stdin, the result goes to stdout, both JSON.
 
 nbclient starts the kernel and executes the cells of the plan one by one, stopping at the first
@@ -125,25 +125,23 @@ def _plan_with_injection(notebook: Any, plan: list[int]) -> list[tuple[int, int 
 
 
 async def _run(request: Request, result: Result) -> None:
-    import nbformat
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     from .compare import compare
+    from .kernel import Kernel, inject_parameters, read_notebook
 
-    notebook = nbformat.read(request.notebook, as_version=4)
+    notebook = read_notebook(request.notebook, bool(request.parameters))
     saved = {}
     for position, cell in enumerate(notebook.cells):
         cell.metadata["nbsql_position"] = position
         saved[position] = [dict(output) for output in cell.get("outputs", [])]
     if request.parameters:
-        from .kernel import Kernel, inject_parameters
-
         notebook = inject_parameters(notebook, request.parameters,
                                      Kernel(request.kernel_name, request.kernel_language))
     steps = _plan_with_injection(notebook, request.plan)
     client = _client_class()(notebook, timeout=request.cell_timeout, kernel_name=request.kernel_name,
                              resources={"metadata": {"path": os.path.dirname(request.notebook)}},
-                             coalesce_streams=True, startup_timeout=60)
+                             startup_timeout=60, shutdown_kernel="immediate")
     current: list[int | None] = [None]
 
     async def cells() -> None:
@@ -165,7 +163,7 @@ async def _run(request: Request, result: Result) -> None:
                 status, result.exception_name, result.exception_value = "crashed", "DeadKernelError", str(exc)
             seconds = time.perf_counter() - started
             if position is not None:
-                outputs = [dict(output) for output in cell.get("outputs", [])]
+                outputs = _joined_streams(cell.get("outputs", []))
                 verdict = compare(saved[position], outputs, request.folders)
                 result.cells.append(CellResult(position, step, status, round(seconds, 4),
                                                cell.get("execution_count"), _plain(outputs),
@@ -191,6 +189,21 @@ async def _run(request: Request, result: Result) -> None:
             result.status, result.exception_name, result.exception_value = "crashed", type(exc).__name__, str(exc)
     if result.exception_value:
         result.exception_value = result.exception_value[:EXCEPTION_LIMIT]
+
+
+def _joined_streams(outputs: list) -> list[dict]:
+    """The outputs with consecutive texts of one stream joined, as a notebook saves them (not
+    nbclient's coalesce_streams, whose regular expressions take quadratic time on a long line)."""
+    joined: list[dict] = []
+    for output in outputs:
+        output = dict(output)
+        previous = joined[-1] if joined else None
+        if output.get("output_type") == "stream" and previous is not None and \
+                previous.get("output_type") == "stream" and previous.get("name") == output.get("name"):
+            previous["text"] += output.get("text", "")
+        else:
+            joined.append(output)
+    return joined
 
 
 async def _maybe_await(value: Any) -> Any:

@@ -53,10 +53,22 @@ def parameter_value(text: str) -> Any:
     return {"True": True, "False": False, "None": None}.get(text, text)
 
 
+def read_notebook(path: str, for_parameters: bool) -> Any:
+    """The notebook at ``path`` as an nbformat 4 node; read as papermill reads it
+    (``load_notebook_node``: its metadata and every cell's tags there) ``for_parameters``."""
+    if for_parameters:
+        from papermill.iorw import load_notebook_node
+
+        return load_notebook_node(path)
+    import nbformat
+
+    return nbformat.read(path, as_version=4)
+
+
 def inject_parameters(notebook: Any, parameters: dict[str, Any], kernel: Kernel) -> Any:
-    """``notebook`` (an nbformat node) with a cell tagged ``injected-parameters`` after the cell
-    tagged ``parameters`` (at the top when there is none, replacing an earlier injection), written
-    by papermill in the kernel's language."""
+    """``notebook`` (read ``for_parameters``) with a cell tagged ``injected-parameters`` after the
+    cell tagged ``parameters`` (at the top when there is none, replacing an earlier injection),
+    written by papermill in the kernel's language."""
     from papermill.parameterize import parameterize_notebook
 
     return parameterize_notebook(notebook, parameters, kernel_name=kernel.name, language=kernel.language)
