@@ -20,12 +20,14 @@ FACETS = {
     "findings": ["rule", "severity"],
     "rules": ["severity", "scope"],
     "load_errors": ["kind"],
+    "executions": ["status", "failure_class", "cell_order", "same_results", "isolated"],
+    "execution_cells": ["status", "comparison"],
 }
 #: Rows on a page of a table, where fewer than Datasette's 100: a table page renders every value
 #: (cells highlighted, 28 columns of notebooks), and these are the pages people open first.
 PAGE_SIZES = {"notebooks": 50, "cells": 30, "code_cells": 30}
 SORTS = {"notebooks": "path", "findings": "notebook", "load_errors": "path", "loads": "-started",
-         "output_data": "-size", "rules": "code"}
+         "output_data": "-size", "rules": "code", "executions": "-started"}
 
 #: Markers around matches in search snippets; the plugin turns them into <mark> elements.
 MARK_START, MARK_END = "\u27e6", "\u27e7"
@@ -162,6 +164,49 @@ CANNED_QUERIES: dict[str, dict[str, str]] = {
                "        WHERE x.cell = u.cell AND x.name = u.name) AS defined_in, c.source\n"
                "FROM cell_names u JOIN cells c ON c.id = u.cell JOIN notebooks n ON n.id = c.notebook\n"
                "WHERE u.name = :name AND u.kind = 'use' ORDER BY n.path, c.position LIMIT 1000",
+    },
+    "latest_runs": {
+        "title": "Latest run of each notebook",
+        "description": "What nbsql run found last for each notebook and order: status, whether the outputs were the "
+                       "same as the saved ones, why it failed, and whether the run is of the file as it is now.",
+        "sql": "SELECT n.id AS notebook, n.path, e.cell_order, e.status, e.same_results, e.failure_class,\n"
+               "       e.missing_module, e.failing_cell, e.exception_name, e.exception_value, e.seconds, e.isolated,\n"
+               "       e.sha256 IS n.sha256 AS current_file, e.started\n"
+               "FROM executions e JOIN notebooks n ON n.id = e.notebook\n"
+               "WHERE e.id = (SELECT max(id) FROM executions l WHERE l.notebook = e.notebook AND l.cell_order = "
+               "e.cell_order)\nORDER BY n.path, e.cell_order",
+    },
+    "run_outcomes": {
+        "title": "Why runs fail",
+        "description": "The latest top-to-bottom runs by status and failure class, as numbers and shares (the table "
+                       "nbsql run --statistics prints).",
+        "sql": "WITH latest AS (SELECT * FROM executions e WHERE e.cell_order = 'cells' AND e.id = (SELECT max(id)\n"
+               "  FROM executions l WHERE l.notebook = e.notebook AND l.cell_order = 'cells'))\n"
+               "SELECT status, coalesce(failure_class, 'ran without error') AS outcome, count(*) AS notebooks,\n"
+               "       round(100.0 * count(*) / (SELECT count(*) FROM latest), 2) AS percent,\n"
+               "       sum(same_results) AS same_results\n"
+               "FROM latest GROUP BY status, failure_class ORDER BY notebooks DESC",
+    },
+    "missing_modules": {
+        "title": "Runs that failed for a missing module",
+        "description": "The module each failed run could not import, whether the notebook imports it (imports) and "
+                       "whether rule NB302 found it undeclared in the notebook's dependency manifest.",
+        "sql": "SELECT e.missing_module, n.id AS notebook, n.path, e.failing_cell,\n"
+               "       (SELECT min(c.position) FROM imports i JOIN cells c ON c.id = i.cell\n"
+               "        WHERE i.notebook = n.id AND i.package = e.missing_module) AS imported_in_cell,\n"
+               "       EXISTS (SELECT 1 FROM findings f WHERE f.rule = 'NB302'\n"
+               "               AND json_extract(f.details, '$.package') = e.missing_module) AS undeclared_nb302\n"
+               "FROM executions e JOIN notebooks n ON n.id = e.notebook\n"
+               "WHERE e.failure_class = 'missing-module' ORDER BY e.missing_module, n.path",
+    },
+    "cells_that_differ": {
+        "title": "Cells whose outputs differ when run",
+        "description": "Executed cells of the latest runs whose new outputs are not the same as the saved ones, "
+                       "with what differed.",
+        "sql": "SELECT n.id AS notebook, n.path, x.position AS cell, x.comparison, x.differences, x.outputs\n"
+               "FROM execution_cells x JOIN executions e ON e.id = x.execution JOIN notebooks n ON n.id = e.notebook\n"
+               "WHERE x.comparison != 'same' AND e.id = (SELECT max(id) FROM executions l WHERE l.notebook = "
+               "e.notebook\n  AND l.cell_order = e.cell_order) ORDER BY n.path, x.position LIMIT 1000",
     },
     "load_problems": {
         "title": "Files that could not be loaded",

@@ -274,7 +274,7 @@ def test_a_load_without_checks_that_changes_the_notebooks_drops_corpus_findings(
 
     def corpus_warning() -> bool:
         result = CliRunner().invoke(cli, ["health", "--db", str(db), "--fail-on", "never"])
-        return "corpus-wide rules (NB116, NB301, NB302) last ran" in result.stderr
+        return "corpus-wide rules (NB116, NB301, NB302, NB401, NB402, NB403) last ran" in result.stderr
 
     def duplicates() -> int:
         with open_db(db) as conn:

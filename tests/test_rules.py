@@ -6,6 +6,7 @@
 - ``good/``: the corrected versions, which must not trigger it (other rules may fire);
 - ``expected.json``: ``{"<path below bad/>": [positions]}``, the exact findings of the rule in
   ``bad/`` (``null`` for a notebook-level finding, one entry per finding);
+- the notebooks of rules that read runs (``health/rules/runs.py``) are run by ``nbsql run`` first;
 - ``thresholds.json`` (optional): thresholds for the rule, e.g. ``{"max_bytes": 1000}``, so that
   size rules can be checked with small files.
 
@@ -23,9 +24,13 @@ from pathlib import Path
 import pytest
 
 import nbsql.health.check  # noqa: F401  (registers every rule, NB000 included)
-from nbsql import check
+from nbsql import check, run
 from nbsql.health import Settings
 from nbsql.health.registry import RULES
+from nbsql.health.rules import rules_of, runs
+
+#: Rules that read runs: their fixtures are run (nbsql run) before they are checked.
+RUN_RULES = {r.code for r in rules_of(runs)}
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rules"
 CODES = sorted(code for code in RULES if code != "NB000")
@@ -55,6 +60,8 @@ def _findings(code: str, source: Path, tmp_path: Path, kind: str) -> dict[str, l
     assert source.is_dir() and _notebooks(source), f"{code} has no notebooks in {source}"
     copy = tmp_path / kind
     shutil.copytree(source, copy)
+    if code in RUN_RULES:
+        run([copy], db=tmp_path / f"{kind}.db", settings=_settings(code))
     report = check([copy], db=tmp_path / f"{kind}.db", settings=_settings(code))
     assert report.notebooks == len(_notebooks(source)), f"some {code}/{kind} notebooks did not load"
     found: dict[str, list[int | None]] = {}

@@ -129,7 +129,8 @@ def test_a_notebook_needing_a_parameter(runs, tmp_path):
 
 def test_a_kernel_that_is_not_installed(runs):
     run = _run_of(runs["db"], "julia.ipynb")
-    assert (run["status"], run["failure_class"], run["kernel_name"]) == ("kernel-missing", "missing-kernel", "julia-1.9")
+    assert (run["status"], run["failure_class"], run["kernel_name"]) == \
+        ("kernel-missing", "missing-kernel", "julia-1.9")
     assert _cells_of(runs["db"], run["id"]) == []
 
 
@@ -343,12 +344,13 @@ def _recorded(db: Path, name: str) -> bool:
 
 
 def test_only_nbsql_run_executes_notebooks():
-    """No module outside nbsql/execute imports what runs code (nbclient, jupyter_client, papermill)
-    or nbsql.execute itself, but the command line's run command and the public API's entry point."""
+    """No module outside nbsql/execute imports what runs code (nbclient, jupyter_client, papermill),
+    and only the command line's run command and the public API import the runner (the notebook page
+    reads the failure classes' labels)."""
     import ast
 
     package = Path(nbsql.__file__).parent
-    runners = {"nbclient", "jupyter_client", "papermill", "nbsql.execute"}
+    runners = {"nbclient", "jupyter_client", "papermill", "nbsql.execute.runner", "nbsql.execute.job"}
     offenders = set()
     for path in package.rglob("*.py"):
         if "execute" in path.relative_to(package).parts:
@@ -360,6 +362,80 @@ def test_only_nbsql_run_executes_notebooks():
             elif isinstance(node, ast.ImportFrom):
                 names = [("nbsql." if node.level else "") + (node.module or "")]
             for name in names:
-                if any(name == r or name.startswith(r + ".") for r in runners):
+                if name == "nbsql.execute" or any(name == r or name.startswith(r + ".") for r in runners):
                     offenders.add(path.relative_to(package).as_posix())
     assert offenders == {"__init__.py", "cli.py"}
+
+
+def _page(db: Path, path: str):
+    import asyncio
+
+    from datasette.app import Datasette
+
+    from nbsql.metadata import datasette_metadata
+
+    datasette = Datasette([str(db)], metadata=datasette_metadata(db.stem))
+    return asyncio.run(datasette.client.get(path))
+
+
+def _notebook_id(db: Path, name: str) -> int:
+    return _query(db, "SELECT id FROM notebooks WHERE name = ?", name)[0][0]
+
+
+def test_the_notebook_page_shows_the_run(runs):
+    db = runs["db"]
+    pages = {name: _page(db, f"/-/nbsql/notebooks/{_notebook_id(db, name)}").text
+             for name in ("clean.ipynb", "nondeterministic.ipynb", "fails_at_cell_3.ipynb")}
+    assert 'nbsql-run-reproduced">reproduced' in pages["clean.ipynb"] and "this run" not in pages["clean.ipynb"]
+    differs = pages["nondeterministic.ipynb"]
+    assert 'nbsql-run-differs">differs' in differs and differs.count('<p class="nbsql-compare-label">this run') == 2
+    assert "1733389200.123456" in differs, "the saved output stays beside the new one"
+    fails = pages["fails_at_cell_3.ipynb"]
+    assert 'nbsql-run-fails">fails' in fails and "ZeroDivisionError" in fails and 'href="#cell-3"' in fails
+    assert "run: error in" in fails
+
+
+def test_a_run_s_new_outputs_are_rendered_safely(tmp_path):
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                                 "display_name": "Python 3"}})
+    notebook.cells = [nbformat.v4.new_code_cell(
+        "from IPython.display import HTML, SVG, display\n"
+        "display(HTML('<script>alert(1)</script><b onclick=\"steal()\">bold</b><img src=x onerror=\"steal()\">'))\n"
+        "display(SVG('<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(2)</script></svg>'))")]
+    nbformat.write(notebook, folder / "hostile.ipynb")
+    db = tmp_path / "hostile.db"
+    nbsql.run(folder, db)
+    page = _page(db, f"/-/nbsql/notebooks/{_notebook_id(db, 'hostile.ipynb')}")
+    new = page.text.split('<div class="nbsql-compare-side nbsql-compare-new">', 1)[1].split("</div>\n      </div>")[0]
+    assert page.status_code == 200 and "<b>bold</b>" in new
+    assert "<script" not in new and "steal()" not in new, "no script, no handler survives"
+    assert 'src="data:image/svg+xml;base64,' in new, "SVG only ever as an image"
+    assert "script-src 'none'" in page.headers["content-security-policy"]
+
+
+def test_a_notebook_never_run_says_so(runs, tmp_path):
+    folder = tmp_path / "never"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "clean.ipynb", folder)
+    db = tmp_path / "never.db"
+    nbsql.load(folder, db)
+    assert 'nbsql-run-none">not run' in _page(db, f"/-/nbsql/notebooks/{_notebook_id(db, 'clean.ipynb')}").text
+
+
+@pytest.mark.parametrize("name", ["latest_runs", "run_outcomes", "missing_modules", "cells_that_differ"])
+def test_the_run_queries_answer(runs, tmp_path, name):
+    db = _own_copy(runs, tmp_path)
+    if name == "missing_modules":  # no fixture imports a missing module: one does now
+        folder = tmp_path / "missing"
+        folder.mkdir()
+        notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                                     "display_name": "Python 3"}})
+        notebook.cells = [nbformat.v4.new_code_cell("import no_such_package_anywhere")]
+        nbformat.write(notebook, folder / "missing.ipynb")
+        nbsql.run(folder, db)
+        assert _run_of(db, "missing.ipynb")["missing_module"] == "no_such_package_anywhere"
+    response = _page(db, f"/{db.stem}/{name}.json?_shape=array")
+    assert response.status_code == 200, response.text
+    assert response.json(), f"{name} found nothing"

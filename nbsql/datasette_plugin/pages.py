@@ -18,6 +18,7 @@ from ..search import Filters
 from . import render
 from .links import duplicate_example, image_src, notebook_url, rule_url
 from .recognise import nbsql_database
+from .runs import latest_run
 from .slices import cell_needs, slice_download
 
 #: Our pages run no script at all; images only from this server or data: URLs.
@@ -132,6 +133,7 @@ async def notebook_page(request, datasette):
         findings_by_cell.setdefault(finding["position"], []).append(shown)
     language = notebook["language"]
     needs = await cell_needs(datasette, db, dict(notebook))
+    run = await latest_run(db, dict(notebook))
 
     rendered = []
     for cell in cells:
@@ -150,9 +152,10 @@ async def notebook_page(request, datasette):
                         for o in outputs_by_cell.get(cell["id"], [])],
             "findings": findings_by_cell.get(cell["position"], []),
             "slice": needs.get(cell["position"]),
+            "run": run["cells"].get(cell["position"]),
         })
     context = {"notebook": dict(notebook), "cells": rendered, "notebook_findings": findings_by_cell.get(None, []),
-               "database": db.name, "counts": _severity_counts(findings)}
+               "database": db.name, "counts": _severity_counts(findings), "run": run}
     page = await datasette.render_template("nbsql_notebook.html", context, request=request)
     return Response.html(page, headers=_SECURITY_HEADERS)
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import code, corpus, documentation, execution, failures, reproducibility
+from . import code, corpus, documentation, execution, failures, reproducibility, runs
 from .base import Rule
 
 #: The rule modules. A rule is part of nbsql when its module is listed here.
-MODULES: tuple[ModuleType, ...] = (failures, execution, code, documentation, corpus, reproducibility)
+MODULES: tuple[ModuleType, ...] = (failures, execution, code, documentation, corpus, reproducibility, runs)
 
 
 def rules_of(module: ModuleType) -> list[Rule]:
