@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 METADATA = REPO / "metadata.json"
 RULES_DOC = REPO / "docs" / "rules.md"
-COMMANDS = ("load", "health", "rules", "search", "slice", "serve", "schema")
+COMMANDS = ("load", "health", "rules", "search", "slice", "run", "serve", "schema")
 
 
 def help_text(command: str) -> str:

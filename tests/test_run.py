@@ -439,3 +439,20 @@ def test_the_run_queries_answer(runs, tmp_path, name):
     response = _page(db, f"/{db.stem}/{name}.json?_shape=array")
     assert response.status_code == 200, response.text
     assert response.json(), f"{name} found nothing"
+
+
+def test_the_readme_example_is_true(tmp_path, monkeypatch):
+    """The README's nbsql run example prints the table the README shows."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    command, shown = re.search(r"```bash\n(nbsql run [^\n]*)\n```\n.*?```text\n(.*?)```", readme, re.S).groups()
+    shutil.copytree(Path(__file__).resolve().parents[1] / "sample_notebooks", tmp_path / "sample_notebooks")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NBSQL_DB", raising=False)
+    result = subprocess.run([sys.executable, "-m", "nbsql", *command.split()[1:]], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    table, summary = shown.rsplit("\n", 2)[0] + "\n", shown.rstrip("\n").rsplit("\n", 1)[1]
+    assert result.stdout == table
+    pattern = re.escape(summary).replace(re.escape("4.8s (62 notebooks/min)"), r"[\d.]+s \(\d+ notebooks/min\)")
+    assert re.fullmatch(pattern + "\n", result.stderr), result.stderr

@@ -41,12 +41,15 @@ def fails_on_clean_run(corpus: CorpusContext, limits):
     Restart the kernel and run all cells before saving; add the data (or the code that fetches
     it) and declare the packages the notebook imports.
     """
+    from ...execute.failures import FAILURE_CLASSES
+
     for run in _latest_runs(corpus):
         if run["status"] not in ("error", "timeout", "crashed"):
             continue
         module = f" (module {run['missing_module']!r})" if run["missing_module"] else ""
         exception = f": {run['exception_name']}: {run['exception_value'] or ''}".rstrip(": ")[:200]
-        yield run["notebook"], hit(f"fails on a clean run ({run['failure_class']}{module}){exception}",
+        label = FAILURE_CLASSES.get(run["failure_class"], run["failure_class"])
+        yield run["notebook"], hit(f"fails on a clean run ({label}{module}){exception}",
                                    run["failing_cell"], execution=run["id"], failure_class=run["failure_class"],
                                    missing_module=run["missing_module"])
 
