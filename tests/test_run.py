@@ -299,7 +299,7 @@ def test_an_older_database_is_rebuilt(tmp_path):
     with sqlite3.connect(db) as conn:
         conn.execute("DROP TABLE execution_cells")
         conn.execute("DROP TABLE executions")
-        conn.execute("PRAGMA user_version = 8")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
     assert nbsql.run(folder, db).ran == 1
     assert _query(db, "PRAGMA user_version")[0][0] == SCHEMA_VERSION
     assert _run_of(db, "clean.ipynb")["status"] == "ok"
