@@ -13,6 +13,7 @@ import json
 
 from markupsafe import Markup
 
+from ..execute.compare import output_text
 from ..execute.failures import FAILURE_CLASSES
 from . import render
 
@@ -55,7 +56,7 @@ def render_new_output(output: dict) -> Markup:
     """One output of a run (an nbformat output dict) as safe HTML, as saved outputs are rendered."""
     kind = output.get("output_type")
     if kind == "stream":
-        return render.preformatted(_text(output.get("text")), "nbsql-stderr" if output.get("name") == "stderr"
+        return render.preformatted(output_text(output.get("text")), "nbsql-stderr" if output.get("name") == "stderr"
                                    else "nbsql-stream")
     if kind == "error":
         traceback = "\n".join(output.get("traceback") or []) or f"{output.get('ename')}: {output.get('evalue')}"
@@ -64,7 +65,7 @@ def render_new_output(output: dict) -> Markup:
     for mime in _ORDER:
         if mime not in data:
             continue
-        value = _text(data[mime])
+        value = output_text(data[mime])
         if mime in _IMAGE_MIMES:
             try:
                 image = value.encode() if mime == "image/svg+xml" else base64.b64decode(value, validate=False)
@@ -79,9 +80,3 @@ def render_new_output(output: dict) -> Markup:
             return render.latex(value)
         return render.preformatted(value)
     return render.preformatted("")
-
-
-def _text(value) -> str:
-    if isinstance(value, list):
-        return "".join(map(str, value))
-    return value if isinstance(value, str) else json.dumps(value)

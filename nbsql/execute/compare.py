@@ -81,24 +81,25 @@ def _parts(outputs: list[dict], folders: list[str]) -> dict[str, list]:
         kind = output.get("output_type")
         if kind == "stream":
             name = output.get("name", "stdout")
-            streams[name] = streams.get(name, "") + _text(output.get("text"))
+            streams[name] = streams.get(name, "") + output_text(output.get("text"))
         elif kind == "error":
             parts.setdefault("error", []).append(
-                (output.get("ename"), normalise(_text(output.get("evalue")), folders)))
+                (output.get("ename"), normalise(output_text(output.get("evalue")), folders)))
         elif kind in ("execute_result", "display_data"):
             for mime, value in sorted((output.get("data") or {}).items()):
                 if mime.startswith("image/") and mime != "image/svg+xml":
                     parts.setdefault("image", []).append(value)
                 else:
                     where = "text" if mime == "text/plain" else "data"
-                    parts.setdefault(where, []).append((mime, normalise(_text(value), folders)))
+                    parts.setdefault(where, []).append((mime, normalise(output_text(value), folders)))
     for name in sorted(streams):
         if text := normalise(streams[name], folders):
             parts.setdefault("text", []).append((name, text))
     return parts
 
 
-def _text(value) -> str:
+def output_text(value) -> str:
+    """An output's text or data value as one string (nbformat allows a list of lines; JSON data is dumped)."""
     if isinstance(value, list):
         return "".join(map(str, value))
     if isinstance(value, str):
@@ -121,7 +122,8 @@ def same_image(saved: object, new: object) -> bool:
     from PIL import Image, ImageChops
 
     try:
-        first, second = (Image.open(io.BytesIO(base64.b64decode(_text(v)))).convert("RGBA") for v in (saved, new))
+        first, second = (Image.open(io.BytesIO(base64.b64decode(output_text(v)))).convert("RGBA")
+                         for v in (saved, new))
     except (OSError, ValueError, Image.DecompressionBombError):
         return False
     if first.size != second.size:

@@ -223,7 +223,8 @@ def main() -> None:
     try:
         asyncio.run(_run(request, result))
     finally:
-        isolation.kill_marked(os.environ.get(isolation.MARKER, ""))
+        if marker := os.environ.get(isolation.MARKER):
+            isolation.kill_marked(marker)
     sys.stdout.write(json.dumps(asdict(result)))
     sys.stdout.flush()
 
