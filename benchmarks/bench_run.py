@@ -5,7 +5,7 @@ Measures, interleaved ``--rounds`` times so that noise on a shared machine hits 
 
 * nbsql     -- ``nbsql.run(FOLDER, FRESH_DB)`` (one job: one kernel at a time) in a fresh process:
                loading, copying each folder, the sandbox, running, comparing, writing, the rules;
-               its wall time, and the peak RSS of that process itself (``RUSAGE_SELF``: the job
+               its wall time, and the peak RSS of that process itself (``VmHWM``: the job
                processes and kernels are children, not counted);
 * papermill -- ``papermill NOTEBOOK OUT --cwd FOLDER`` for each notebook, one after the other, from
                its own venv (``--papermill-venv``, created with papermill and ipykernel if missing).
@@ -31,10 +31,11 @@ FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "run"
 SAMPLES = ("clean.ipynb", "fails_at_cell_3.ipynb", "nondeterministic.ipynb", "needs_parameter.ipynb",
            "writes_outside.ipynb", "socket.ipynb", "leaves_a_process.ipynb")
 TARGET = 1.2
-_NBSQL = ("import resource, sys, time, nbsql\n"
+_NBSQL = ("import re, sys, time, nbsql\n"
           "started = time.perf_counter()\n"
           "report = nbsql.run(sys.argv[1], sys.argv[2])\n"
-          "print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, report.ran)\n")
+          "peak = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
+          "print(time.perf_counter() - started, peak, report.ran)\n")
 
 
 def papermill_command(venv: Path) -> Path:

@@ -365,6 +365,8 @@ TABLES: tuple[Table, ...] = (
 )
 
 TABLE = {t.name: t for t in TABLES}
+#: Tables only nbsql run fills (a load leaves them as they are).
+RUN_TABLES = ("executions", "execution_cells")
 #: Tables holding one notebook's content, in insertion order (parents first).
 CONTENT_TABLES = ("cells", "outputs", "output_data", "imports", "functions", "cell_names", "cell_dependencies",
                   "parameters", "scraps", "findings")
@@ -560,7 +562,7 @@ def unmarked_tables(version: int) -> frozenset[str] | None:
     carried :data:`APPLICATION_ID` (None for versions that never existed unmarked)."""
     names = frozenset(t.name for t in TABLES) | {FTS_TABLE} | {v.name for v in VIEWS}
     names -= {"cell_names", "cell_dependencies"}  # since schema 5
-    names -= {"executions", "execution_cells"}  # since schema 10
+    names -= set(RUN_TABLES)  # since schema 10
     if version == 1:  # before the health checks
         return names - {"rules", "findings", "notebook_health"}
     return names if version in (2, 3) else None

@@ -19,6 +19,8 @@ from nbsql import schema
 from .conftest import CORPUS, SAMPLES
 
 NORMAL = schema.TABLES
+#: The tables a load fills (nbsql run fills the others).
+FILLED = tuple(t for t in NORMAL if t.name not in schema.RUN_TABLES)
 #: Columns that say when a load ran, not what the files hold.
 WHEN = {"loaded_at", "at", "started", "finished", "seconds"}
 #: The notebook that changes before the second load (replaced whole: its row is updated).
@@ -128,7 +130,7 @@ def count(values: dict[str, list], table: str) -> int:
 def test_reordered_columns_hold_the_same_values(tmp_path, monkeypatch):
     values = compare_loads(tmp_path, monkeypatch, ALL)
     # every kind of row was written (the first load, the updated notebook, a load error, the findings)
-    assert all(count(values, table.name) for table in NORMAL)
+    assert all(count(values, table.name) for table in FILLED)
     assert (2,) in values["loads.id"] and values["load_errors.kind"] == [("truncated",)]
     assert ('["extra"]',) in values["cells.tags"]
 

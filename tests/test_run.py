@@ -217,8 +217,9 @@ def test_a_notebook_printing_50_mb_is_bounded(tmp_path):
                                                                  "display_name": "Python 3"}})
     notebook.cells = [nbformat.v4.new_code_cell("print('x' * 50_000_000)")]
     nbformat.write(notebook, folder / "loud.ipynb")
-    code = ("import resource, sys, nbsql; nbsql.run(sys.argv[1], sys.argv[2]); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    # VmHWM: this process's own peak (ru_maxrss would include the pytest worker's, kept across fork and exec)
+    code = ("import re, sys, nbsql; nbsql.run(sys.argv[1], sys.argv[2]); "
+            "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))")
     result = subprocess.run([sys.executable, "-c", code, str(folder), str(tmp_path / "big.db")], capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stderr
@@ -456,3 +457,26 @@ def test_the_readme_example_is_true(tmp_path, monkeypatch):
     assert result.stdout == table
     pattern = re.escape(summary).replace(re.escape("4.8s (62 notebooks/min)"), r"[\d.]+s \(\d+ notebooks/min\)")
     assert re.fullmatch(pattern + "\n", result.stderr), result.stderr
+
+
+def test_run_rows_are_written_by_column_name(tmp_path, monkeypatch):
+    """With the run tables' columns reversed in the database (the row types keep their order), every
+    value lands in its column."""
+    import dataclasses
+
+    from nbsql import schema
+
+    folder = tmp_path / "by-name"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "fails_at_cell_3.ipynb", folder)
+    nbsql.run(folder, tmp_path / "normal.db")
+    tables = tuple(dataclasses.replace(t, columns=t.columns[::-1]) if t.name in schema.RUN_TABLES else t
+                   for t in schema.TABLES)
+    monkeypatch.setattr(schema, "TABLES", tables)  # what schema.create makes
+    nbsql.run(folder, tmp_path / "reversed.db")
+    varying = {"started", "seconds", "outputs"}  # times, and the traceback's cell number (In[4])
+    for name in schema.RUN_TABLES:
+        columns = [c for c in schema.TABLE[name].column_names if c not in varying]
+        rows = [[tuple(row) for row in _query(tmp_path / db, f"SELECT {', '.join(columns)} FROM {name} ORDER BY id")]
+                for db in ("normal.db", "reversed.db")]
+        assert rows[0] == rows[1] and rows[0], name

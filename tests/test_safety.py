@@ -87,6 +87,8 @@ def drop_tables_since_schema_5(conn: sqlite3.Connection) -> None:
     """Take away the tables nbsql added after databases were marked, as an older nbsql made none of them."""
     conn.execute("DROP TABLE cell_dependencies")
     conn.execute("DROP TABLE cell_names")
+    conn.execute("DROP TABLE execution_cells")
+    conn.execute("DROP TABLE executions")
 
 
 def test_an_unmarked_database_of_the_last_nbsql_is_upgraded(tmp_path):

@@ -219,7 +219,9 @@ def main() -> None:
     request = Request(**json.load(sys.stdin))
     if request.isolate:
         isolation.bring_loopback_up()
-    result = Result(status="ok", isolated=isolation.network_isolated())
+    # isolated: started in a namespace of its own, which shows no interface but its loopback (a machine
+    # with only a loopback would show the same, but its 127.0.0.1 services would still be reachable)
+    result = Result(status="ok", isolated=request.isolate and isolation.network_isolated())
     try:
         asyncio.run(_run(request, result))
     finally:
