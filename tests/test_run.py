@@ -480,3 +480,22 @@ def test_run_rows_are_written_by_column_name(tmp_path, monkeypatch):
         rows = [[tuple(row) for row in _query(tmp_path / db, f"SELECT {', '.join(columns)} FROM {name} ORDER BY id")]
                 for db in ("normal.db", "reversed.db")]
         assert rows[0] == rows[1] and rows[0], name
+
+
+def test_the_kernel_s_memory_is_capped(tmp_path):
+    """RLIMIT_AS is set on the kernel: it sees the limit, and a larger allocation is a MemoryError,
+    classed out-of-memory."""
+    folder = tmp_path / "memory"
+    folder.mkdir()
+    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                                 "display_name": "Python 3"}})
+    notebook.cells = [nbformat.v4.new_code_cell("import resource\nprint(resource.getrlimit(resource.RLIMIT_AS)[0])"),
+                      nbformat.v4.new_code_cell("block = bytearray(3 * 1024 ** 3)")]
+    nbformat.write(notebook, folder / "greedy.ipynb")
+    db = tmp_path / "memory.db"
+    nbsql.run(folder, db, memory_limit=2 * 1024 ** 3)
+    run = _run_of(db, "greedy.ipynb")
+    cells = _cells_of(db, run["id"])
+    assert json.loads(cells[0]["outputs"])[0]["text"] == f"{2 * 1024 ** 3}\n"
+    assert (run["status"], run["exception_name"], run["failure_class"], run["failing_cell"]) == \
+        ("error", "MemoryError", "out-of-memory", 1)
