@@ -34,6 +34,8 @@ def _image(data: str) -> dict:
     ("<object at 0x7f3b2c1d5e50>", "<object at 0x55d0aa01ff10>"),
     ("ran at 2024-03-01 10:00:02.123", "ran at 2026-12-05T04:22:03Z"),
     ("CPU times: user 1.2 s, sys: 30 ms\nWall time: 1.5 s", "CPU times: user 900 ms, sys: 12 ms\nWall time: 2 s"),
+    # IPython writes microseconds with the micro sign (U+00B5) or, in newer versions, the Greek mu (U+03BC)
+    ("CPU times: user 8 \u00b5s, sys: 2 \u00b5s\nWall time: 12.6 \u00b5s", "CPU times: user 4 \u03bcs, sys: 1 \u03bcs\nWall time: 7.87 \u03bcs"),
     (" 45%|████▌     | 45/100 [00:01<00:02]\ndone", "100%|██████████| 100/100 [00:03<00:00]\ndone"),
     ("saved to /tmp/tmpa1b2c3/out.csv", "saved to /var/folders/x1/T/tmpzz/out.csv"),
     ("\x1b[31mred\x1b[0m", "red"),

@@ -34,7 +34,7 @@ _MASKS = (
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
     (re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"), "<time>"),
     (re.compile(r"\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b"), "<time>"),
-    (re.compile(r"\b\d+(?:\.\d+)?\s*(?:ns|µs|us|ms|s|sec|secs|seconds|min|mins|minutes|h|hours)\b"), "<duration>"),
+    (re.compile(r"\b\d+(?:\.\d+)?\s*(?:ns|µs|μs|us|ms|s|sec|secs|seconds|min|mins|minutes|h|hours)\b"), "<duration>"),
     (re.compile(r"(?:/private)?/(?:tmp|var/folders|var/tmp)/[^\s'\"),\]]*"), "<tmp>"),
     (re.compile(r"[A-Za-z]:\\Users\\[^\\]+\\AppData\\Local\\Temp\\[^\s'\"]*"), "<tmp>"),
 )
