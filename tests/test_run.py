@@ -37,6 +37,12 @@ def _digests(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def _python_notebook() -> nbformat.NotebookNode:
+    """An empty notebook whose kernelspec names python3."""
+    return nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                             "display_name": "Python 3"}})
+
+
 def _query(db: Path, sql: str, *params) -> list[sqlite3.Row]:
     with sqlite3.connect(db) as conn:
         conn.row_factory = sqlite3.Row
@@ -213,8 +219,7 @@ def test_a_notebook_printing_50_mb_is_bounded(tmp_path):
 
     folder = tmp_path / "big"
     folder.mkdir()
-    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
-                                                                 "display_name": "Python 3"}})
+    notebook = _python_notebook()
     notebook.cells = [nbformat.v4.new_code_cell("print('x' * 50_000_000)")]
     nbformat.write(notebook, folder / "loud.ipynb")
     # VmHWM: this process's own peak (ru_maxrss would include the pytest worker's, kept across fork and exec)
@@ -250,8 +255,7 @@ def test_both_orders_are_recorded_and_counted(tmp_path):
     """Cells saved out of order: top to bottom they differ, in execution-count order they reproduce."""
     folder = tmp_path / "order"
     folder.mkdir()
-    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
-                                                                 "display_name": "Python 3"}})
+    notebook = _python_notebook()
     notebook.cells = [nbformat.v4.new_code_cell("x = 1", execution_count=2),
                       nbformat.v4.new_code_cell("x = 2", execution_count=1),
                       nbformat.v4.new_code_cell("print(x)", execution_count=3, outputs=[
@@ -313,8 +317,7 @@ def test_ctrl_c_kills_the_kernels_and_keeps_finished_runs(tmp_path):
     folder.mkdir()
     shutil.copy(FIXTURES / "clean.ipynb", folder)
     marker = str(800_000_000 + os.getpid())
-    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
-                                                                 "display_name": "Python 3"}})
+    notebook = _python_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(f"import subprocess, time\nsubprocess.Popen(['sleep', '{marker}'])\n"
                                                 "time.sleep(3600)")]
     nbformat.write(notebook, folder / "waits.ipynb")
@@ -399,8 +402,7 @@ def test_the_notebook_page_shows_the_run(runs):
 def test_a_run_s_new_outputs_are_rendered_safely(tmp_path):
     folder = tmp_path / "hostile"
     folder.mkdir()
-    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
-                                                                 "display_name": "Python 3"}})
+    notebook = _python_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(
         "from IPython.display import HTML, SVG, display\n"
         "display(HTML('<script>alert(1)</script><b onclick=\"steal()\">bold</b><img src=x onerror=\"steal()\">'))\n"
@@ -431,8 +433,7 @@ def test_the_run_queries_answer(runs, tmp_path, name):
     if name == "missing_modules":  # no fixture imports a missing module: one does now
         folder = tmp_path / "missing"
         folder.mkdir()
-        notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
-                                                                     "display_name": "Python 3"}})
+        notebook = _python_notebook()
         notebook.cells = [nbformat.v4.new_code_cell("import no_such_package_anywhere")]
         nbformat.write(notebook, folder / "missing.ipynb")
         nbsql.run(folder, db)
@@ -487,8 +488,7 @@ def test_the_kernel_s_memory_is_capped(tmp_path):
     classed out-of-memory."""
     folder = tmp_path / "memory"
     folder.mkdir()
-    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
-                                                                 "display_name": "Python 3"}})
+    notebook = _python_notebook()
     notebook.cells = [nbformat.v4.new_code_cell("import resource\nprint(resource.getrlimit(resource.RLIMIT_AS)[0])"),
                       nbformat.v4.new_code_cell("block = bytearray(3 * 1024 ** 3)")]
     nbformat.write(notebook, folder / "greedy.ipynb")
