@@ -91,7 +91,8 @@ def cli() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False))  # unreadable: a load error
 @DB_OPTION
 @click.option("--full", is_flag=True, help="Rebuild the database from scratch instead of refreshing it.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: all cores; with "
+              "--dask local, its workers).")
 @click.option("--exclude", multiple=True, metavar="GLOB",
               help="Skip files and folders whose relative path or name matches GLOB (repeatable).")
 @click.option("--no-prune", is_flag=True, help="Keep notebooks whose files have vanished.")

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from ._compat.multiprocessing import Pool
-from .cluster.connect import Cluster, check_address
+from .cluster.connect import Cluster, check_address, with_jobs
 from .cluster.dispatch import results as on_cluster
 from .database import (
     NbsqlError,
@@ -105,6 +105,7 @@ class LoadOptions:
         if jobs is not None and jobs < 1:
             raise NbsqlError(f"jobs must be 1 or more, not {jobs}")
         if dask is not None:
+            dask, jobs = with_jobs(dask, jobs), None
             check_address(dask)
         patterns = (exclude,) if isinstance(exclude, str) else tuple(exclude)  # one pattern, not its characters
         return cls(full, jobs, patterns, prune, follow_symlinks, (settings or Settings()) if checks else None, dask)
@@ -223,7 +224,8 @@ def load(paths: str | Path | Iterable[str | Path], db: str | Path | None = None,
     ``checks`` the health rules run with ``settings`` (defaults when None); notebooks checked with
     other rules or thresholds are checked again. ``progress(done, total)`` is called as files are
     processed. ``dask`` runs the per-file work on a Dask cluster (a scheduler's address, or
-    ``local[:N]`` for N local worker processes) instead of a local pool of ``jobs`` processes. The
+    ``local[:N]`` for N local worker processes; ``local`` with ``jobs``: that many) instead of a local
+    pool of ``jobs`` processes. The
     keywords make one :class:`LoadOptions` (see :func:`run`).
     """
     options = LoadOptions.of(full=full, jobs=jobs, exclude=exclude, prune=prune, follow_symlinks=follow_symlinks,

@@ -99,6 +99,18 @@ def test_local_workers_from_the_command_line(tmp_path):
     assert table_dump(tmp_path / "nb.db") == table_dump(tmp_path / "local.db")
 
 
+def test_jobs_with_a_local_cluster_are_its_workers(tmp_path, monkeypatch):
+    """``--dask local --jobs 2`` starts the local cluster ``local:2`` names."""
+    copy_tree(REAL, tmp_path / "repo", limit=20)
+    started = []
+    real = connect.connected
+    monkeypatch.setattr(connect, "connected", lambda address: started.append(address) or real(address))
+    result = CliRunner().invoke(cli, ["load", str(tmp_path / "repo"), "--db", str(tmp_path / "nb.db"), "--dask",
+                                      "local", "--jobs", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert started == ["local:1"]
+
+
 def test_an_unchanged_rerun_starts_no_local_cluster(tmp_path, monkeypatch):
     """A local cluster starts only when there is work enough to send it (it costs seconds): not for
     an unchanged re-run, nor for the few files that failed before and are read again."""
@@ -115,11 +127,14 @@ def test_an_unchanged_rerun_starts_no_local_cluster(tmp_path, monkeypatch):
     ("tcp://127.0.0.1:9", "Error: cannot reach the Dask scheduler at tcp://127.0.0.1:9: "),
     ("127.0.0.1:8786", "Error: --dask takes a scheduler's address (tcp://HOST:PORT) or local[:N]"),
     ("local:0", "Error: --dask takes a scheduler's address"),
+    ("local:2 --jobs 3", "Error: --jobs does not apply with --dask local:2: the cluster's workers do the work"),
+    ("tcp://127.0.0.1:9 --jobs 2", "Error: --jobs does not apply with --dask tcp://127.0.0.1:9"),
+    ("local --jobs 20000", "Error: --dask takes a scheduler's address"),
 ])
 def test_a_scheduler_that_cannot_be_reached_is_one_line(tmp_path, monkeypatch, address, message):
     monkeypatch.setattr(connect, "CONNECT_TIMEOUT", 2)
     started = time.monotonic()
-    result = CliRunner().invoke(cli, ["load", str(REAL), "--db", str(tmp_path / "nb.db"), "--dask", address])
+    result = CliRunner().invoke(cli, ["load", str(REAL), "--db", str(tmp_path / "nb.db"), "--dask", *address.split()])
     assert result.exit_code == 2 and result.output.startswith(message) and result.output.count("\n") == 1, \
         result.output
     assert time.monotonic() - started < 30 and not list(tmp_path.iterdir())  # no database, no lock file

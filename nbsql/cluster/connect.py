@@ -20,6 +20,17 @@ _REMOTE = re.compile(r"(?:tcp|tls|ucx|ws|wss|inproc)://\S+")
 CONNECT_TIMEOUT = 10
 
 
+def with_jobs(address: str, jobs: int | None) -> str:
+    """``--dask`` and ``--jobs`` together: ``local`` takes its worker count from ``jobs``; any other
+    address (a cluster's, or ``local:N``) already says how many workers run, and ``jobs`` is refused."""
+    if jobs is None:
+        return address
+    if address == "local":
+        return f"local:{jobs}"
+    raise NbsqlError(f"--jobs does not apply with --dask {address}: the cluster's workers do the work "
+                     f"(for N local workers, use --dask local:N)")
+
+
 def check_address(address: str) -> None:
     """A one-line :class:`NbsqlError` unless ``address`` is ``local``, ``local:N`` or a scheduler's
     address (``tcp://HOST:PORT``)."""
