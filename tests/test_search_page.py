@@ -49,6 +49,12 @@ def test_each_result_gives_its_notebooks_health_score(corpus_site, corpus_db):
                   for hit in expected.hits]
     assert re.findall(r'<span class="nbsql-score">health (\d+)/100</span>', html) == [str(s) for s in scores]
     assert len(set(scores)) > 1
+    with sqlite3.connect(corpus_db) as conn:
+        counts = [dict(conn.execute("SELECT severity, count(*) FROM findings WHERE notebook = ? GROUP BY severity",
+                                    (hit.notebook,))) for hit in expected.hits]
+    expected_text = [", ".join(f"{c[s]} {s}{'' if c[s] == 1 else 's'}" for s in ("error", "warning", "info") if s in c)
+                     or "no findings" for c in counts]
+    assert re.findall(r'health \d+/100</span> \(([^)]*)\)', html) == expected_text
 
 
 def test_copies_are_one_click_away(corpus_site, corpus_db):
