@@ -2,15 +2,17 @@
 scrubbed environment with HOME inside the copy, a network namespace where the OS allows one, and
 the sweep that kills every process a run started.
 
-Linux only for the network: ``unshare --user --map-root-user --net`` (util-linux) starts the run in
-a new user and network namespace, which needs no privilege where unprivileged user namespaces are
-allowed (and works as root); the run then brings its own loopback up, so that the kernel and its
-client still talk over ZMQ. Where ``unshare`` is missing or refused (a container without the
-capability, another OS) the run has the machine's network, and ``executions.isolated`` says so.
+Linux only for the network: the job process, forked by the zygote, moves itself into a new user
+and network namespace (:func:`enter_network_namespace`: the ``unshare(2)`` call, mapped to root as
+``unshare --user --map-root-user --net`` does), which needs no privilege where unprivileged user
+namespaces are allowed (and works as root); it then brings its own loopback up, so that the kernel
+and its client still talk over ZMQ. Where the call is refused (a container without the capability,
+another OS) the run has the machine's network, and ``executions.isolated`` says so.
 """
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import os
 import shutil
@@ -18,9 +20,7 @@ import signal
 import socket
 import stat
 import struct
-import subprocess
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 #: Variables passed from the user's environment to a run (and so to the kernel); every other one is
@@ -34,41 +34,69 @@ COPY_LIMIT = 512 * 1024 * 1024
 #: Folders never copied: version control and editor checkpoints.
 NOT_COPIED = frozenset({".git", ".hg", ".svn", ".ipynb_checkpoints"})
 
-_UNSHARE = ("unshare", "--user", "--map-root-user", "--net")
+_CLONE_NEWUSER, _CLONE_NEWNET = 0x10000000, 0x40000000
+
+
+def allowed_environment() -> dict[str, str]:
+    """The allow-listed variables of the user's environment, and where ``pip install --user`` put
+    packages (kept, so that they import): the zygote's whole environment."""
+    kept = {name: value for name, value in os.environ.items()
+            if name in ALLOWED_VARIABLES or name.startswith(ALLOWED_PREFIXES)}
+    kept["PYTHONUSERBASE"] = _user_base()
+    return kept
 
 
 def scrubbed_environment(home: Path, marker: str, kernel_data: str | None) -> dict[str, str]:
     """The environment of a run: the allow-listed variables, HOME and TMPDIR inside the run's
     folder, the kernelspec's data folder (HOME moved, it would not be found) and the marker."""
-    kept = {name: value for name, value in os.environ.items()
-            if name in ALLOWED_VARIABLES or name.startswith(ALLOWED_PREFIXES)}
+    kept = allowed_environment()
     tmp = home / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     kept.update({"HOME": str(home), "TMPDIR": str(tmp), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-                 "PYTHONUSERBASE": _user_base(), "MPLBACKEND": "agg", MARKER: marker})
+                 "MPLBACKEND": "agg", MARKER: marker})
     if kernel_data:
         kept["JUPYTER_PATH"] = kernel_data
     return kept
 
 
 def _user_base() -> str:
-    """Where ``pip install --user`` put packages for the real HOME: kept, so that they import."""
+    """Where ``pip install --user`` put packages for the real HOME."""
     import site
 
     return site.getuserbase()
 
 
-@cache
-def network_sandbox() -> tuple[str, ...]:
-    """The command prefix that starts a process without the machine's network, or () when this
-    machine allows none (tried once per process)."""
-    if not os.path.exists("/proc/self/ns/net") or shutil.which(_UNSHARE[0]) is None:
-        return ()
+def enter_network_namespace() -> bool:
+    """Move this process into a new user namespace, where it is root mapped to its own user (as
+    ``unshare --user --map-root-user --net`` does), and a new network namespace with its loopback
+    up; False when the OS refuses, leaving the process where it was. The process must be
+    single-threaded (a forked child is)."""
+    if not os.path.exists("/proc/self/ns/net"):
+        return False
+    uid, gid = os.getuid(), os.getgid()
     try:
-        probe = subprocess.run([*_UNSHARE, "true"], capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return ()
-    return _UNSHARE if probe.returncode == 0 else ()
+        _unshare(_CLONE_NEWUSER | _CLONE_NEWNET)
+    except (OSError, AttributeError):  # refused, or no unshare(2) in this C library
+        return False
+    for name, line in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+        descriptor = os.open(f"/proc/self/{name}", os.O_WRONLY)
+        try:
+            os.write(descriptor, line.encode())
+        finally:
+            os.close(descriptor)
+    bring_loopback_up()
+    return True
+
+
+def _unshare(flags: int) -> None:
+    native = getattr(os, "unshare", None)  # Python 3.12
+    if native is not None:
+        native(flags)
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(flags) != 0:
+        number = ctypes.get_errno()
+        raise OSError(number, os.strerror(number))
 
 
 _SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1

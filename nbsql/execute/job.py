@@ -1,5 +1,5 @@
-"""One notebook's run, in a process of its own (:func:`main`), started by the
-runner inside the sandbox: the request comes on stdin, the result goes to stdout, both JSON.
+"""One notebook's run (:func:`execute`), in a job process of its own that the zygote forked and
+moved into the sandbox: the request comes from the runner, the result goes back to it as JSON.
 
 nbclient starts the kernel and executes the cells of the plan one by one, stopping at the first
 failure; the kernel gets RLIMIT_AS, its outputs are bounded as they arrive, and they are compared
@@ -12,9 +12,8 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import isolation
@@ -36,7 +35,6 @@ class Request:
     cell_timeout: float | None
     timeout: float | None
     memory_limit: int | None
-    isolate: bool  # started in a new network namespace: bring its loopback up
     folders: list[str]  # the copy's folder and the original's, masked in outputs before comparing
     parameters: dict[str, Any] | None = None
 
@@ -215,21 +213,13 @@ def _plain(outputs: list[dict]) -> list[dict]:
     return json.loads(json.dumps(outputs, default=str))
 
 
-def main() -> None:
-    request = Request(**json.load(sys.stdin))
-    if request.isolate:
-        isolation.bring_loopback_up()
-    # isolated: started in a namespace of its own, which shows no interface but its loopback (a machine
-    # with only a loopback would show the same, but its 127.0.0.1 services would still be reachable)
-    result = Result(status="ok", isolated=request.isolate and isolation.network_isolated())
+def execute(request: Request, isolated: bool) -> Result:
+    """Run the notebook of ``request``, then kill every process the run started; ``isolated``:
+    whether this process is in a network namespace of its own."""
+    result = Result(status="ok", isolated=isolated)
     try:
         asyncio.run(_run(request, result))
     finally:
         if marker := os.environ.get(isolation.MARKER):
             isolation.kill_marked(marker)
-    sys.stdout.write(json.dumps(asdict(result)))
-    sys.stdout.flush()
-
-
-if __name__ == "__main__":
-    main()
+    return result

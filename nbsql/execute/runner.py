@@ -1,5 +1,6 @@
-"""``nbsql run``: load the notebooks, run each in a sandboxed process of its own, N at a time, and
-write each finished run in one transaction.
+"""``nbsql run``: load the notebooks, run each in a sandboxed job process of its own, N at a time,
+and write each finished run in one transaction. The jobs are forked by a zygote (``zygote``), started
+while the notebooks load, which has imported what they need.
 
 Ctrl-C kills the running jobs (their kernels and every process they started) and keeps the runs
 already written.
@@ -10,9 +11,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -33,13 +31,14 @@ from . import isolation
 from .job import Request, Result
 from .kernel import find_kernel
 from .store import Run, Target, plan, ran_unchanged, targets, write_run
+from .zygote import Job, Order, Zygote
 
 ORDERS = ("cells", "counts")
-#: Seconds a job may take beyond the notebook's timeout (starting Python and the kernel, stopping)
-#: before it is killed from outside.
+#: Seconds a job may take beyond the notebook's timeout (starting the kernel, stopping) before it is
+#: killed from outside.
 GRACE = 60
-#: Where the job's code is found: the folder holding the nbsql package, put first on its path.
-_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from nbsql.execute.job import main; main()"
+#: Seconds to wait for a killed job to be reaped.
+KILL_WAIT = 30
 
 
 @dataclass(frozen=True)
@@ -103,25 +102,34 @@ class RunReport:
 class _Jobs:
     """The job processes running now, so that Ctrl-C can kill them and all they started."""
 
-    def __init__(self) -> None:
+    def __init__(self, zygote: Zygote) -> None:
+        self.zygote = zygote
         self.lock = threading.Lock()
-        self.running: dict[int, tuple[subprocess.Popen, str]] = {}
+        self.running: dict[int, tuple[Job, str]] = {}
         self.stopped = threading.Event()
+
+    def start(self, order: Order, marker: str) -> Job:
+        job = self.zygote.fork(order)
+        with self.lock:
+            self.running[job.number] = (job, marker)
+        return job
+
+    def kill(self, job: Job, marker: str) -> None:
+        """SIGKILL the job's process group, then every process carrying its marker."""
+        self.zygote.kill(job)
+        isolation.kill_marked(marker)
+
+    def finish(self, job: Job, marker: str) -> None:
+        with self.lock:
+            self.running.pop(job.number, None)
+        self.kill(job, marker)
 
     def kill_all(self) -> None:
         self.stopped.set()
         with self.lock:
             running = list(self.running.values())
-        for process, marker in running:
-            _kill(process, marker)
-
-
-def _kill(process: subprocess.Popen, marker: str) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except OSError:
-        pass
-    isolation.kill_marked(marker)
+        for job, marker in running:
+            self.kill(job, marker)
 
 
 def run(paths: str | Path | Iterable[str | Path], db: str | Path | None = None,
@@ -144,27 +152,19 @@ def run_with(paths: str | Path | Iterable[str | Path], db: str | Path | None, op
     chosen_paths = [os.fsdecode(p) for p in ([paths] if isinstance(paths, (str, bytes, os.PathLike)) else paths)]
     db = str(db or default_db())
     settings = options.settings or Settings()
-    load(chosen_paths, db, settings=settings)
     report = RunReport(db)
-    conn = open_for_writing(db)
-    try:
-        chosen = _in_scope(targets(conn), chosen_paths)
-        report.notebooks = [target.id for target in chosen]
-        todo = []
-        for target in chosen:
-            if options.changed_only and ran_unchanged(conn, target, options.order):
-                report.unchanged += 1
-            elif (positions := plan(conn, target.id, options.order)) is None:
-                report.ambiguous += 1
-            else:
-                todo.append((target, positions))
-        with closing(_run_all(todo, options, progress)) as runs:  # closed on Ctrl-C: the jobs are killed
-            for finished in runs:
-                write_run(conn, finished)
-                report.statuses[finished.result.status] += 1
-        run_corpus_rules(conn, settings)  # the rules that read the latest runs
-    finally:
-        conn.close()
+    with Zygote(papermill=bool(options.parameters)) as zygote:  # importing while the notebooks load
+        load(chosen_paths, db, settings=settings)
+        conn = open_for_writing(db)
+        try:
+            todo = _todo(conn, chosen_paths, options, report)
+            with closing(_run_all(todo, options, zygote, progress)) as runs:  # closed on Ctrl-C: jobs killed
+                for finished in runs:
+                    write_run(conn, finished)
+                    report.statuses[finished.result.status] += 1
+            run_corpus_rules(conn, settings)  # the rules that read the latest runs
+        finally:
+            conn.close()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -182,15 +182,30 @@ def check_dependencies() -> None:
         raise NbsqlError(f"nbsql run needs {', '.join(missing)}: pip install 'nbsql[run]'")
 
 
+def _todo(conn: Any, paths: list[str], options: RunOptions, report: RunReport) -> list[tuple[Target, list[int]]]:
+    """The notebooks below ``paths`` to run, with their plans; counts the others in ``report``."""
+    chosen = _in_scope(targets(conn), paths)
+    report.notebooks = [target.id for target in chosen]
+    todo = []
+    for target in chosen:
+        if options.changed_only and ran_unchanged(conn, target, options.order):
+            report.unchanged += 1
+        elif (positions := plan(conn, target.id, options.order)) is None:
+            report.ambiguous += 1
+        else:
+            todo.append((target, positions))
+    return todo
+
+
 def _in_scope(stored: list[Target], paths: list[str]) -> list[Target]:
     prefixes = [resolved(path) for path in paths]
     return [t for t in stored if any(contains(prefix, os.path.join(t.root, t.path)) for prefix in prefixes)]
 
 
-def _run_all(todo: list[tuple[Target, list[int]]], options: RunOptions,
+def _run_all(todo: list[tuple[Target, list[int]]], options: RunOptions, zygote: Zygote,
              progress: Callable[[int, int], None] | None):
     """The finished runs, as they finish, ``options.jobs`` at a time."""
-    jobs = _Jobs()
+    jobs = _Jobs(zygote)
     total = len(todo)
     if progress:
         progress(0, total)
@@ -230,7 +245,6 @@ def _run_one(target: Target, positions: list[int], options: RunOptions, jobs: _J
     if kernel.missing or kernel.name is None:
         return finished(Result("kernel-missing", False, exception_name="NoSuchKernel",
                                exception_value=kernel.missing))
-    sandbox = () if options.network else isolation.network_sandbox()
     scratch = Path(tempfile.mkdtemp(prefix="nbsql-run-"))
     try:
         source = Path(target.root, target.path)
@@ -240,30 +254,24 @@ def _run_one(target: Target, positions: list[int], options: RunOptions, jobs: _J
             notebook.write_bytes(source.read_bytes())
         marker = secrets.token_hex(12)
         request = Request(str(notebook), positions, kernel.name, kernel.language, options.cell_timeout,
-                          options.timeout, options.memory_limit, bool(sandbox),
-                          [str(copied.folder), str(source.parent)], parameters)
+                          options.timeout, options.memory_limit, [str(copied.folder), str(source.parent)],
+                          parameters)
         environment = isolation.scrubbed_environment(scratch / "home", marker, kernel.data_dir)
-        package_parent = str(Path(__file__).resolve().parents[2])
+        isolate = not options.network and jobs.zygote.isolates()
         if jobs.stopped.is_set():
             raise KeyboardInterrupt
-        process = subprocess.Popen([*sandbox, sys.executable, "-c", _BOOT, package_parent], cwd=scratch / "home",
-                                   env=environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, start_new_session=True)
-        with jobs.lock:
-            jobs.running[process.pid] = (process, marker)
+        job = jobs.start(Order(asdict(request), environment, str(scratch), isolate), marker)
         try:
             deadline = None if options.timeout is None else options.timeout + GRACE
-            out, err = process.communicate(json.dumps(asdict(request)).encode(), timeout=deadline)
-            result = _result(out, err, process.returncode)
-        except subprocess.TimeoutExpired:
-            _kill(process, marker)
-            process.communicate()
-            result = Result("timeout", bool(sandbox), exception_name="TimeoutError",
-                            exception_value=f"the run did not end within {deadline:g} seconds")
+            if job.ended.wait(deadline):
+                result = _result(scratch, job)
+            else:
+                jobs.kill(job, marker)
+                job.ended.wait(KILL_WAIT)
+                result = Result("timeout", isolate, exception_name="TimeoutError",
+                                exception_value=f"the run did not end within {deadline:g} seconds")
         finally:
-            with jobs.lock:
-                jobs.running.pop(process.pid, None)
-            _kill(process, marker)
+            jobs.finish(job, marker)
         if jobs.stopped.is_set():
             raise KeyboardInterrupt  # killed by Ctrl-C: not a run to record
         return finished(result, copied.left_out)
@@ -271,11 +279,14 @@ def _run_one(target: Target, positions: list[int], options: RunOptions, jobs: _J
         isolation.remove_tree(scratch)
 
 
-def _result(out: bytes, err: bytes, returncode: int) -> Result:
+def _result(scratch: Path, job: Job) -> Result:
     """The job's result, or a crash when it wrote none (it was killed, or failed to start)."""
     try:
-        return Result.from_json(json.loads(out))
-    except (ValueError, TypeError, KeyError):
-        lines = err.decode("utf-8", "replace").strip().splitlines()
-        reason = lines[-1] if lines else f"the run's process ended with code {returncode}"
+        return Result.from_json(json.loads((scratch / "result.json").read_bytes()))
+    except (OSError, ValueError, TypeError, KeyError):
+        try:
+            lines = (scratch / "job.log").read_text("utf-8", "replace").strip().splitlines()
+        except OSError:
+            lines = []
+        reason = lines[-1] if lines else job.reason or f"the run's process ended with code {job.code}"
         return Result("crashed", False, exception_name="JobFailed", exception_value=reason[:2000])
