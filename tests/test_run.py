@@ -17,6 +17,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -25,7 +27,6 @@ from click.testing import CliRunner
 
 import nbsql
 from nbsql.cli import cli
-from nbsql.execute import isolation
 from nbsql.schema import SCHEMA_VERSION
 
 FIXTURES = Path(__file__).parent / "fixtures" / "run"
@@ -166,11 +167,29 @@ def test_network_is_off_and_no_process_is_left(tmp_path):
     folder.mkdir()
     for name in ("socket.ipynb", "leaves_a_process.ipynb"):
         shutil.copy(FIXTURES / name, folder)
+    marker = str(900_000_000 + os.getpid())
+    with loopback_server() as (port, connections):
+        nbsql.run(folder, tmp_path / "net.db", parameters={"port": port, "marker": marker})
+    run = _run_of(tmp_path / "net.db", "socket.ipynb")
+    printed = json.loads(_cells_of(tmp_path / "net.db", run["id"])[-1]["outputs"])[0]["text"]
+    if run["isolated"]:
+        assert connections == [] and printed.startswith("no connection")
+    else:
+        assert len(connections) == 1 and printed == "connected\n"
+        if namespaces_allowed():
+            pytest.fail("a network namespace was available but the run was not isolated")
+    assert _run_of(tmp_path / "net.db", "leaves_a_process.ipynb")["status"] == "ok"
+    assert processes_with_argument(marker) == []
+
+
+@contextmanager
+def loopback_server() -> Iterator[tuple[int, list[socket.socket]]]:
+    """A server on the machine's 127.0.0.1: its port, and the connections it accepted."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
     server.settimeout(0.2)
-    connections = []
+    connections: list[socket.socket] = []
     stop = threading.Event()
 
     def accept() -> None:
@@ -182,34 +201,24 @@ def test_network_is_off_and_no_process_is_left(tmp_path):
 
     listener = threading.Thread(target=accept, daemon=True)
     listener.start()
-    marker = str(900_000_000 + os.getpid())
     try:
-        nbsql.run(folder, tmp_path / "net.db", parameters={"port": server.getsockname()[1], "marker": marker})
+        yield server.getsockname()[1], connections
     finally:
         stop.set()
         listener.join()
         server.close()
-    run = _run_of(tmp_path / "net.db", "socket.ipynb")
-    printed = json.loads(_cells_of(tmp_path / "net.db", run["id"])[-1]["outputs"])[0]["text"]
-    if run["isolated"]:
-        assert connections == [] and printed.startswith("no connection")
-    else:
-        assert len(connections) == 1 and printed == "connected\n"
-        if _namespaces_allowed():
-            pytest.fail("a network namespace was available but the run was not isolated")
-    assert _run_of(tmp_path / "net.db", "leaves_a_process.ipynb")["status"] == "ok"
-    assert _processes_with_argument(marker) == []
 
 
-def _namespaces_allowed() -> bool:
+def namespaces_allowed() -> bool:
     """Whether this machine gives an unprivileged process a network namespace, asked of util-linux's
     ``unshare``, not of nbsql."""
     if shutil.which("unshare") is None:
         return False
-    return subprocess.run(["unshare", "--user", "--map-root-user", "--net", "true"], capture_output=True).returncode == 0
+    probe = subprocess.run(["unshare", "--user", "--map-root-user", "--net", "true"], capture_output=True)
+    return probe.returncode == 0
 
 
-def _processes_with_argument(argument: str) -> list[int]:
+def processes_with_argument(argument: str) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -334,7 +343,7 @@ def test_ctrl_c_kills_the_kernels_and_keeps_finished_runs(tmp_path):
                                stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120  # only so that a broken run fails rather than hangs
-        while not (_recorded(db, "clean.ipynb") and _processes_with_argument(marker)):
+        while not (_recorded(db, "clean.ipynb") and processes_with_argument(marker)):
             assert time.monotonic() < deadline and process.poll() is None, "the runs never got going"
             time.sleep(0.2)
         process.send_signal(signal.SIGINT)
@@ -344,7 +353,7 @@ def test_ctrl_c_kills_the_kernels_and_keeps_finished_runs(tmp_path):
     assert "Interrupted" in (process.stderr.read() if process.stderr else "")
     assert _run_of(db, "clean.ipynb")["status"] == "ok"
     assert not _recorded(db, "waits.ipynb")
-    assert _processes_with_argument(marker) == []
+    assert processes_with_argument(marker) == []
 
 
 def _recorded(db: Path, name: str) -> bool:
@@ -362,7 +371,8 @@ def test_only_nbsql_run_executes_notebooks():
     import ast
 
     package = Path(nbsql.__file__).parent
-    runners = {"nbclient", "jupyter_client", "papermill", "nbsql.execute.runner", "nbsql.execute.job"}
+    runners = {"nbclient", "jupyter_client", "papermill", "nbsql.execute.runner", "nbsql.execute.job",
+               "nbsql.execute.zygote"}
     offenders = set()
     for path in package.rglob("*.py"):
         if "execute" in path.relative_to(package).parts:

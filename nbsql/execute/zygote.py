@@ -14,7 +14,8 @@ zygote, replaces its whole environment with the run's scrubbed one, moves to the
 the notebook, and writes its result to ``result.json`` in the run's folder, its stderr to ``job.log``.
 When a job ends, or is killed, the zygote kills its process group before reaping it (until then the
 job's pid, and so its group's id, cannot be reused). When its stdin closes (the runner ended, however
-it ended) it kills every job left, with all the processes they started, and exits.
+it ended) it kills every job left, with all the processes they started, removes their folders, and
+exits.
 """
 
 from __future__ import annotations
@@ -194,7 +195,7 @@ class _Server:
     def __init__(self) -> None:
         self.answers = os.dup(1)
         os.dup2(2, 1)  # what a library prints goes to stderr, not into the answers
-        self.jobs: dict[int, tuple[int, str]] = {}  # pid -> (number, marker)
+        self.jobs: dict[int, tuple[int, Order]] = {}  # pid -> (number, order)
 
     def serve(self) -> None:
         self.tell({"ready": _probe()})
@@ -220,11 +221,11 @@ class _Server:
                     self.fork(message["fork"], Order(**message["order"]))
                 else:
                     self.kill(message["kill"])
-        for pid, (_, marker) in self.jobs.items():  # the runner is gone: so are its jobs
+        for pid, (_, order) in self.jobs.items():  # the runner is gone: so are its jobs, and their folders
             _kill_group(pid)
-            isolation.kill_marked(marker)
-        for pid in self.jobs:
+            isolation.kill_marked(order.environment[isolation.MARKER])
             os.waitpid(pid, 0)
+            isolation.remove_tree(Path(order.folder))
 
     def tell(self, message: dict[str, Any]) -> None:
         os.write(self.answers, json.dumps(message).encode() + b"\n")  # unbuffered: nothing for a child to flush
@@ -237,7 +238,7 @@ class _Server:
             return
         if pid == 0:
             _job(order)
-        self.jobs[pid] = (number, order.environment.get(isolation.MARKER, ""))
+        self.jobs[pid] = (number, order)
 
     def kill(self, number: int) -> None:
         for pid, (forked, _) in self.jobs.items():
