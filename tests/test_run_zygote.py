@@ -114,6 +114,24 @@ def test_the_runner_killed_leaves_no_job_behind(tmp_path):
     assert not run_folder.exists()
 
 
+def test_the_zygote_killed_ends_its_jobs(tmp_path):
+    """The notebook SIGKILLs the zygote (its job's parent): the job dies with it, the run is crashed
+    with that reason, and nothing it started is left."""
+    marker = str(400_000_000 + os.getpid())
+    folder = _folder_with(tmp_path, "kills_the_zygote.ipynb",
+                          f"import os, signal, subprocess, time\nsubprocess.Popen(['sleep', '{marker}'], "
+                          "start_new_session=True)\n"
+                          "zygote = int(open(f'/proc/{os.getppid()}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+                          "os.kill(zygote, signal.SIGKILL)\ntime.sleep(60)")
+    started = time.monotonic()
+    nbsql.run(folder, tmp_path / "zygote.db")
+    assert time.monotonic() - started < 30
+    run = _run_of(tmp_path / "zygote.db", "kills_the_zygote.ipynb")
+    assert (run["status"], run["exception_name"]) == ("crashed", "JobFailed")
+    assert run["exception_value"].startswith("the zygote ended with code -9")
+    assert _wait_until_gone(marker) == []
+
+
 def test_network_option_keeps_the_machine_s_network(tmp_path):
     """--network: no namespace, the loopback server is reached, and the run says it was not isolated."""
     folder = tmp_path / "net"

@@ -1,8 +1,9 @@
 """Running notebooks (``nbsql run``): each in a sandboxed, throw-away copy of its folder, its new
 outputs compared with the saved ones, every run recorded in ``executions`` and ``execution_cells``.
 
-Nothing else in nbsql ever executes a notebook. The runner is imported on first use: a run's job
-process imports only what it needs (``job``, ``isolation``, ``compare``, ``kernel``).
+Nothing else in nbsql ever executes a notebook. The runner is imported on first use; what the jobs
+need (nbclient, zmq, ``job``, ``compare``) is imported once per run command, by the zygote that
+forks them (``zygote``), not by the command's own process.
 """
 
 from __future__ import annotations

@@ -150,25 +150,30 @@ class Zygote:
                 pass
 
     def _read(self) -> None:
+        """Take the zygote's answers until it ends; then every job left has ended, with the reason."""
         assert self._process.stdout is not None
-        for line in self._process.stdout:
-            message = json.loads(line)
-            if "ready" in message:
-                self._isolates = message["ready"]
-                self._ready.set()
-                continue
+        try:
+            for line in self._process.stdout:
+                self._answer(json.loads(line))
+        finally:
+            last = _last_line(self._log)
             with self._lock:
-                job = self._jobs.pop(message["ended"])
-            job.code, job.reason = message["code"], message.get("reason")
-            job.ended.set()
-        reason = _last_line(self._log) or f"the zygote ended with code {self._process.wait()}"
+                self._gone = f"the zygote ended with code {self._process.wait()}" + (f": {last}" if last else "")
+                left, self._jobs = list(self._jobs.values()), {}
+            self._ready.set()
+            for job in left:
+                job.reason = self._gone
+                job.ended.set()
+
+    def _answer(self, message: dict[str, Any]) -> None:
+        if "ready" in message:
+            self._isolates = message["ready"]
+            self._ready.set()
+            return
         with self._lock:
-            self._gone = f"the zygote ended: {reason}"
-            left, self._jobs = list(self._jobs.values()), {}
-        self._ready.set()
-        for job in left:
-            job.reason = self._gone
-            job.ended.set()
+            job = self._jobs.pop(message["ended"])
+        job.code, job.reason = message["code"], message.get("reason")
+        job.ended.set()
 
 
 def _last_line(log: IO[bytes]) -> str | None:
