@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sqlite3
 import tempfile
 import threading
 import time
@@ -182,7 +183,8 @@ def check_dependencies() -> None:
         raise NbsqlError(f"nbsql run needs {', '.join(missing)}: pip install 'nbsql[run]'")
 
 
-def _todo(conn: Any, paths: list[str], options: RunOptions, report: RunReport) -> list[tuple[Target, list[int]]]:
+def _todo(conn: sqlite3.Connection, paths: list[str], options: RunOptions,
+          report: RunReport) -> list[tuple[Target, list[int]]]:
     """The notebooks below ``paths`` to run, with their plans; counts the others in ``report``."""
     chosen = _in_scope(targets(conn), paths)
     report.notebooks = [target.id for target in chosen]
