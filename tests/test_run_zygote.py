@@ -32,11 +32,21 @@ def _folder_with(tmp_path: Path, name: str, *sources: str) -> Path:
     return folder
 
 
-def _wait_until_gone(marker: str, seconds: float = 30) -> list[int]:
+def _wait_until_gone(marker: str, seconds: float = 30) -> list[str]:
+    """The processes with ``marker`` as an argument still there after ``seconds``, described."""
     deadline = time.monotonic() + seconds
     while (left := processes_with_argument(marker)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    return left
+    return [_described(pid) for pid in left]
+
+
+def _described(pid: int) -> str:
+    try:
+        status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+        marked = isolation.MARKER.encode() in Path(f"/proc/{pid}/environ").read_bytes()
+    except (OSError, ValueError) as exc:
+        return f"{pid}: {exc}"
+    return f"{pid}: state {status.get('State')}, parent {status.get('PPid')}, marked {marked}"
 
 
 def test_no_secret_reaches_the_job_or_the_kernel(tmp_path, monkeypatch):
@@ -67,7 +77,7 @@ def test_a_job_killed_from_inside_is_crashed_and_leaves_nothing(tmp_path):
                           "start_new_session=True)\nos.kill(os.getppid(), signal.SIGKILL)\ntime.sleep(60)")
     nbsql.run(folder, tmp_path / "killed.db")
     run = _run_of(tmp_path / "killed.db", "kills_its_job.ipynb")
-    assert (run["status"], run["exception_name"]) == ("crashed", "JobFailed")
+    assert (run["status"], run["exception_name"]) == ("crashed", "JobFailed"), dict(run)
     assert run["exception_value"]
     assert _wait_until_gone(marker) == []
 
@@ -83,7 +93,7 @@ def test_a_job_past_its_deadline_is_killed_with_all_it_started(tmp_path, monkeyp
     nbsql.run(folder, tmp_path / "late.db", timeout=30)
     assert time.monotonic() - started < 25
     run = _run_of(tmp_path / "late.db", "sleeps.ipynb")
-    assert (run["status"], run["exception_name"]) == ("timeout", "TimeoutError")
+    assert (run["status"], run["exception_name"]) == ("timeout", "TimeoutError"), dict(run)
     assert "did not end within 5 seconds" in run["exception_value"]
     assert _wait_until_gone(marker) == []
 
@@ -127,7 +137,7 @@ def test_the_zygote_killed_ends_its_jobs(tmp_path):
     nbsql.run(folder, tmp_path / "zygote.db")
     assert time.monotonic() - started < 30
     run = _run_of(tmp_path / "zygote.db", "kills_the_zygote.ipynb")
-    assert (run["status"], run["exception_name"]) == ("crashed", "JobFailed")
+    assert (run["status"], run["exception_name"]) == ("crashed", "JobFailed"), dict(run)
     assert run["exception_value"].startswith("the zygote ended with code -9")
     assert _wait_until_gone(marker) == []
 
