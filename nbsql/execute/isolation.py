@@ -176,52 +176,69 @@ def remove_tree(path: Path) -> None:
 
 
 def marked_processes(marker: str) -> list[int]:
-    """Processes whose environment holds ``MARKER=marker``: every process a run started, however
-    far it wandered from its parent (a new session, a double fork), unless it cleared its environment."""
+    """Processes whose environment holds ``MARKER=marker``, and their descendants: every process a
+    run started, however far it wandered from its parent (a new session, a double fork), unless it
+    cleared its environment. Descendants, because a child in the middle of exec shows no
+    environment yet (its parent may already have been told the exec succeeded)."""
     needle = f"{MARKER}={marker}\0".encode()
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
+    found = set()
+    for pid in _parents():
         try:
-            with open(f"/proc/{entry.name}/environ", "rb") as handle:
+            with open(f"/proc/{pid}/environ", "rb") as handle:
                 if needle in handle.read() + b"\0":
-                    found.append(int(entry.name))
+                    found.add(pid)
         except OSError:  # gone, or not ours
             continue
-    return found
+    parents = _parents()  # read after the environments: a child forked meanwhile is in it
+    grown = True
+    while grown:
+        descendants = {pid for pid, parent in parents.items() if parent in found} - found
+        found |= descendants
+        grown = bool(descendants)
+    return sorted(found)
 
 
 def kill_marked(marker: str) -> int:
-    """SIGKILL every process of the run ``marker`` until none is left; returns how many were killed."""
+    """Stop every process of the run ``marker`` until no new one shows (a stopped process cannot
+    fork), then SIGKILL them all; returns how many there were."""
     if not os.path.isdir("/proc"):
         return 0
-    killed = 0
-    for _ in range(20):  # a process may fork while the others are killed
-        pids = [pid for pid in marked_processes(marker) if pid != os.getpid()]
+    stopped: set[int] = set()
+    for _ in range(20):
+        pids = set(marked_processes(marker)) - stopped - {os.getpid()}
         if not pids:
             break
         for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-            except OSError:
-                pass
-    return killed
+            _signal(pid, signal.SIGSTOP)
+        stopped |= pids
+    for pid in stopped:
+        _signal(pid, signal.SIGKILL)
+    return len(stopped)
 
 
-def child_processes(parent: int) -> list[int]:
-    """The processes whose parent is ``parent``."""
-    children = []
+def _signal(pid: int, number: int) -> None:
+    try:
+        os.kill(pid, number)
+    except OSError:  # gone already
+        pass
+
+
+def _parents() -> dict[int, int]:
+    """Every process and its parent, read from /proc."""
+    parents = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             try:
                 fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
             except (OSError, IndexError):
                 continue
-            if int(fields[1]) == parent:
-                children.append(int(entry.name))
-    return children
+            parents[int(entry.name)] = int(fields[1])
+    return parents
+
+
+def child_processes(parent: int) -> list[int]:
+    """The processes whose parent is ``parent``."""
+    return [pid for pid, its_parent in _parents().items() if its_parent == parent]
 
 
 def limit_memory(pid: int, limit: int) -> bool:
