@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 from ._compat.multiprocessing import Pool
 from .cluster.connect import Cluster, check_address, with_jobs
+from .cluster.dispatch import WORKER_GC_THRESHOLD
 from .cluster.dispatch import results as on_cluster
 from .database import (
     NbsqlError,
@@ -156,9 +157,7 @@ def _start_worker(parent: int) -> None:
     """A worker process's initializer."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the loading process's to handle: it stops the pool
     _die_with(parent)
-    # A cell's syntax tree is thousands of objects, freed by reference counting; collecting young
-    # objects every 700 allocations (the default) mostly finds live ones: a twentieth of the work.
-    gc.set_threshold(10_000, 10, 10)
+    gc.set_threshold(*WORKER_GC_THRESHOLD)  # a twentieth of the work with the default thresholds
 
 
 def _die_with(parent: int) -> None:

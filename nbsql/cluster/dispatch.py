@@ -9,6 +9,7 @@ Workers read the files by their paths (a filesystem they share with the loading 
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
 #: Files a worker is sent in one task: a task's round trip through the scheduler costs more than a
 #: small notebook's processing.
 CHUNK = 8
+#: The garbage collector's thresholds in a worker, of the local pool or of a cluster: a cell's syntax
+#: tree is thousands of objects, freed by reference counting, so collecting young objects every 700
+#: allocations (Python's default) mostly finds live ones.
+WORKER_GC_THRESHOLD = (10_000, 10, 10)
 #: Tasks in flight per worker thread.
 AHEAD = 3
 #: Seconds between checks that the cluster still has a worker, while a result is awaited.
@@ -67,7 +72,14 @@ def results(client: Client, step: Callable[[Any], FileResult], tasks: list[Any])
 
 
 def _each(step: Callable[[Any], FileResult], chunk: list[Any]) -> list[FileResult]:
-    return [step(task) for task in chunk]
+    """The files of one task, with the local pool's workers' collector thresholds, set back after
+    (a cluster's workers may run other work)."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*WORKER_GC_THRESHOLD)
+    try:
+        return [step(task) for task in chunk]
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 def _alone(client: Client, step: Callable[[Any], FileResult], task: Any) -> FileResult:
