@@ -82,6 +82,12 @@ def test_cell_verdicts():
     ("ok", None, None, None),
     ("error", "ModuleNotFoundError", "No module named 'sklearn.datasets'", ("missing-module", "sklearn")),
     ("error", "ImportError", "cannot import name 'x' from 'y'", ("code", None)),
+    # pandas' words for the libraries it imports when asked to (seen running the shared corpus)
+    ("error", "ImportError", 'matplotlib is required for plotting when the default backend "matplotlib" is selected.',
+     ("missing-module", "matplotlib")),
+    ("error", "ImportError", "Missing optional dependency 'openpyxl'.  Use pip or conda to install openpyxl.",
+     ("missing-module", "openpyxl")),
+    ("error", "ValueError", "matplotlib is required for this", ("code", None)),
     ("error", "FileNotFoundError", "[Errno 2] No such file or directory: 'data.csv'", ("missing-file", None)),
     ("error", "OSError", "[Errno 28] No space left on device", ("code", None)),
     ("error", "OSError", "File b'x.csv' does not exist", ("missing-file", None)),

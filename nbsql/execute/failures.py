@@ -18,7 +18,10 @@ FAILURE_CLASSES = {
 }
 
 _MODULE_ERRORS = {"ModuleNotFoundError", "ImportError"}
-_MISSING_MODULE = re.compile(r"No module named '?([\w.]+)'?")
+#: How an ImportError names the module it lacks: Python's own words, pandas' optional dependencies
+#: ("Missing optional dependency 'openpyxl'"), and a library's "matplotlib is required for plotting".
+_MISSING_MODULE = re.compile(r"No module named '?([\w.]+)'?|Missing optional dependency '([\w.\-]+)'|"
+                             r"^'?([\w.\-]+)'? is required\b")
 _FILE_ERRORS = {"FileNotFoundError", "IsADirectoryError", "NotADirectoryError"}
 _FILE_TEXT = re.compile(r"No such file or directory|does not exist|not found: '|File .* not found|"
                         r"Errno 2\]", re.I)
@@ -53,7 +56,8 @@ def classify(status: str, exception_name: str | None, exception_value: str | Non
     if name in _MODULE_ERRORS:
         module = _MISSING_MODULE.search(value)
         if module or name == "ModuleNotFoundError":
-            return Failure("missing-module", module.group(1).split(".")[0] if module else None)
+            found = next((group for group in module.groups() if group), None) if module else None
+            return Failure("missing-module", found.split(".")[0] if found else None)
     if name in _NETWORK_ERRORS or _NETWORK_TEXT.search(value):
         return Failure("network")
     if name in _FILE_ERRORS or (name in _FILE_TEXT_ERRORS and _FILE_TEXT.search(value)):
