@@ -48,6 +48,17 @@ def explorer(tmp_path_factory) -> tuple[Datasette, sqlite3.Connection]:
     conn.close()
 
 
+def test_the_notebook_page_counts_in_words(explorer, tmp_path):
+    """'3 cells', and '1 cell' for a notebook of one."""
+    datasette, conn = explorer
+    assert " · 3 cells · " in get(datasette, f"/-/nbsql/notebooks/{_ids(conn)['first.ipynb']}").text
+    folder = tmp_path / "one"
+    folder.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), folder / "one.ipynb")
+    nbsql.load(folder, tmp_path / "one.db")
+    assert " · 1 cell · " in get(make_datasette(tmp_path / "one.db"), "/-/nbsql/notebooks/1").text
+
+
 def _ids(conn) -> dict[str, int]:
     return dict(conn.execute("SELECT path, id FROM notebooks").fetchall())
 

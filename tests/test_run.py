@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -409,6 +410,7 @@ def test_the_notebook_page_shows_the_run(runs):
     pages = {name: _page(db, f"/-/nbsql/notebooks/{_notebook_id(db, name)}").text
              for name in ("clean.ipynb", "nondeterministic.ipynb", "fails_at_cell_3.ipynb")}
     assert 'nbsql-run-reproduced">reproduced' in pages["clean.ipynb"] and "this run" not in pages["clean.ipynb"]
+    assert re.search(r"\):\s+4 cells ran, 0 with other outputs", pages["clean.ipynb"])
     differs = pages["nondeterministic.ipynb"]
     assert 'nbsql-run-differs">differs' in differs and differs.count('<p class="nbsql-compare-label">this run') == 2
     assert "1733389200.123456" in differs, "the saved output stays beside the new one"
