@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from ..database import connect
 from ..errors import NbsqlError, TimeLimitReached
@@ -40,8 +41,9 @@ class Results:
     hits: list[Hit]
 
 
-@dataclass(frozen=True)
-class _Match:
+class _Match(NamedTuple):
+    """A matching cell (a named tuple: a common word matches tens of thousands of cells)."""
+
     cell: int
     notebook: int
     position: int
@@ -82,9 +84,8 @@ def search_connection(conn: sqlite3.Connection, query: str, *, filters: Filters 
         groups = _grouped(matches, ranked=isinstance(pattern, Query))
         shown_by = pattern if pattern is not None else _focus(filters)
         hits = []
-        for group in groups[offset:offset + limit]:
+        for first, _ in groups[offset:offset + limit]:
             check()
-            first = group[0]
             hit = hit_of(conn, first.cell, _copies(conn, first), first.score, shown_by, context)
             hits.append(hit if pattern is not None else replace(hit, match_in=None))
     return Results(query, len(matches), len({m.notebook for m in matches}), len(groups), offset, hits)
@@ -158,18 +159,23 @@ def _checked(rows: Iterable[tuple], check: Callable[[], None]) -> Iterator[tuple
         yield row
 
 
-def _grouped(matches: list[_Match], ranked: bool) -> list[list[_Match]]:
-    """Matches grouped by ``source_hash`` (a cell without one is alone), each group's oldest copy
-    first (earliest mtime, then path); groups by best score when ``ranked``, else by path."""
-    groups: dict[object, list[_Match]] = {}
+def _grouped(matches: list[_Match], ranked: bool) -> list[tuple[_Match, float]]:
+    """Matches grouped by ``source_hash`` (a cell without one is alone): each group's oldest copy
+    (earliest mtime, then path) with the group's best score; by that score when ``ranked``, else by
+    path."""
+    groups: dict[object, tuple[_Match, float]] = {}
     for match in matches:
-        groups.setdefault(match.source_hash or match.cell, []).append(match)
-    ordered = [sorted(group, key=lambda m: m.age) for group in groups.values()]
+        key = match.source_hash or match.cell
+        score = match.score or 0.0
+        known = groups.get(key)
+        if known is None:
+            groups[key] = (match, score)
+        else:
+            oldest, best = known
+            groups[key] = (match if match.age < oldest.age else oldest, min(score, best))
     if ranked:
-        ordered.sort(key=lambda g: (min(m.score or 0.0 for m in g), g[0].path, g[0].position))
-    else:
-        ordered.sort(key=lambda g: (g[0].path, g[0].position))
-    return ordered
+        return sorted(groups.values(), key=lambda group: (group[1], group[0].path, group[0].position))
+    return sorted(groups.values(), key=lambda group: (group[0].path, group[0].position))
 
 
 def _copies(conn: sqlite3.Connection, match: _Match) -> int:
