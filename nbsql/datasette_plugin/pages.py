@@ -26,8 +26,6 @@ CSP = ("default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inlin
        "script-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 _SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
                      "Referrer-Policy": "no-referrer"}
-_BUNDLE_ORDER = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml", "text/html", "text/markdown",
-                 "text/latex", "application/json", "text/plain")
 
 
 async def _database(datasette, request) -> Database:
@@ -45,7 +43,7 @@ def _render_output(output: dict, bundle: list[dict], src) -> Markup:
     if output["output_type"] == "error":
         return render.preformatted(output["traceback_text"] or output["text"] or "", "nbsql-error")
     by_mime = {d["mime"]: d for d in bundle}
-    for mime in _BUNDLE_ORDER:
+    for mime in render.BUNDLE_ORDER:
         entry = by_mime.get(mime)
         if entry is None:
             continue

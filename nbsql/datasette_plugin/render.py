@@ -30,6 +30,9 @@ from pygments.util import ClassNotFound
 from ..text import strip_ansi
 
 RASTER_MIMES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+#: Which representation of an output's bundle is shown: the first it has, in this order.
+BUNDLE_ORDER = (*RASTER_MIMES, "image/svg+xml", "text/html", "text/markdown", "text/latex", "application/json",
+                "text/plain")
 _DATA_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*$")
 _SAFE_LINK = re.compile(r"^(https?:|mailto:|#|/(?![/\\])|[\w.-]+(/|$|\.))", re.I)
 #: MathML Core's elements, less annotation-xml (it may hold HTML) and maction.

@@ -21,8 +21,6 @@ from . import render
 BADGES = {"reproduced": "nbsql-run-reproduced", "differs": "nbsql-run-differs", "fails": "nbsql-run-fails",
           "not run": "nbsql-run-none"}
 _IMAGE_MIMES = (*render.RASTER_MIMES, "image/svg+xml")
-_ORDER = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml", "text/html", "text/markdown",
-          "text/latex", "application/json", "text/plain")
 
 
 async def latest_run(db, notebook: dict) -> dict:
@@ -62,7 +60,7 @@ def render_new_output(output: dict) -> Markup:
         traceback = "\n".join(output.get("traceback") or []) or f"{output.get('ename')}: {output.get('evalue')}"
         return render.preformatted(traceback, "nbsql-error")
     data = output.get("data") or {}
-    for mime in _ORDER:
+    for mime in render.BUNDLE_ORDER:
         if mime not in data:
             continue
         value = output_text(data[mime])

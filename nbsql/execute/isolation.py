@@ -182,7 +182,7 @@ def marked_processes(marker: str) -> list[int]:
     environment yet (its parent may already have been told the exec succeeded)."""
     needle = f"{MARKER}={marker}\0".encode()
     found = set()
-    for pid in _parents():
+    for pid in _pids():
         try:
             with open(f"/proc/{pid}/environ", "rb") as handle:
                 if needle in handle.read() + b"\0":
@@ -223,16 +223,20 @@ def _signal(pid: int, number: int) -> None:
         pass
 
 
+def _pids() -> list[int]:
+    """Every process, from the names in /proc."""
+    return [int(entry.name) for entry in os.scandir("/proc") if entry.name.isdigit()]
+
+
 def _parents() -> dict[int, int]:
     """Every process and its parent, read from /proc."""
     parents = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            parents[int(entry.name)] = int(fields[1])
+    for pid in _pids():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[pid] = int(fields[1])
     return parents
 
 
