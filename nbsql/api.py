@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .database import connect, existing_database
 from .errors import NbsqlError
-from .schema import FTS_TABLE
+from .schema import FTS_TABLE, TABLE
 
 if TYPE_CHECKING:
     import pandas
@@ -82,6 +82,24 @@ def _database_class() -> type[sqlite_utils.Database]:
             table = super().table(table_name, **kwargs)
             if table_name == "cells":
                 table.detect_fts = lambda: FTS_TABLE  # type: ignore[method-assign]
+                table.search_sql = _cells_search_sql  # type: ignore[method-assign]
             return table
 
     return NbsqlDatabase
+
+
+def _cells_search_sql(columns: Iterable[str] | None = None, order_by: str | None = None, limit: int | None = None,
+                      offset: int | None = None, where: str | None = None, include_rank: bool = False) -> str:
+    """sqlite-utils' ``Table.search_sql`` for ``cells``, whose rows meet the FTS index by their
+    text (``cells.text``), not their rowid; the same arguments and the same ``:query``."""
+    from sqlite_utils.db import quote_identifier
+
+    chosen = ", ".join(f"original.{quote_identifier(c)}" for c in (columns or TABLE["cells"].column_names))
+    rank = f"{FTS_TABLE}.rank"
+    sql = (f"WITH original AS (SELECT * FROM cells{f' WHERE {where}' if where else ''}) "
+           f"SELECT {chosen}{f', {rank} AS rank' if include_rank else ''} FROM original "
+           f"JOIN {FTS_TABLE} ON {FTS_TABLE}.rowid = original.text WHERE {FTS_TABLE} MATCH :query "
+           f"ORDER BY {order_by or rank}")
+    if limit is not None or offset is not None:
+        sql += f" LIMIT {-1 if limit is None else int(limit)}"
+    return sql + (f" OFFSET {int(offset)}" if offset is not None else "")

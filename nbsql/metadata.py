@@ -116,7 +116,7 @@ CANNED_QUERIES: dict[str, dict[str, str]] = {
         "sql": f"SELECT n.id AS notebook, n.path, c.position AS cell, c.cell_type,\n"
                f"       snippet(cells_fts, 0, '{MARK_START}', '{MARK_END}', '…', 16) AS source_snippet,\n"
                f"       snippet(cells_fts, 1, '{MARK_START}', '{MARK_END}', '…', 16) AS output_snippet\n"
-               f"FROM cells_fts JOIN cells c ON c.id = cells_fts.rowid JOIN notebooks n ON n.id = c.notebook\n"
+               f"FROM cells_fts JOIN cells c ON c.text = cells_fts.rowid JOIN notebooks n ON n.id = c.notebook\n"
                f"WHERE cells_fts MATCH nbsql_match(:q) ORDER BY rank LIMIT 50",
     },
     "image_gallery": {
@@ -126,7 +126,7 @@ CANNED_QUERIES: dict[str, dict[str, str]] = {
         "sql": "SELECT n.id AS notebook, n.path, c.position AS cell, d.mime, d.size, d.data AS image\n"
                "FROM output_data d JOIN cells c ON c.id = d.cell JOIN notebooks n ON n.id = d.notebook\n"
                "WHERE d.mime IN ('image/png', 'image/jpeg', 'image/gif') AND d.data IS NOT NULL\n"
-               "  AND d.cell IN (SELECT rowid FROM cells_fts WHERE cells_fts MATCH nbsql_match(:q))\n"
+               "  AND c.text IN (SELECT rowid FROM cells_fts WHERE cells_fts MATCH nbsql_match(:q))\n"
                "ORDER BY n.path, c.position LIMIT 40",
     },
     "duplicate_cells": {
@@ -235,7 +235,7 @@ def datasette_metadata(database: str = "notebooks") -> dict:
         if sort:
             entry["sort_desc" if sort.startswith("-") else "sort"] = sort.lstrip("-")
         tables[table.name] = entry
-    tables["cells"].update(fts_table=schema.FTS_TABLE, fts_pk="id")
+    tables["cells"].update(fts_table=schema.FTS_TABLE, fts_pk="text")
     tables[schema.FTS_TABLE] = {"description": schema.FTS_DESCRIPTION, "hidden": True,
                                 "columns": {"source": "Cell source", "outputs": "Text of the cell's outputs"}}
     for view in schema.VIEWS:

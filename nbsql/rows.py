@@ -23,7 +23,7 @@ from .model import PYTHON_LANGUAGES, Cell, Notebook, Output
 from .pyversion import python_major
 from .read import is_integer, is_json_mime, title_of
 from .schema import CONTENT_TABLES, FTS_OUTPUT_LIMIT, FTS_ROW, FTS_TABLE, TABLE
-from .text import source_hash, strip_ansi
+from .text import source_hash, strip_ansi, text_key
 
 _BINARY_PREFIXES = ("image/", "audio/", "video/", "application/pdf", "application/octet-stream")
 _SCRAP_PREFIX = "application/scrapbook.scrap."
@@ -101,7 +101,6 @@ def notebook_rows(notebook: Notebook, facts: dict[int, CodeFacts]) -> NotebookRo
     for cell in notebook.cells:
         counts[cell.cell_type] = counts.get(cell.cell_type, 0) + 1
         cell_facts = facts.get(cell.position, _NO_FACTS)
-        tables["cells"].append(_cell_row(cell, cell_facts))
         output_texts = []
         for position, output in enumerate(cell.outputs):
             output_index = len(tables["outputs"])
@@ -131,7 +130,10 @@ def notebook_rows(notebook: Notebook, facts: dict[int, CodeFacts]) -> NotebookRo
                 for name, value in _assignments(cell.source):
                     tables["parameters"].append(parameter_row(id=len(tables["parameters"]), notebook=0,
                                                               cell=cell.position, source=tag, name=name, value=value))
-        tables[FTS_TABLE].append(FTS_ROW(rowid=cell.position, source=cell.source, outputs=_indexed(output_texts)))
+        indexed = _indexed(output_texts)
+        key = text_key(cell.source, indexed)
+        tables["cells"].append(_cell_row(cell, cell_facts, key))
+        tables[FTS_TABLE].append(FTS_ROW(rowid=key, source=cell.source, outputs=indexed))
     _dependency_rows(facts, tables)
     papermill = notebook.metadata.get("papermill")
     recorded = papermill.get("parameters") if isinstance(papermill, dict) else None
@@ -184,7 +186,7 @@ def _line_count(source: str) -> int:
     return len(source.splitlines())
 
 
-def _cell_row(cell: Cell, facts: CodeFacts) -> tuple:
+def _cell_row(cell: Cell, facts: CodeFacts, text: int) -> tuple:
     papermill = cell.metadata.get("papermill")
     papermill = papermill if isinstance(papermill, dict) else {}
     duration = papermill.get("duration")
@@ -195,7 +197,7 @@ def _cell_row(cell: Cell, facts: CodeFacts) -> tuple:
         tags=to_json(list(cell.tags)) if cell.tags else None, metadata=to_json(cell.metadata),
         attachments=to_json(cell.attachments), line_count=_line_count(cell.source),
         source_hash=source_hash(cell.source, facts.string_lines) if cell.cell_type == "code" else None,
-        parse_error=facts.parse_error, sloc=facts.sloc, lloc=facts.lloc, comments=facts.comments,
+        text=text, parse_error=facts.parse_error, sloc=facts.sloc, lloc=facts.lloc, comments=facts.comments,
         complexity=facts.complexity, max_complexity=facts.max_complexity, maintainability=facts.maintainability,
         halstead_volume=facts.halstead_volume,
         papermill_status=papermill.get("status") if isinstance(papermill.get("status"), str) else None,

@@ -20,8 +20,8 @@ from typing import Any
 #: 5: cell_names and cell_dependencies; 6: those two without a notebook column, which their cell gives;
 #: 7: notebooks.python_major; 8: imports.language, and the imports of Julia and R cells; 9: the
 #: source_hash index covers what NB116 and the search's copies read; 10: executions and execution_cells,
-#: the runs of nbsql run).
-SCHEMA_VERSION = 10
+#: the runs of nbsql run; 11: the FTS index holds each distinct text once, cells.text and cell_texts).
+SCHEMA_VERSION = 11
 #: ``PRAGMA application_id`` of every database nbsql makes ("nbsq"): a load writes into no other.
 APPLICATION_ID = 0x6E627371
 DATABASE_TITLE = "Jupyter notebooks"
@@ -142,6 +142,9 @@ TABLES: tuple[Table, ...] = (
         Column("line_count", "INTEGER", "Number of source lines"),
         Column("source_hash", "TEXT", "Hash of a code cell's source without comments and blank lines (a '#' "
                                       "inside a multi-line string is no comment; finds duplicates), NULL when empty"),
+        Column("text", "INTEGER", "The cell's text in the search index (cell_texts.id, cells_fts.rowid): a 64-bit "
+                                  "hash of its source and indexed output text, which its copies share",
+               constraint="NOT NULL"),
         Column("parse_error", "TEXT", "Syntax error of a Python code cell after masking magics, else NULL"),
         Column("sloc", "INTEGER", "Source lines: not blank and not only a comment; " + _METRIC),
         Column("lloc", "INTEGER", "Logical lines (statements); " + _METRIC),
@@ -155,6 +158,12 @@ TABLES: tuple[Table, ...] = (
         Column("papermill_duration", "REAL", "metadata.papermill.duration in seconds"),
         Column("papermill_exception", "INTEGER", "metadata.papermill.exception (1 when the cell raised)"),
     ), unique=("notebook", "position"), label_column="position"),
+    Table("cell_texts", "One row per distinct text of the search index (cells_fts): the source and output text "
+          "that some cells share; kept by triggers on cells", (
+        Column("id", "INTEGER", "The text's key (cells.text, cells_fts.rowid)", constraint="PRIMARY KEY"),
+        Column("source_hash", "TEXT", "The source_hash of the cells holding it"),
+        Column("cells", "INTEGER", "How many cells hold it", constraint="NOT NULL"),
+    )),
     Table("outputs", "One row per saved output of a code cell", (
         _id("output"),
         _cell_fk(),
@@ -373,14 +382,14 @@ CONTENT_TABLES = ("cells", "outputs", "output_data", "imports", "functions", "ce
 
 FTS_TABLE = "cells_fts"
 FTS_COLUMNS = ("source", "outputs")
-#: A row of the FTS index: ``rowid`` is the cell's id.
+#: A row of the FTS index: ``rowid`` is the text's key (cells.text), which the cells holding it share.
 FTS_ROW = _row_type(FTS_TABLE, ("rowid",) + FTS_COLUMNS)
 #: Characters of a cell's output text the FTS index holds: indexing takes memory, while the row is
 #: inserted, up to some 25 times the text (a text of distinct numbers: 10 MiB took 200 MB).
 FTS_OUTPUT_LIMIT = 1024 * 1024
-FTS_DESCRIPTION = ("Full-text index (FTS5) of cells: rowid is cells.id; columns source and outputs (the text of the "
-                   f"cell's outputs, joined by newlines; only its first {FTS_OUTPUT_LIMIT:,} characters, 1 MiB, "
-                   "are indexed)")
+FTS_DESCRIPTION = ("Full-text index (FTS5) of cells, each distinct text once: rowid is cells.text (cell_texts.id); "
+                   "columns source and outputs (the text of the cell's outputs, joined by newlines; only its first "
+                   f"{FTS_OUTPUT_LIMIT:,} characters, 1 MiB, are indexed)")
 
 #: Health score weights per finding, each rule counting at most SCORE_CAP findings per notebook.
 SCORE_WEIGHTS = {"error": 15, "warning": 5, "info": 1}
@@ -512,7 +521,9 @@ def index_sql() -> list[str]:
                          # rows' pages, NB116 took a third of the time on 10,000 notebooks
                          "CREATE INDEX idx_cells_source_hash ON cells(source_hash, notebook, position, sloc, "
                          "line_count)",
-                         "CREATE INDEX idx_cells_type ON cells(cell_type)"] + [
+                         "CREATE INDEX idx_cells_type ON cells(cell_type)",
+                         # the cells holding a text of the search index (covering the notebooks they are in)
+                         "CREATE INDEX idx_cells_text ON cells(text, notebook)"] + [
         # the notebooks page's sort and facets (metadata.FACETS): read from an index, not the rows
         # (on 40,000 notebooks each facet took 21 ms, the sorted rows 10 ms; then 1.6 and 0.1 ms)
         f"CREATE INDEX idx_notebooks_{column} ON notebooks({column})"
@@ -527,6 +538,19 @@ LATE_INDEXES = tuple(statement for statement in index_sql()
                      if any(f" ON {table}(" in statement for table in LATE_TABLES))
 
 
+#: Keep cell_texts and the FTS index in step with cells: a text is counted by the cells holding it,
+#: and leaves the index with the last of them. (The writer adds a text's FTS row when it is new.)
+TEXT_TRIGGERS = (
+    "CREATE TRIGGER cells_text_insert AFTER INSERT ON cells BEGIN\n"
+    "  INSERT INTO cell_texts(id, source_hash, cells) VALUES (new.text, new.source_hash, 1)\n"
+    "    ON CONFLICT(id) DO UPDATE SET cells = cells + 1;\nEND",
+    "CREATE TRIGGER cells_text_delete AFTER DELETE ON cells BEGIN\n"
+    "  UPDATE cell_texts SET cells = cells - 1 WHERE id = old.text;\n"
+    f"  DELETE FROM {FTS_TABLE} WHERE rowid = old.text AND (SELECT cells FROM cell_texts WHERE id = old.text) = 0;\n"
+    "  DELETE FROM cell_texts WHERE id = old.text AND cells = 0;\nEND",
+)
+
+
 def schema_sql(late_indexes: bool = True) -> list[str]:
     """Every statement that creates the schema, in order; without :data:`LATE_INDEXES` unless
     ``late_indexes``."""
@@ -535,8 +559,7 @@ def schema_sql(late_indexes: bool = True) -> list[str]:
     statements += [
         f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5( -- {FTS_DESCRIPTION}\n  {', '.join(FTS_COLUMNS)},\n"
         "  tokenize = 'unicode61 remove_diacritics 2'\n)",
-        f"CREATE TRIGGER cells_fts_delete AFTER DELETE ON cells BEGIN\n"
-        f"  DELETE FROM {FTS_TABLE} WHERE rowid = old.id;\nEND",
+        *TEXT_TRIGGERS,
     ]
     statements += [f"CREATE VIEW {v.name} AS -- {_comment(v.description)}{v.sql}" for v in VIEWS]
     return statements
@@ -563,6 +586,7 @@ def unmarked_tables(version: int) -> frozenset[str] | None:
     names = frozenset(t.name for t in TABLES) | {FTS_TABLE} | {v.name for v in VIEWS}
     names -= {"cell_names", "cell_dependencies"}  # since schema 5
     names -= set(RUN_TABLES)  # since schema 10
+    names -= {"cell_texts"}  # since schema 11
     if version == 1:  # before the health checks
         return names - {"rules", "findings", "notebook_health"}
     return names if version in (2, 3) else None

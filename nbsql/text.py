@@ -58,3 +58,10 @@ def source_hash(source: str, verbatim: frozenset[int] = frozenset()) -> str | No
     """A short hash of :func:`normalised_source`, None for a cell with no code."""
     normal = normalised_source(source, verbatim)
     return hashlib.sha1(normal.encode("utf-8", "surrogatepass")).hexdigest()[:16] if normal else None
+
+
+def text_key(source: str, outputs: str | None) -> int:
+    """The search index's key of a cell's text (its source and indexed output text): a signed 64-bit
+    hash, shared by the cells holding the same text."""
+    data = f"{source}\0{outputs or ''}".encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)

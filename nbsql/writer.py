@@ -66,7 +66,7 @@ def _offset_plan(name: str) -> dict[str, str]:
     """Column -> the table whose id base is added to it, for the id and foreign keys of a content
     table (or the FTS index); ``notebook`` columns get the notebook's id instead of their 0."""
     if name == schema.FTS_TABLE:
-        return {"rowid": "cells"}
+        return {}  # its rowid is the text's key, the same in every database
     table = schema.TABLE[name]
     plan = {}
     for column in table.columns:
@@ -126,6 +126,10 @@ class _Insert:
 LARGE_VALUE = 1 << 20
 
 
+#: Keys looked up by one query (SQLite allows 32,766 parameters; a few hundred is as fast).
+_KEYS_PER_QUERY = 500
+
+
 def _holds_large(row: tuple) -> bool:
     return any(isinstance(value, (str, bytes)) and len(value) >= LARGE_VALUE for value in row)
 
@@ -173,12 +177,28 @@ class Writer:
                     self._queue_content(contents, notebook_id, bases, pending,
                                         large if (result.size or 0) >= LARGE_VALUE else None)
                     conn.execute("DELETE FROM load_errors WHERE root = ? AND path = ?", key)
+            fts = schema.FTS_TABLE
+            new = self._new_texts(pending[fts] + large[fts])
+            pending[fts], large[fts] = ([row for row in rows if new.pop(row[0], None)]
+                                        for rows in (pending[fts], large[fts]))
             for name, rows in pending.items():
                 insert = self.inserts[name]
                 if rows:
                     conn.executemany(insert.sql, rows)
                 if large[name]:
                     conn.executemany(insert.releasing, large[name] + [insert.nothing])
+
+    def _new_texts(self, rows: list[tuple]) -> dict[int, tuple]:
+        """The FTS rows of texts the index does not hold yet, by key (so each once): a text is in
+        the index while a cell holds it (cell_texts, after this batch's deletions, before its cells)."""
+        new = {row[0]: row for row in rows}
+        keys = list(new)
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            chunk = keys[start:start + _KEYS_PER_QUERY]
+            marks = ", ".join("?" * len(chunk))
+            for (known,) in self.conn.execute(f"SELECT id FROM cell_texts WHERE id IN ({marks})", chunk):
+                del new[known]
+        return new
 
     def _next_id(self, table: str) -> int:
         return self.conn.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0]

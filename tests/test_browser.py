@@ -643,7 +643,7 @@ def _distinctive_word(site: Site) -> tuple[str, set[int]]:
                          if re.search(rf"(?<![A-Za-z0-9]){word}(?![A-Za-z0-9])", s or "", re.IGNORECASE)}
             if not positions:
                 continue
-            hits = conn.execute("SELECT c.notebook, c.position FROM cells_fts JOIN cells c ON c.id = cells_fts.rowid "
+            hits = conn.execute("SELECT c.notebook, c.position FROM cells_fts JOIN cells c ON c.text = cells_fts.rowid "
                                 "WHERE cells_fts MATCH ?", [f'"{word}"']).fetchall()
             if hits and {n for n, _ in hits} == {site.real_id} and len(hits) <= 20:
                 return word, positions

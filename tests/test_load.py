@@ -30,8 +30,14 @@ def check_database(db: Path) -> None:
         assert conn.execute("SELECT count(*) FROM notebooks n WHERE cell_count != "
                             "(SELECT count(*) FROM cells c WHERE c.notebook = n.id) OR output_count != "
                             "(SELECT count(*) FROM outputs o WHERE o.notebook = n.id)").fetchone()[0] == 0
+        # the index holds each text that cells hold, once, and cell_texts counts its cells
         assert conn.execute(f"SELECT count(*) FROM {schema.FTS_TABLE}").fetchone()[0] == \
-            conn.execute("SELECT count(*) FROM cells").fetchone()[0]
+            conn.execute("SELECT count(DISTINCT text) FROM cells").fetchone()[0] == \
+            conn.execute("SELECT count(*) FROM cell_texts").fetchone()[0]
+        assert conn.execute(f"SELECT count(*) FROM cells c WHERE NOT EXISTS "
+                            f"(SELECT 1 FROM {schema.FTS_TABLE} f WHERE f.rowid = c.text)").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM cell_texts t WHERE cells != "
+                            "(SELECT count(*) FROM cells c WHERE c.text = t.id)").fetchone()[0] == 0
 
 
 def independent_counts(path: Path) -> dict[str, int] | None:

@@ -85,6 +85,7 @@ def test_an_empty_database_file_is_filled(tmp_path):
 
 def drop_tables_since_schema_5(conn: sqlite3.Connection) -> None:
     """Take away the tables nbsql added after databases were marked, as an older nbsql made none of them."""
+    conn.execute("DROP TABLE cell_texts")
     conn.execute("DROP TABLE cell_dependencies")
     conn.execute("DROP TABLE cell_names")
     conn.execute("DROP TABLE execution_cells")

@@ -9,6 +9,7 @@ import re
 import shutil
 import sqlite3
 
+import nbformat
 import pytest
 from click.testing import CliRunner
 
@@ -28,7 +29,7 @@ def cells_holding(db, pattern: str, flags: int = 0) -> set[tuple[str, int]]:
     regex = re.compile(pattern, flags)
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT n.path, c.position, c.source, f.outputs FROM cells c JOIN notebooks n "
-                            "ON n.id = c.notebook LEFT JOIN cells_fts f ON f.rowid = c.id").fetchall()
+                            "ON n.id = c.notebook LEFT JOIN cells_fts f ON f.rowid = c.text").fetchall()
     return {(path, position) for path, position, source, outputs in rows
             if regex.search(source or "") or regex.search(outputs or "")}
 
@@ -163,6 +164,55 @@ def test_copies_are_one_result_shown_at_the_oldest(tmp_path):
     assert {hit.path for hit in results.hits} == {"old.ipynb"} and {hit.copies for hit in results.hits} == {2}
     text = CliRunner().invoke(cli, ["search", "read_csv", "--db", str(tmp_path / "copies.db")]).output
     assert "old.ipynb:cell" in text and "(also in 2 other notebooks)" in text and "once copies are merged" in text
+
+
+@pytest.mark.parametrize("query", ["import", "plot", "pd.read_csv", '"gradient descent"', "loss", "def"])
+def test_reading_texts_finds_what_reading_cells_finds(corpus_db, query):
+    """A search without filters reads each distinct text once; a filter that keeps every cell
+    makes it read the cells. Both give the same totals, hits, copies and scores, page by page."""
+    by_text = search(query, corpus_db, limit=100_000)
+    by_cell = search(query, corpus_db, filters=Filters(path="*"), limit=100_000)
+    assert by_text.total_cells > 0
+    assert (by_text.total_cells, by_text.total_notebooks, by_text.total_results) == \
+        (by_cell.total_cells, by_cell.total_notebooks, by_cell.total_results)
+    assert [(h.path, h.position, h.copies, h.score, h.excerpt) for h in by_text.hits] == \
+        [(h.path, h.position, h.copies, h.score, h.excerpt) for h in by_cell.hits]
+
+
+def test_past_the_limit_the_notebooks_are_not_counted(samples_db, monkeypatch):
+    from nbsql.search import engine
+
+    counted = search("import", samples_db)
+    monkeypatch.setattr(engine, "NOTEBOOK_COUNT_LIMIT", counted.total_cells - 1)
+    uncounted = search("import", samples_db)
+    assert counted.total_notebooks and uncounted.total_notebooks is None
+    assert (uncounted.total_cells, uncounted.total_results) == (counted.total_cells, counted.total_results)
+    command = ["search", "import", "--db", str(samples_db)]
+    found = json.loads(CliRunner().invoke(cli, [*command, "--format", "json"]).output)
+    assert found["total_notebooks"] is None and found["total_cells"] == counted.total_cells
+    text = CliRunner().invoke(cli, command).output
+    assert re.search(rf"\n{counted.total_cells} cells match; showing", text), text[-200:]
+
+
+def test_the_same_markdown_in_two_notebooks_is_one_result(tmp_path):
+    """Copies of a markdown cell (the same text) are one result too, 'also in 1 other notebook'."""
+    for name in ("a.ipynb", "b.ipynb"):
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("## Gradient descent, by hand")])
+        nbformat.write(notebook, tmp_path / name)
+    nbsql.load(tmp_path, tmp_path / "nb.db")
+    results = search("gradient", tmp_path / "nb.db")
+    assert (results.total_cells, results.total_notebooks, results.total_results) == (2, 2, 1)
+    assert [hit.copies for hit in results.hits] == [1]
+    with sqlite3.connect(tmp_path / "nb.db") as conn:
+        assert conn.execute("SELECT count(*), sum(cells) FROM cell_texts").fetchone() == (1, 2)
+    (tmp_path / "a.ipynb").unlink()
+    nbsql.load(tmp_path, tmp_path / "nb.db")
+    assert search("gradient", tmp_path / "nb.db").total_cells == 1
+    (tmp_path / "b.ipynb").unlink()
+    nbsql.load(tmp_path, tmp_path / "nb.db")
+    with sqlite3.connect(tmp_path / "nb.db") as conn:  # the last cell gone, the text leaves the index
+        assert conn.execute("SELECT (SELECT count(*) FROM cell_texts), (SELECT count(*) FROM cells_fts)").fetchone() \
+            == (0, 0)
 
 
 def test_json_has_the_totals_and_each_hit_links_to_its_cell(samples_db):

@@ -7,6 +7,7 @@ seconds), checked by SQLite's progress handler and by the loop over cells.
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 import time
@@ -28,14 +29,20 @@ from .query import Query, Regex, compile_regex, parse_query
 DEFAULT_TIMEOUT = 5.0
 
 
+#: A search that matches more cells than this does not count the notebooks holding them: that
+#: count needs every matching cell, where the rest of a search reads each distinct text once.
+NOTEBOOK_COUNT_LIMIT = 20_000
+
+
 @dataclass(frozen=True)
 class Results:
     """One page of a search's results, with the true totals: every matching cell (copies
-    included), the notebooks holding them, and the results they make (copies of a cell are one)."""
+    included), the notebooks holding them (None past :data:`NOTEBOOK_COUNT_LIMIT` cells), and the
+    results they make (copies of a cell are one)."""
 
     query: str
     total_cells: int
-    total_notebooks: int
+    total_notebooks: int | None
     total_results: int
     offset: int
     hits: list[Hit]
@@ -47,7 +54,8 @@ class _Match(NamedTuple):
     cell: int
     notebook: int
     position: int
-    source_hash: str | None
+    copies_of: str | int  # what its copies share: its source_hash, else its text (cells.text)
+    text: int
     mtime: float | None
     path: str
     score: float | None
@@ -57,14 +65,32 @@ class _Match(NamedTuple):
         return (math.inf if self.mtime is None else self.mtime, self.path, self.position)
 
 
+@dataclass
+class _Group:
+    """One result: a cell and its copies that match, with their best score; ``first`` is their
+    oldest copy, found only when the result is shown if the search read texts, not cells."""
+
+    score: float
+    texts: set[int]
+    first: _Match | None = None
+
+    @property
+    def rank(self) -> tuple[float, int]:
+        return (self.score, min(self.texts))
+
+
+#: Columns of a :class:`_Match` from ``cells c JOIN notebooks n``.
+_MATCH_COLUMNS = "c.id, c.notebook, c.position, coalesce(c.source_hash, c.text), c.text, n.mtime, n.path"
+
+
 def search(query: str, db: str | Path | None = None, *, filters: Filters | None = None, regex: bool = False,
            limit: int = 20, offset: int = 0, context: int = 2, timeout: float = DEFAULT_TIMEOUT) -> Results:
     """Cells matching ``query`` (:func:`~nbsql.search.query.parse_query`: words, phrases, prefixes
     and code as written; ranked by FTS5's bm25) or, with ``regex``, an RE2 regular expression
     (:func:`~nbsql.search.query.compile_regex`), in sources and output texts, narrowed by
     ``filters``; an empty query with filters lists the cells they keep. Copies of a cell (the same
-    ``source_hash``) are one hit, its oldest copy. Past ``timeout`` seconds the search stops with an
-    :class:`NbsqlError`."""
+    ``source_hash``, else the same text) are one hit, its oldest copy. Past ``timeout`` seconds the
+    search stops with an :class:`NbsqlError`."""
     with closing(connect(db)) as conn:
         return search_connection(conn, query, filters=filters, regex=regex, limit=limit, offset=offset,
                                  context=context, timeout=timeout)
@@ -80,32 +106,34 @@ def search_connection(conn: sqlite3.Connection, query: str, *, filters: Filters 
     if limit < 0 or offset < 0:
         raise NbsqlError("the number of results and the offset cannot be negative")
     with _time_limit(conn, timeout) as check:
-        pattern, matches = _find(conn, query, filters, regex, check)
-        groups = _grouped(matches, ranked=isinstance(pattern, Query))
+        pattern = _pattern(query, filters, regex)
+        if isinstance(pattern, Query) and not filters:  # each distinct text once
+            groups, total_cells, total_notebooks = _text_groups(conn, pattern, check)
+        else:
+            where, params = filters.sql(names=_has_table(conn, "cell_names"))
+            matches = _matches(conn, pattern, where, params, check)
+            groups = _grouped(matches, ranked=isinstance(pattern, Query))
+            total_cells, total_notebooks = len(matches), len({m.notebook for m in matches})
         shown_by = pattern if pattern is not None else _focus(filters)
         hits = []
-        for first, _ in groups[offset:offset + limit]:
+        for group in groups[offset:offset + limit]:
             check()
-            hit = hit_of(conn, first.cell, _copies(conn, first), first.score, shown_by, context)
+            first = group.first or _oldest(conn, group.texts)
+            score = group.score if isinstance(pattern, Query) else None
+            hit = hit_of(conn, first.cell, _copies(conn, first), score, shown_by, context)
             hits.append(hit if pattern is not None else replace(hit, match_in=None))
-    return Results(query, len(matches), len({m.notebook for m in matches}), len(groups), offset, hits)
+    return Results(query, total_cells, total_notebooks, len(groups), offset, hits)
 
 
 def matching_cells(conn: sqlite3.Connection, query: str, *, filters: Filters | None = None, regex: bool = False,
                    timeout: float = DEFAULT_TIMEOUT) -> list[tuple[int, int, int]]:
     """Every cell that matches, as :func:`search` finds them, copies included: (cells.id, notebook,
     position), by path and position."""
+    filters = filters or Filters()
     with _time_limit(conn, timeout) as check:
-        matches = _find(conn, query, filters or Filters(), regex, check)[1]
+        where, params = filters.sql(names=_has_table(conn, "cell_names"))
+        matches = _matches(conn, _pattern(query, filters, regex), where, params, check)
     return [(m.cell, m.notebook, m.position) for m in sorted(matches, key=lambda m: (m.path, m.position))]
-
-
-def _find(conn: sqlite3.Connection, query: str, filters: Filters, regex: bool,
-          check: Callable[[], None]) -> tuple[Query | Regex | None, list[_Match]]:
-    """What the cells' text must match, and every cell that matches."""
-    pattern = _pattern(query, filters, regex)
-    where, params = filters.sql(names=_has_table(conn, "cell_names"))
-    return pattern, _matches(conn, pattern, where, params, check)
 
 
 def _focus(filters: Filters) -> Query | Regex | None:
@@ -128,28 +156,65 @@ def _pattern(query: str, filters: Filters, regex: bool) -> Regex | Query | None:
     return parse_query(query) if query.strip() or not filters else None
 
 
+def _text_groups(conn: sqlite3.Connection, pattern: Query,
+                 check: Callable[[], None]) -> tuple[list[_Group], int, int | None]:
+    """The results of a search without filters, read from the distinct texts that match (each
+    once, however many cells hold it): by rank; the matching cells and the notebooks holding them
+    (None past :data:`NOTEBOOK_COUNT_LIMIT` cells)."""
+    exact = pattern.exact
+    columns = ", f.source, f.outputs" if exact else ""
+    rows = conn.execute(f"SELECT f.rowid, bm25({FTS_TABLE}), coalesce(t.source_hash, t.id), t.cells{columns} "
+                        f"FROM {FTS_TABLE} f JOIN cell_texts t ON t.id = f.rowid WHERE {FTS_TABLE} MATCH ?",
+                        [pattern.fts])
+    groups: dict[object, _Group] = {}
+    texts, cells = [], 0
+    for row in _checked(rows, check) if exact else rows:
+        text, score, copies_of, count = row[:4]
+        if exact and not all(term.found_in(row[4] or "") or term.found_in(row[5] or "") for term in exact):
+            continue
+        texts.append(text)
+        cells += count
+        group = groups.get(copies_of)
+        if group is None:
+            groups[copies_of] = _Group(score, {text})
+        else:
+            group.score = min(group.score, score)
+            group.texts.add(text)
+    notebooks = None
+    if cells <= NOTEBOOK_COUNT_LIMIT:
+        notebooks = conn.execute("SELECT count(DISTINCT notebook) FROM cells WHERE text IN "
+                                 "(SELECT value FROM json_each(?))", [json.dumps(texts)]).fetchone()[0]
+    return sorted(groups.values(), key=lambda group: group.rank), cells, notebooks
+
+
+def _oldest(conn: sqlite3.Connection, texts: set[int]) -> _Match:
+    """The oldest cell holding one of ``texts`` (earliest mtime, then path and position)."""
+    rows = conn.execute(f"SELECT {_MATCH_COLUMNS}, NULL FROM cells c JOIN notebooks n ON n.id = c.notebook "
+                        "WHERE c.text IN (SELECT value FROM json_each(?))", [json.dumps(sorted(texts))])
+    return min((_Match(*row) for row in rows), key=lambda match: match.age)
+
+
 def _matches(conn: sqlite3.Connection, pattern: Regex | Query | None, where: str, params: list,
              check: Callable[[], None]) -> list[_Match]:
     """Every cell that matches, in no particular order."""
-    columns = "c.id, c.notebook, c.position, c.source_hash, n.mtime, n.path"
+    cells = "cells c JOIN notebooks n ON n.id = c.notebook"
+    indexed = f"{FTS_TABLE} JOIN cells c ON c.text = {FTS_TABLE}.rowid JOIN notebooks n ON n.id = c.notebook"
     if isinstance(pattern, Query) and not pattern.exact:
-        sql = (f"SELECT {columns}, bm25({FTS_TABLE}) FROM {FTS_TABLE} JOIN cells c ON c.id = {FTS_TABLE}.rowid "
-               f"JOIN notebooks n ON n.id = c.notebook WHERE {FTS_TABLE} MATCH ?{where}")
+        sql = f"SELECT {_MATCH_COLUMNS}, bm25({FTS_TABLE}) FROM {indexed} WHERE {FTS_TABLE} MATCH ?{where}"
         return [_Match(*row) for row in conn.execute(sql, [pattern.fts, *params])]
     if isinstance(pattern, Query):  # candidates from the index, then each code term as written
-        sql = (f"SELECT {columns}, bm25({FTS_TABLE}), c.source, {FTS_TABLE}.outputs FROM {FTS_TABLE} "
-               f"JOIN cells c ON c.id = {FTS_TABLE}.rowid JOIN notebooks n ON n.id = c.notebook "
+        sql = (f"SELECT {_MATCH_COLUMNS}, bm25({FTS_TABLE}), c.source, {FTS_TABLE}.outputs FROM {indexed} "
                f"WHERE {FTS_TABLE} MATCH ?{where}")
         exact = pattern.exact
-        return [_Match(*row[:7]) for row in _checked(conn.execute(sql, [pattern.fts, *params]), check)
-                if all(term.found_in(row[7] or "") or term.found_in(row[8] or "") for term in exact)]
+        return [_Match(*row[:8]) for row in _checked(conn.execute(sql, [pattern.fts, *params]), check)
+                if all(term.found_in(row[8] or "") or term.found_in(row[9] or "") for term in exact)]
     if pattern is None:
-        sql = f"SELECT {columns}, NULL FROM cells c JOIN notebooks n ON n.id = c.notebook WHERE 1 = 1{where}"
+        sql = f"SELECT {_MATCH_COLUMNS}, NULL FROM {cells} WHERE 1 = 1{where}"
         return [_Match(*row) for row in conn.execute(sql, params)]
-    sql = (f"SELECT {columns}, NULL, c.source, f.outputs FROM cells c JOIN notebooks n ON n.id = c.notebook "
-           f"LEFT JOIN {FTS_TABLE} f ON f.rowid = c.id WHERE 1 = 1{where}")
-    return [_Match(*row[:7]) for row in _checked(conn.execute(sql, params), check)
-            if pattern.search(row[7] or "") or pattern.search(row[8] or "")]
+    sql = (f"SELECT {_MATCH_COLUMNS}, NULL, c.source, f.outputs FROM {cells} "
+           f"LEFT JOIN {FTS_TABLE} f ON f.rowid = c.text WHERE 1 = 1{where}")
+    return [_Match(*row[:8]) for row in _checked(conn.execute(sql, params), check)
+            if pattern.search(row[8] or "") or pattern.search(row[9] or "")]
 
 
 def _checked(rows: Iterable[tuple], check: Callable[[], None]) -> Iterator[tuple]:
@@ -159,31 +224,32 @@ def _checked(rows: Iterable[tuple], check: Callable[[], None]) -> Iterator[tuple
         yield row
 
 
-def _grouped(matches: list[_Match], ranked: bool) -> list[tuple[_Match, float]]:
-    """Matches grouped by ``source_hash`` (a cell without one is alone): each group's oldest copy
-    (earliest mtime, then path) with the group's best score; by that score when ``ranked``, else by
-    path."""
-    groups: dict[object, tuple[_Match, float]] = {}
+def _grouped(matches: list[_Match], ranked: bool) -> list[_Group]:
+    """Matches grouped by what copies share (``source_hash``, else the text): each group's oldest
+    copy (earliest mtime, then path) with the group's best score; by rank when ``ranked``, else by
+    the oldest copy's path and position."""
+    groups: dict[object, _Group] = {}
     for match in matches:
-        key = match.source_hash or match.cell
         score = match.score or 0.0
-        known = groups.get(key)
-        if known is None:
-            groups[key] = (match, score)
+        group = groups.get(match.copies_of)
+        if group is None:
+            groups[match.copies_of] = _Group(score, {match.text}, match)
         else:
-            oldest, best = known
-            groups[key] = (match if match.age < oldest.age else oldest, min(score, best))
+            group.score = min(score, group.score)
+            group.texts.add(match.text)
+            if group.first is not None and match.age < group.first.age:
+                group.first = match
     if ranked:
-        return sorted(groups.values(), key=lambda group: (group[1], group[0].path, group[0].position))
-    return sorted(groups.values(), key=lambda group: (group[0].path, group[0].position))
+        return sorted(groups.values(), key=lambda group: group.rank)
+    return sorted(groups.values(), key=lambda group: group.first.age[1:])  # type: ignore[union-attr]
 
 
 def _copies(conn: sqlite3.Connection, match: _Match) -> int:
-    """How many other notebooks hold a copy of the match's cell (the same ``source_hash``)."""
-    if match.source_hash is None:
-        return 0
-    return conn.execute("SELECT COUNT(DISTINCT notebook) FROM cells WHERE source_hash = ? AND notebook != ?",
-                        (match.source_hash, match.notebook)).fetchone()[0]
+    """How many other notebooks hold a copy of the match's cell (the same ``source_hash``, else
+    the same text)."""
+    column = "text" if isinstance(match.copies_of, int) else "source_hash"
+    return conn.execute(f"SELECT COUNT(DISTINCT notebook) FROM cells WHERE {column} = ? AND notebook != ?",
+                        (match.copies_of, match.notebook)).fetchone()[0]
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:

@@ -61,7 +61,7 @@ def hit_of(conn: sqlite3.Connection, cell: int, copies: int, score: float | None
     """The hit of a matching ``cell`` (cells.id)."""
     notebook, path, title, position, cell_id, cell_type, source, outputs = conn.execute(
         f"SELECT c.notebook, n.path, n.title, c.position, c.cell_id, c.cell_type, c.source, f.outputs FROM cells c "
-        f"JOIN notebooks n ON n.id = c.notebook LEFT JOIN {FTS_TABLE} f ON f.rowid = c.id WHERE c.id = ?",
+        f"JOIN notebooks n ON n.id = c.notebook LEFT JOIN {FTS_TABLE} f ON f.rowid = c.text WHERE c.id = ?",
         (cell,)).fetchone()
     texts = {"source": source or "", "outputs": outputs or ""}
     found = [where for where, text in texts.items() if pattern is not None and _found(pattern, text)]

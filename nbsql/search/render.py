@@ -8,12 +8,13 @@ from .engine import Results
 
 
 def summary(results: Results) -> str:
-    """``152 cells in 61 notebooks match; showing 20``: the true totals and what is shown."""
+    """``152 cells in 61 notebooks match; showing 20``: the true totals and what is shown (past
+    :data:`~nbsql.search.engine.NOTEBOOK_COUNT_LIMIT` cells, the notebooks are not counted)."""
     cells, notebooks = results.total_cells, results.total_notebooks
     if not cells:
         return "no cell matches"
-    text = (f"{cells:,} cell{'s' if cells != 1 else ''} in {notebooks:,} notebook{'s' if notebooks != 1 else ''} "
-            f"match{'es' if cells == 1 else ''}")
+    where = "" if notebooks is None else f" in {notebooks:,} notebook{'s' if notebooks != 1 else ''}"
+    text = f"{cells:,} cell{'s' if cells != 1 else ''}{where} match{'es' if cells == 1 else ''}"
     if results.total_results != cells:
         text += f" ({results.total_results:,} once copies are merged)"
     shown = len(results.hits)
