@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
+from heapq import nsmallest
+from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -65,18 +67,24 @@ class _Match(NamedTuple):
         return (math.inf if self.mtime is None else self.mtime, self.path, self.position)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Group:
-    """One result: a cell and its copies that match, with their best score; ``first`` is their
-    oldest copy, found only when the result is shown if the search read texts, not cells."""
+    """One result: a cell and its copies that match, with their best score and lowest text key
+    (its rank: by score, then that key); ``first`` is their oldest copy, found only when the
+    result is shown if the search read texts, not cells."""
 
     score: float
-    texts: set[int]
+    lowest: int
+    texts: list[int]
     first: _Match | None = None
 
-    @property
-    def rank(self) -> tuple[float, int]:
-        return (self.score, min(self.texts))
+    def add(self, text: int, score: float) -> None:
+        self.texts.append(text)
+        self.score = min(self.score, score)
+        self.lowest = min(self.lowest, text)
+
+
+_RANK = attrgetter("score", "lowest")
 
 
 #: Columns of a :class:`_Match` from ``cells c JOIN notebooks n``.
@@ -108,12 +116,12 @@ def search_connection(conn: sqlite3.Connection, query: str, *, filters: Filters 
     with _time_limit(conn, timeout) as check:
         pattern = _pattern(query, filters, regex)
         if isinstance(pattern, Query) and not filters:  # each distinct text once
-            groups, total_cells, total_notebooks = _text_groups(conn, pattern, check)
+            groups, total_results, total_cells, total_notebooks = _text_groups(conn, pattern, offset + limit, check)
         else:
             where, params = filters.sql(names=_has_table(conn, "cell_names"))
             matches = _matches(conn, pattern, where, params, check)
             groups = _grouped(matches, ranked=isinstance(pattern, Query))
-            total_cells, total_notebooks = len(matches), len({m.notebook for m in matches})
+            total_results, total_cells, total_notebooks = len(groups), len(matches), len({m.notebook for m in matches})
         shown_by = pattern if pattern is not None else _focus(filters)
         hits = []
         for group in groups[offset:offset + limit]:
@@ -122,7 +130,7 @@ def search_connection(conn: sqlite3.Connection, query: str, *, filters: Filters 
             score = group.score if isinstance(pattern, Query) else None
             hit = hit_of(conn, first.cell, _copies(conn, first), score, shown_by, context)
             hits.append(hit if pattern is not None else replace(hit, match_in=None))
-    return Results(query, total_cells, total_notebooks, len(groups), offset, hits)
+    return Results(query, total_cells, total_notebooks, total_results, offset, hits)
 
 
 def matching_cells(conn: sqlite3.Connection, query: str, *, filters: Filters | None = None, regex: bool = False,
@@ -156,11 +164,11 @@ def _pattern(query: str, filters: Filters, regex: bool) -> Regex | Query | None:
     return parse_query(query) if query.strip() or not filters else None
 
 
-def _text_groups(conn: sqlite3.Connection, pattern: Query,
-                 check: Callable[[], None]) -> tuple[list[_Group], int, int | None]:
-    """The results of a search without filters, read from the distinct texts that match (each
-    once, however many cells hold it): by rank; the matching cells and the notebooks holding them
-    (None past :data:`NOTEBOOK_COUNT_LIMIT` cells)."""
+def _text_groups(conn: sqlite3.Connection, pattern: Query, wanted: int,
+                 check: Callable[[], None]) -> tuple[list[_Group], int, int, int | None]:
+    """The first ``wanted`` results of a search without filters, by rank, read from the distinct
+    texts that match (each once, however many cells hold it); how many results there are, the
+    matching cells, and the notebooks holding them (None past :data:`NOTEBOOK_COUNT_LIMIT` cells)."""
     exact = pattern.exact
     columns = ", f.source, f.outputs" if exact else ""
     rows = conn.execute(f"SELECT f.rowid, bm25({FTS_TABLE}), coalesce(t.source_hash, t.id), t.cells{columns} "
@@ -176,18 +184,17 @@ def _text_groups(conn: sqlite3.Connection, pattern: Query,
         cells += count
         group = groups.get(copies_of)
         if group is None:
-            groups[copies_of] = _Group(score, {text})
+            groups[copies_of] = _Group(score, text, [text])
         else:
-            group.score = min(group.score, score)
-            group.texts.add(text)
+            group.add(text, score)
     notebooks = None
     if cells <= NOTEBOOK_COUNT_LIMIT:
         notebooks = conn.execute("SELECT count(DISTINCT notebook) FROM cells WHERE text IN "
                                  "(SELECT value FROM json_each(?))", [json.dumps(texts)]).fetchone()[0]
-    return sorted(groups.values(), key=lambda group: group.rank), cells, notebooks
+    return nsmallest(wanted, groups.values(), key=_RANK), len(groups), cells, notebooks
 
 
-def _oldest(conn: sqlite3.Connection, texts: set[int]) -> _Match:
+def _oldest(conn: sqlite3.Connection, texts: list[int]) -> _Match:
     """The oldest cell holding one of ``texts`` (earliest mtime, then path and position)."""
     rows = conn.execute(f"SELECT {_MATCH_COLUMNS}, NULL FROM cells c JOIN notebooks n ON n.id = c.notebook "
                         "WHERE c.text IN (SELECT value FROM json_each(?))", [json.dumps(sorted(texts))])
@@ -233,14 +240,13 @@ def _grouped(matches: list[_Match], ranked: bool) -> list[_Group]:
         score = match.score or 0.0
         group = groups.get(match.copies_of)
         if group is None:
-            groups[match.copies_of] = _Group(score, {match.text}, match)
+            groups[match.copies_of] = _Group(score, match.text, [match.text], match)
         else:
-            group.score = min(score, group.score)
-            group.texts.add(match.text)
+            group.add(match.text, score)
             if group.first is not None and match.age < group.first.age:
                 group.first = match
     if ranked:
-        return sorted(groups.values(), key=lambda group: group.rank)
+        return sorted(groups.values(), key=_RANK)
     return sorted(groups.values(), key=lambda group: group.first.age[1:])  # type: ignore[union-attr]
 
 
