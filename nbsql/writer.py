@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from . import schema
@@ -179,7 +180,9 @@ class Writer:
                     conn.execute("DELETE FROM load_errors WHERE root = ? AND path = ?", key)
             fts = schema.FTS_TABLE
             new = self._new_texts(pending[fts] + large[fts])
-            pending[fts], large[fts] = ([row for row in rows if new.pop(row[0], None)]
+            # in order of key: FTS5 writes out what it holds whenever a rowid is lower than the last
+            # one (random keys in the files' order took the corpus's writer from 1.3 to 2.3 s)
+            pending[fts], large[fts] = (sorted((row for row in rows if new.pop(row[0], None)), key=itemgetter(0))
                                         for rows in (pending[fts], large[fts]))
             for name, rows in pending.items():
                 insert = self.inserts[name]
