@@ -142,9 +142,8 @@ TABLES: tuple[Table, ...] = (
         Column("line_count", "INTEGER", "Number of source lines"),
         Column("source_hash", "TEXT", "Hash of a code cell's source without comments and blank lines (a '#' "
                                       "inside a multi-line string is no comment; finds duplicates), NULL when empty"),
-        Column("text", "INTEGER", "The cell's text in the search index (cell_texts.id, cells_fts.rowid): a 64-bit "
-                                  "hash of its source and indexed output text, which its copies share",
-               constraint="NOT NULL"),
+        Column("text", "INTEGER", "The cell's text (its source and indexed output text) in the search index: "
+                                  "cell_texts.id and cells_fts.rowid, which its copies share", constraint="NOT NULL"),
         Column("parse_error", "TEXT", "Syntax error of a Python code cell after masking magics, else NULL"),
         Column("sloc", "INTEGER", "Source lines: not blank and not only a comment; " + _METRIC),
         Column("lloc", "INTEGER", "Logical lines (statements); " + _METRIC),
@@ -160,7 +159,8 @@ TABLES: tuple[Table, ...] = (
     ), unique=("notebook", "position"), label_column="position"),
     Table("cell_texts", "One row per distinct text of the search index (cells_fts): the source and output text "
           "that some cells share; kept by triggers on cells", (
-        Column("id", "INTEGER", "The text's key (cells.text, cells_fts.rowid)", constraint="PRIMARY KEY"),
+        Column("id", "INTEGER", "The text's id (cells.text, cells_fts.rowid)", constraint="PRIMARY KEY"),
+        Column("key", "INTEGER", "A 64-bit hash of the text, by which loads find it", constraint="NOT NULL UNIQUE"),
         Column("source_hash", "TEXT", "The source_hash of the cells holding it"),
         Column("cells", "INTEGER", "How many cells hold it", constraint="NOT NULL"),
     )),
@@ -382,7 +382,8 @@ CONTENT_TABLES = ("cells", "outputs", "output_data", "imports", "functions", "ce
 
 FTS_TABLE = "cells_fts"
 FTS_COLUMNS = ("source", "outputs")
-#: A row of the FTS index: ``rowid`` is the text's key (cells.text), which the cells holding it share.
+#: A row of the FTS index as a worker makes it: ``rowid`` is the text's key (a hash), for which the
+#: writer puts the text's id (cells.text, which the cells holding it share).
 FTS_ROW = _row_type(FTS_TABLE, ("rowid",) + FTS_COLUMNS)
 #: Characters of a cell's output text the FTS index holds: indexing takes memory, while the row is
 #: inserted, up to some 25 times the text (a text of distinct numbers: 10 MiB took 200 MB).
@@ -541,11 +542,11 @@ LATE_INDEXES = tuple(statement for statement in index_sql()
 
 
 #: Keep cell_texts and the FTS index in step with cells: a text is counted by the cells holding it,
-#: and leaves the index with the last of them. (The writer adds a text's FTS row when it is new.)
+#: and leaves the index with the last of them. (The writer adds a text and its FTS row when new.)
 TEXT_TRIGGERS = (
     "CREATE TRIGGER cells_text_insert AFTER INSERT ON cells BEGIN\n"
-    "  INSERT INTO cell_texts(id, source_hash, cells) VALUES (new.text, new.source_hash, 1)\n"
-    "    ON CONFLICT(id) DO UPDATE SET cells = cells + 1;\nEND",
+    "  UPDATE cell_texts SET cells = cells + 1, source_hash = coalesce(source_hash, new.source_hash)\n"
+    "  WHERE id = new.text;\nEND",
     "CREATE TRIGGER cells_text_delete AFTER DELETE ON cells BEGIN\n"
     "  UPDATE cell_texts SET cells = cells - 1 WHERE id = old.text;\n"
     f"  DELETE FROM {FTS_TABLE} WHERE rowid = old.text AND (SELECT cells FROM cell_texts WHERE id = old.text) = 0;\n"

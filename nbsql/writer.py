@@ -147,6 +147,7 @@ class Writer:
         # the content tables with a notebook column; the others' rows go with their cells (ON DELETE CASCADE)
         self.by_notebook = tuple(name for name in schema.CONTENT_TABLES
                                  if "notebook" in schema.TABLE[name].column_names)
+        self.text_field = schema.TABLE["cells"].row._fields.index("text")
         columns = schema.TABLE["notebooks"].column_names
         self.insert_notebook = (f"INSERT INTO notebooks({', '.join(columns)}) "
                                 f"VALUES ({', '.join(':' + c for c in columns)})")
@@ -178,12 +179,7 @@ class Writer:
                     self._queue_content(contents, notebook_id, bases, pending,
                                         large if (result.size or 0) >= LARGE_VALUE else None)
                     conn.execute("DELETE FROM load_errors WHERE root = ? AND path = ?", key)
-            fts = schema.FTS_TABLE
-            new = self._new_texts(pending[fts] + large[fts])
-            # in order of key: FTS5 writes out what it holds whenever a rowid is lower than the last
-            # one (random keys in the files' order took the corpus's writer from 1.3 to 2.3 s)
-            pending[fts], large[fts] = (sorted((row for row in rows if new.pop(row[0], None)), key=itemgetter(0))
-                                        for rows in (pending[fts], large[fts]))
+            self._store_texts(pending, large)
             for name, rows in pending.items():
                 insert = self.inserts[name]
                 if rows:
@@ -191,17 +187,38 @@ class Writer:
                 if large[name]:
                     conn.executemany(insert.releasing, large[name] + [insert.nothing])
 
-    def _new_texts(self, rows: list[tuple]) -> dict[int, tuple]:
-        """The FTS rows of texts the index does not hold yet, by key (so each once): a text is in
-        the index while a cell holds it (cell_texts, after this batch's deletions, before its cells)."""
-        new = {row[0]: row for row in rows}
-        keys = list(new)
+    def _store_texts(self, pending: dict[str, list[tuple]], large: dict[str, list[tuple]]) -> None:
+        """Give the batch's texts their ids: its cells and FTS rows carry each text's key (a hash);
+        a known key keeps its cell_texts id, a new one gets the next, in the order the batch
+        holds them, and only new texts' rows go to the FTS index, each once. (Sequential rowids:
+        FTS5 writes out what it holds whenever a rowid is not above the last one, and its tables
+        grow at their end; random keys as rowids took the corpus's writer from 1.3 to 2.3 s.)"""
+        fts, text = schema.FTS_TABLE, self.text_field
+        keys = dict.fromkeys(row[text] for part in (pending, large) for row in part["cells"])
+        ids = self._known_texts(list(keys))
+        new = [key for key in keys if key not in ids]
+        first = self._next_id("cell_texts")
+        ids.update((key, first + number) for number, key in enumerate(new))
+        self.conn.executemany("INSERT INTO cell_texts(id, key, cells) VALUES (?, ?, 0)",
+                              [(ids[key], key) for key in new])
+        fresh = set(new)
+        for part in (pending, large):
+            part["cells"] = [row[:text] + (ids[row[text]],) + row[text + 1:] for row in part["cells"]]
+            rows = []
+            for row in part[fts]:
+                if row[0] in fresh:
+                    fresh.discard(row[0])
+                    rows.append((ids[row[0]],) + row[1:])
+            part[fts] = sorted(rows, key=itemgetter(0))
+
+    def _known_texts(self, keys: list[int]) -> dict[int, int]:
+        """cell_texts' id of each of ``keys`` that it holds (after this batch's deletions)."""
+        ids: dict[int, int] = {}
         for start in range(0, len(keys), _KEYS_PER_QUERY):
             chunk = keys[start:start + _KEYS_PER_QUERY]
-            marks = ", ".join("?" * len(chunk))
-            for (known,) in self.conn.execute(f"SELECT id FROM cell_texts WHERE id IN ({marks})", chunk):
-                del new[known]
-        return new
+            ids.update(self.conn.execute(f"SELECT key, id FROM cell_texts WHERE key IN ({', '.join('?' * len(chunk))})",
+                                         chunk).fetchall())
+        return ids
 
     def _next_id(self, table: str) -> int:
         return self.conn.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0]
