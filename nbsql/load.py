@@ -462,6 +462,8 @@ def _results(tasks: list[Task], options: LoadOptions, cluster: Cluster | None) -
         yield from map(step, tasks)
         return
     if cluster is not None:
+        if options.settings is not None and cluster.forks:
+            prepare_checks()  # compiled once here, inherited by the forked workers
         yield from on_cluster(cluster.client, step, tasks)
         return
     if options.settings is not None:

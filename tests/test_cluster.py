@@ -183,3 +183,126 @@ def test_a_cluster_left_without_workers_stops_the_load_in_one_line(tmp_path, mon
             nbsql.load(tmp_path / "repo", db, dask=alone.scheduler_address, progress=progress)
     assert 0 < _count(db) < 200  # the batches written before it stopped
     check_database(db)
+
+
+def test_a_local_cluster_s_workers_fork_with_this_process_s_objects_frozen():
+    """``local:N`` workers are forked from the loading process (on Linux): they hold its objects
+    frozen for their collector, the parent's are unfrozen once they are started, and Dask's
+    ``fork`` method was set only while they started."""
+    import dask
+
+    frozen_before = gc_freeze_count()
+    method = dask.config.get("distributed.worker.multiprocessing-method")
+    with connect.connected("local:2") as client:
+        assert gc_freeze_count() == frozen_before
+        assert dask.config.get("distributed.worker.multiprocessing-method") == method
+        parents = client.run(os.getppid)
+        frozen = client.run(gc_freeze_count)
+    assert set(parents.values()) == {os.getpid()} and len(parents) == 2
+    if connect.FORKS:
+        assert min(frozen.values()) > frozen_before + 10_000, frozen  # this process's objects, at least
+    else:
+        assert set(frozen.values()) == {0}
+
+
+def gc_freeze_count() -> int:
+    import gc
+
+    return gc.get_freeze_count()
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``, but multiprocessing's resource tracker (started with
+    the first spawned process, it stays until ``pid`` exits)."""
+    import psutil
+
+    return [child.pid for child in psutil.Process(pid).children()
+            if not any("resource_tracker" in part for part in child.cmdline())]
+
+
+def test_a_local_cluster_s_worker_killed_mid_load_is_restarted_and_loses_no_file(tmp_path):
+    """A worker of ``--dask local:2`` SIGKILLed while the load runs: its nanny starts another (by
+    spawning it: only the first workers fork), and the database is the one a local load writes."""
+    copy_tree(REAL, tmp_path / "repo", limit=300)
+    before = set(_workers_of(os.getpid()))
+    killed: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        if done >= 20 and not killed:
+            [worker, *_] = sorted(set(_workers_of(os.getpid())) - before)
+            os.kill(worker, signal.SIGKILL)
+            killed.append(worker)
+
+    report = nbsql.load(tmp_path / "repo", tmp_path / "cluster.db", dask="local:2", progress=progress)
+    assert killed and report.loaded + report.failed == 300
+    assert not [error for error in report.errors if error[1] == "worker_died"]
+    nbsql.load(tmp_path / "repo", tmp_path / "local.db", jobs=2)
+    assert table_dump(tmp_path / "cluster.db") == table_dump(tmp_path / "local.db")
+    deadline = time.time() + 10
+    while set(_workers_of(os.getpid())) - before and time.time() < deadline:  # closed with the load
+        time.sleep(0.05)
+    assert not set(_workers_of(os.getpid())) - before
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; workers follow their parent on Linux")
+def test_a_killed_load_leaves_no_local_worker_and_no_lock(tmp_path):
+    """SIGKILL of a ``--dask local:2`` load alone: its workers (forked, holding the lock file open)
+    go within seconds, and the next load of the database does not wait for a lock."""
+    from nbsql.database import another_load_running
+
+    from .test_load import _live_members
+
+    db = tmp_path / "killed.db"
+    process = subprocess.Popen([sys.executable, "-m", "nbsql", "load", str(REAL), "--db", str(db), "--dask",
+                                "local:2", "--quiet"], start_new_session=True, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(_live_members(process.pid)) < 3:
+        time.sleep(0.05)
+    time.sleep(1.0)  # the workers are busy
+    assert process.poll() is None and len(_live_members(process.pid)) >= 3, "the load finished before the kill"
+    os.kill(process.pid, signal.SIGKILL)
+    stderr = process.communicate()[1].decode()
+    deadline = time.time() + 10
+    while _live_members(process.pid) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not _live_members(process.pid)
+    assert not another_load_running(db)
+    assert "Traceback" not in stderr
+
+
+def test_ctrl_c_stops_a_local_cluster_s_load_in_one_line(tmp_path):
+    """SIGINT to the whole process group (a terminal's Ctrl-C) reaches the workers too: they leave
+    it to the loading process, which closes the cluster; one line, exit 130, no process left."""
+    from .test_load import _live_members
+
+    copy_tree(REAL, tmp_path / "repo", limit=400)
+    db = tmp_path / "nb.db"
+    (tmp_path / "empty").mkdir()
+    nbsql.load(tmp_path / "empty", db)  # the database exists: batches are committed as they are written
+    process = subprocess.Popen([sys.executable, "-m", "nbsql", "load", str(tmp_path / "repo"), "--db", str(db),
+                                "--dask", "local:2"], start_new_session=True, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and _count(db) < 50 and process.poll() is None:
+        time.sleep(0.05)
+    assert process.poll() is None, "the load finished before it could be interrupted"
+    os.killpg(process.pid, signal.SIGINT)
+    assert process.wait(timeout=60) == 130
+    assert process.stderr.read().splitlines() == [
+        "Interrupted: the database keeps what was committed (a first load commits only at its end); the same "
+        "command run again finishes the load."]
+    assert not _live_members(process.pid)
+    check_database(db)
+
+
+def _large() -> bytes:
+    return b"x" * (20 * 1024 * 1024)  # over distributed's threshold for serialising off the event loop (10 MiB)
+
+
+def test_forked_workers_send_large_results_after_this_process_offloaded_some():
+    """A worker forked from a process whose Dask offload thread had started has the executor but not
+    its thread: without a new one, its first result over 10 MiB would never be sent."""
+    with connect.connected("local:1") as client:
+        assert len(client.submit(_large, pure=False).result(timeout=60)) == 20 * 1024 * 1024
+    assert any(thread.name.startswith("Dask-Offload") for thread in threading.enumerate())  # it took that one
+    with connect.connected("local:1") as client:
+        assert len(client.submit(_large, pure=False).result(timeout=30)) == 20 * 1024 * 1024
