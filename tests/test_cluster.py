@@ -187,18 +187,20 @@ def test_a_cluster_left_without_workers_stops_the_load_in_one_line(tmp_path, mon
 
 def test_a_local_cluster_s_workers_fork_with_this_process_s_objects_frozen():
     """``local:N`` workers are forked from the loading process (on Linux): they hold its objects
-    frozen for their collector, the parent's are unfrozen once they are started, and Dask's
-    ``fork`` method was set only while they started."""
+    frozen for their collector, the parent's are frozen while the cluster runs and unfrozen when it
+    closes, and Dask's ``fork`` method was set only while they started."""
     import dask
 
     frozen_before = gc_freeze_count()
     method = dask.config.get("distributed.worker.multiprocessing-method")
     with connect.connected("local:2") as client:
-        assert gc_freeze_count() == frozen_before
+        assert gc_freeze_count() > frozen_before + 10_000
         assert dask.config.get("distributed.worker.multiprocessing-method") == method
         parents = client.run(os.getppid)
         frozen = client.run(gc_freeze_count)
+        assert client.direct_to_workers  # results not relayed by the scheduler
     assert set(parents.values()) == {os.getpid()} and len(parents) == 2
+    assert gc_freeze_count() == frozen_before
     if connect.FORKS:
         assert min(frozen.values()) > frozen_before + 10_000, frozen  # this process's objects, at least
     else:

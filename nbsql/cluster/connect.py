@@ -44,7 +44,8 @@ def check_address(address: str) -> None:
 @contextmanager
 def connected(address: str) -> Iterator[Client]:
     """A Dask client of the scheduler at ``address``, or of a new local cluster of worker processes
-    (one thread each) for ``local[:N]`` (N: this machine's cores by default); closed afterwards."""
+    (one thread each) for ``local[:N]`` (N: this machine's cores by default; see
+    :func:`forked_workers`), which takes the results from the workers directly; closed afterwards."""
     check_address(address)
     try:
         from distributed import Client, LocalCluster
@@ -55,15 +56,23 @@ def connected(address: str) -> Iterator[Client]:
         from .worker import PARENT
 
         workers = int(local.group(1) or os.cpu_count() or 1)
-        with forked_workers():
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                   silence_logs=logging.ERROR, preload=["nbsql.cluster.worker"],
-                                   env={PARENT: str(os.getpid())})
+        # Objects from before the workers start are frozen while the cluster runs, as during a load on
+        # the local pool: a forked worker's collector never frees one (an SQLite connection another
+        # thread holds, say) nor copies the pages holding them, and this process's own full
+        # collections, while it takes the results, skip them.
+        gc.freeze()
         try:
-            with Client(cluster) as client:
-                yield client
+            with forked_workers():
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=":0", silence_logs=logging.ERROR,
+                                       preload=["nbsql.cluster.worker"], env={PARENT: str(os.getpid())})
+            try:  # results straight from the workers, on this machine, not relayed by the scheduler
+                with Client(cluster, direct_to_workers=True) as client:
+                    yield client
+            finally:
+                cluster.close()
         finally:
-            cluster.close()
+            gc.unfreeze()
         return
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT)
@@ -83,12 +92,13 @@ def forked_workers() -> Iterator[None]:
     rather than spawned. They start in a tenth of the time, with nbsql's modules imported and the
     checks' set-up made (:func:`nbsql.health.check.prepare_checks`, called before), where a spawned
     worker imports them all again. Only the first workers: a nanny's restart of a worker, later,
-    spawns it.
+    spawns it. Each gets distributed's offload executor anew (see :mod:`nbsql._compat.distributed`).
 
-    The objects of this process are frozen (:func:`gc.freeze`) while the workers fork, so that a
-    worker's collector never frees one (a connection another thread holds, say) nor copies the pages
-    holding them. Forking with other threads running is what Dask's ``fork`` method does; the child
-    runs only Dask's worker start and nbsql's per-file step, whose modules are imported here before.
+    Forking with other threads running (Dask's event loop, its nannies' watchers) is what Dask's
+    ``fork`` method does. A lock another thread holds at the fork stays held in the worker: the
+    locks that matter are the import's, and the modules a worker imports as it starts (a worker's
+    HTTP routes, ``numpy.random`` when numpy is loaded) are not those this process's event loop
+    imports then (the scheduler's routes, before the forks; package metadata, as workers join).
     """
     if not FORKS:
         yield
@@ -97,12 +107,8 @@ def forked_workers() -> Iterator[None]:
 
     from .._compat.distributed import fresh_offload_thread
 
-    gc.freeze()
-    try:
-        with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}), fresh_offload_thread():
-            yield
-    finally:
-        gc.unfreeze()
+    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}), fresh_offload_thread():
+        yield
 
 
 class Cluster:
