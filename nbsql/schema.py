@@ -158,7 +158,8 @@ TABLES: tuple[Table, ...] = (
         Column("papermill_exception", "INTEGER", "metadata.papermill.exception (1 when the cell raised)"),
     ), unique=("notebook", "position"), label_column="position"),
     Table("cell_texts", "One row per distinct text of the search index (cells_fts): the source and output text "
-          "that some cells share; kept by triggers on cells", (
+          "that some cells share; a load adds it, and triggers on cells count its cells and remove it with the "
+          "last", (
         Column("id", "INTEGER", "The text's id (cells.text, cells_fts.rowid)", constraint="PRIMARY KEY"),
         Column("key", "INTEGER", "A 64-bit hash of the text, by which loads find it", constraint="NOT NULL UNIQUE"),
         Column("source_hash", "TEXT", "The source_hash of the cells holding it"),
