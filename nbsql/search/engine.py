@@ -69,8 +69,8 @@ class _Match(NamedTuple):
 
 @dataclass(slots=True)
 class _Group:
-    """One result: a cell and its copies that match, with their best score and lowest text key
-    (its rank: by score, then that key); ``first`` is their oldest copy, found only when the
+    """One result: a cell and its copies that match, with their best score and lowest text id
+    (its rank: by score, then that id); ``first`` is their oldest copy, found only when the
     result is shown if the search read texts, not cells."""
 
     score: float
@@ -118,8 +118,7 @@ def search_connection(conn: sqlite3.Connection, query: str, *, filters: Filters 
         if isinstance(pattern, Query) and not filters:  # each distinct text once
             groups, total_results, total_cells, total_notebooks = _text_groups(conn, pattern, offset + limit, check)
         else:
-            where, params = filters.sql(names=_has_table(conn, "cell_names"))
-            matches = _matches(conn, pattern, where, params, check)
+            matches = _matches(conn, pattern, filters, check)
             groups = _grouped(matches, ranked=isinstance(pattern, Query))
             total_results, total_cells, total_notebooks = len(groups), len(matches), len({m.notebook for m in matches})
         shown_by = pattern if pattern is not None else _focus(filters)
@@ -139,8 +138,7 @@ def matching_cells(conn: sqlite3.Connection, query: str, *, filters: Filters | N
     position), by path and position."""
     filters = filters or Filters()
     with _time_limit(conn, timeout) as check:
-        where, params = filters.sql(names=_has_table(conn, "cell_names"))
-        matches = _matches(conn, _pattern(query, filters, regex), where, params, check)
+        matches = _matches(conn, _pattern(query, filters, regex), filters, check)
     return [(m.cell, m.notebook, m.position) for m in sorted(matches, key=lambda m: (m.path, m.position))]
 
 
@@ -178,7 +176,7 @@ def _text_groups(conn: sqlite3.Connection, pattern: Query, wanted: int,
     texts, cells = [], 0
     for row in _checked(rows, check) if exact else rows:
         text, score, copies_of, count = row[:4]
-        if exact and not all(term.found_in(row[4] or "") or term.found_in(row[5] or "") for term in exact):
+        if exact and not _as_written(pattern, row[4], row[5]):
             continue
         texts.append(text)
         cells += count
@@ -201,9 +199,10 @@ def _oldest(conn: sqlite3.Connection, texts: list[int]) -> _Match:
     return min((_Match(*row) for row in rows), key=lambda match: match.age)
 
 
-def _matches(conn: sqlite3.Connection, pattern: Regex | Query | None, where: str, params: list,
+def _matches(conn: sqlite3.Connection, pattern: Regex | Query | None, filters: Filters,
              check: Callable[[], None]) -> list[_Match]:
-    """Every cell that matches, in no particular order."""
+    """Every cell that matches and that ``filters`` keep, in no particular order."""
+    where, params = filters.sql(names=_has_table(conn, "cell_names"))
     cells = "cells c JOIN notebooks n ON n.id = c.notebook"
     indexed = f"{FTS_TABLE} JOIN cells c ON c.text = {FTS_TABLE}.rowid JOIN notebooks n ON n.id = c.notebook"
     if isinstance(pattern, Query) and not pattern.exact:
@@ -212,9 +211,8 @@ def _matches(conn: sqlite3.Connection, pattern: Regex | Query | None, where: str
     if isinstance(pattern, Query):  # candidates from the index, then each code term as written
         sql = (f"SELECT {_MATCH_COLUMNS}, bm25({FTS_TABLE}), c.source, {FTS_TABLE}.outputs FROM {indexed} "
                f"WHERE {FTS_TABLE} MATCH ?{where}")
-        exact = pattern.exact
         return [_Match(*row[:8]) for row in _checked(conn.execute(sql, [pattern.fts, *params]), check)
-                if all(term.found_in(row[8] or "") or term.found_in(row[9] or "") for term in exact)]
+                if _as_written(pattern, row[8], row[9])]
     if pattern is None:
         sql = f"SELECT {_MATCH_COLUMNS}, NULL FROM {cells} WHERE 1 = 1{where}"
         return [_Match(*row) for row in conn.execute(sql, params)]
@@ -222,6 +220,11 @@ def _matches(conn: sqlite3.Connection, pattern: Regex | Query | None, where: str
            f"LEFT JOIN {FTS_TABLE} f ON f.rowid = c.text WHERE 1 = 1{where}")
     return [_Match(*row[:8]) for row in _checked(conn.execute(sql, params), check)
             if pattern.search(row[8] or "") or pattern.search(row[9] or "")]
+
+
+def _as_written(pattern: Query, source: str | None, outputs: str | None) -> bool:
+    """Whether each code term of ``pattern`` is in the source or the output text as written."""
+    return all(term.found_in(source or "") or term.found_in(outputs or "") for term in pattern.exact)
 
 
 def _checked(rows: Iterable[tuple], check: Callable[[], None]) -> Iterator[tuple]:
