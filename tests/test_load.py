@@ -530,6 +530,18 @@ def test_killed_fresh_build_leaves_an_empty_database(tmp_path):
     assert table_dump(db) == table_dump(clean)
 
 
+def assert_killed_alone_leaves_nothing(process: subprocess.Popen) -> None:
+    """SIGKILL the loading process alone: within 10 s no process of its group is left, and nothing
+    printed a traceback."""
+    os.kill(process.pid, signal.SIGKILL)
+    stderr = process.communicate()[1].decode()
+    deadline = time.time() + 10
+    while _live_members(process.pid) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not _live_members(process.pid)
+    assert "Traceback" not in stderr
+
+
 def _live_members(group: int) -> list[int]:
     """Processes of a process group that are still running (zombies awaiting their reaper are not)."""
     live = []
@@ -553,13 +565,7 @@ def test_workers_die_with_a_killed_load_without_a_word(tmp_path):
         time.sleep(0.05)
     time.sleep(0.5)  # the workers are busy
     assert process.poll() is None, "the load finished before it could be killed"
-    os.kill(process.pid, signal.SIGKILL)
-    stderr = process.communicate()[1].decode()
-    deadline = time.time() + 10
-    while _live_members(process.pid) and time.time() < deadline:
-        time.sleep(0.05)
-    assert not _live_members(process.pid)
-    assert "Traceback" not in stderr
+    assert_killed_alone_leaves_nothing(process)
 
 
 def test_ctrl_c_stops_a_load_with_one_line_and_a_rerun_completes_it(tmp_path):
