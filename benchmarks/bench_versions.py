@@ -9,6 +9,11 @@ new version's cost as a share of the old one's.
 
     python benchmarks/bench_versions.py --old d9bd470          # the cost of names and dependencies
     python benchmarks/bench_versions.py --old HEAD~3 --new HEAD --rounds 8 --budget 0.15
+    python benchmarks/bench_versions.py --old HEAD~3 --parts --rounds 3   # the CPU of each part instead
+
+With ``--parts`` each version runs its own bench_load's parts of a load (``steps_once``: reading,
+parsing, analysis, rows, checks, the writer, one after another in a fresh interpreter), and the
+medians of each part's CPU seconds are compared.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_load import _CHILD, DEFAULT_CORPUS  # noqa: E402  (this folder's module)
+from bench_load import _CHILD, _STEPS_CHILD, DEFAULT_CORPUS  # noqa: E402  (this folder's module)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,6 +61,23 @@ def load_once(tree: Path, corpus: Path, checks: bool) -> tuple[float, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])["seconds"], cpu
 
 
+def parts_once(tree: Path, corpus: Path) -> dict[str, float]:
+    """CPU seconds of each part of a load by the nbsql in ``tree``, as its own bench_load measures them."""
+    out = subprocess.run([sys.executable, "-c", _STEPS_CHILD, str(tree / "benchmarks"), str(corpus)],
+                         capture_output=True, text=True, check=True, env=dict(os.environ, PYTHONPATH=str(tree)))
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def compare_parts(trees: dict[str, Path], corpus: Path, rounds: int) -> None:
+    samples: dict[str, list[dict[str, float]]] = {"old": [], "new": []}
+    for round_number in range(rounds):
+        for version in ("old", "new") if round_number % 2 == 0 else ("new", "old"):
+            samples[version].append(parts_once(trees[version], corpus))
+    for part in samples["old"][0]:
+        before, after = (statistics.median(s[part] for s in samples[side]) for side in ("old", "new"))
+        print(f"{part:30} old {before:6.3f} s  new {after:6.3f} s  {after / before - 1:+6.1%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--old", required=True, help="the commit to compare with")
@@ -63,10 +85,16 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder of notebooks (%(default)s)")
     parser.add_argument("--rounds", type=int, default=6, help="loads of each version and mode (%(default)s)")
     parser.add_argument("--budget", type=float, default=0.15, help="the most the new version may add (%(default)s)")
+    parser.add_argument("--parts", action="store_true", help="compare the CPU of each part of a load instead")
     args = parser.parse_args()
     with ExitStack() as stack:
         trees = {"old": stack.enter_context(checked_out(args.old)),
                  "new": stack.enter_context(checked_out(args.new)) if args.new else REPO}
+        if args.parts:
+            print(f"{args.corpus}: old {args.old}, new {args.new or 'the working tree'}; medians of {args.rounds} runs "
+                  "of each version's parts (CPU seconds)")
+            compare_parts(trees, args.corpus, args.rounds)
+            return
         samples: dict[tuple[str, bool], list[tuple[float, float]]] = {}
         for round_number in range(args.rounds):
             for version in ("old", "new") if round_number % 2 == 0 else ("new", "old"):
