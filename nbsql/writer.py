@@ -67,7 +67,7 @@ def _offset_plan(name: str) -> dict[str, str]:
     """Column -> the table whose id base is added to it, for the id and foreign keys of a content
     table (or the FTS index); ``notebook`` columns get the notebook's id instead of their 0."""
     if name == schema.FTS_TABLE:
-        return {}  # its rowid is the text's key, the same in every database
+        return {}  # its rowid is the text's id, which the writer gives it (Writer._store_texts)
     table = schema.TABLE[name]
     plan = {}
     for column in table.columns:

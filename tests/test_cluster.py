@@ -140,23 +140,30 @@ def test_a_scheduler_that_cannot_be_reached_is_one_line(tmp_path, monkeypatch, a
     assert time.monotonic() - started < 30 and not list(tmp_path.iterdir())  # no database, no lock file
 
 
-def test_ctrl_c_keeps_what_was_committed(cluster, tmp_path):
-    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it, during a load that
-    refreshes an existing database: exit 130, the database sound, a rerun completes it."""
+def interrupted_load(tmp_path, db, address: str) -> tuple[subprocess.Popen, str]:
+    """``nbsql load --dask ADDRESS`` of 400 real notebooks into an existing ``db`` (so batches are
+    committed as they are written), sent SIGINT to its whole process group, as a terminal's Ctrl-C,
+    once 50 notebooks are in; it exits 130. The process and its standard error."""
     copy_tree(REAL, tmp_path / "repo", limit=400)
-    db = tmp_path / "nb.db"
     (tmp_path / "empty").mkdir()
-    nbsql.load(tmp_path / "empty", db)  # the database exists: batches are committed as they are written
+    nbsql.load(tmp_path / "empty", db)
     process = subprocess.Popen([sys.executable, "-m", "nbsql", "load", str(tmp_path / "repo"), "--db", str(db),
-                                "--dask", cluster.scheduler_address], start_new_session=True,
-                               stderr=subprocess.PIPE, text=True)
+                                "--dask", address], start_new_session=True, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and _count(db) < 50 and process.poll() is None:
-        time.sleep(0.1)
+        time.sleep(0.05)
     assert process.poll() is None, "the load finished before it could be interrupted"
     os.killpg(process.pid, signal.SIGINT)
     assert process.wait(timeout=60) == 130
-    assert "Interrupted: the database keeps what was committed" in process.stderr.read()
+    return process, process.stderr.read()
+
+
+def test_ctrl_c_keeps_what_was_committed(cluster, tmp_path):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it, during a load that
+    refreshes an existing database: exit 130, the database sound, a rerun completes it."""
+    db = tmp_path / "nb.db"
+    process, stderr = interrupted_load(tmp_path, db, cluster.scheduler_address)
+    assert "Interrupted: the database keeps what was committed" in stderr
     kept = _count(db)
     assert 50 <= kept < 400
     check_database(db)
@@ -271,19 +278,9 @@ def test_ctrl_c_stops_a_local_cluster_s_load_in_one_line(tmp_path):
     it to the loading process, which closes the cluster; one line, exit 130, no process left."""
     from .test_load import _live_members
 
-    copy_tree(REAL, tmp_path / "repo", limit=400)
     db = tmp_path / "nb.db"
-    (tmp_path / "empty").mkdir()
-    nbsql.load(tmp_path / "empty", db)  # the database exists: batches are committed as they are written
-    process = subprocess.Popen([sys.executable, "-m", "nbsql", "load", str(tmp_path / "repo"), "--db", str(db),
-                                "--dask", "local:2"], start_new_session=True, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and _count(db) < 50 and process.poll() is None:
-        time.sleep(0.05)
-    assert process.poll() is None, "the load finished before it could be interrupted"
-    os.killpg(process.pid, signal.SIGINT)
-    assert process.wait(timeout=60) == 130
-    assert process.stderr.read().splitlines() == [
+    process, stderr = interrupted_load(tmp_path, db, "local:2")
+    assert stderr.splitlines() == [
         "Interrupted: the database keeps what was committed (a first load commits only at its end); the same "
         "command run again finishes the load."]
     assert not _live_members(process.pid)
